@@ -1,0 +1,162 @@
+"""Settings shared by every environment; values come from the environment (django-environ)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+SECRET_KEY = env("SECRET_KEY", default="parley-local-development-key-change-me")
+DEBUG = env.bool("DEBUG", default=False)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "channels",
+    "scenarios",
+    "interaction",
+    "telemetry",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+ASGI_APPLICATION = "config.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/parley")}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CHANNEL_PREFIX", default="parley")},
+    }
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+LOGIN_URL = "/admin/login/"
+
+REST_FRAMEWORK = {
+    # Token first: its WWW-Authenticate header makes a missing login a 401, not a 403.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "interaction.api_errors.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Parley API",
+    "DESCRIPTION": "Spoken-language practice: scenarios, sessions and time-stop answers.",
+    "VERSION": "1.0.0",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Scoring: global defaults, overridden per difficulty, then per scenario, then per turn. ---
+PARLEY_RULES = {
+    "reward": 10,
+    "lives": 3,
+    "confidence_threshold": 0.8,
+    "penalties": {
+        "wrong_language": {"lives": 1, "points": 0},
+        "incorrect_answer": {"lives": 1, "points": 0},
+    },
+    "difficulty": {
+        "easy": {"penalties": {"wrong_language": {"lives": 1}, "incorrect_answer": {"lives": 1}}},
+        "normal": {},
+        "hard": {
+            "penalties": {
+                "wrong_language": {"lives": 2},
+                "incorrect_answer": {"lives": 1, "points": 5},
+            },
+        },
+    },
+}
+
+# --- Judging: thresholds with global defaults, overridable per scenario. ---
+PARLEY_JUDGING = {
+    # similarity (0..100, interaction.judging.similarity) an answer needs to be accepted.
+    "answer_similarity": env.float("PARLEY_ANSWER_SIMILARITY", default=90.0),
+    # probability (0..1) the learner's other language needs (and must outrank the target).
+    "wrong_language_probability": env.float("PARLEY_WRONG_LANGUAGE_PROBABILITY", default=0.6),
+    "ignore_accents": True,
+    "other_languages": ["en"],
+}
+
+# --- Speech recognition (WhisperLive servers started by `manage.py run_asr_server`). ---
+ASR_SERVERS = env.list("ASR_SERVERS", default=["ws://127.0.0.1:9090"])
+ASR_MODEL = env("ASR_MODEL", default="base")  # "base" (multilingual) or "tiny.en"
+ASR_MODEL_DIR = Path(env("ASR_MODEL_DIR", default=str(BASE_DIR / "var" / "models")))
+ASR_BIAS_MODE = env("ASR_BIAS_MODE", default="initial_prompt")  # initial_prompt | hotwords | none
+ASR_CONNECT_TIMEOUT_S = env.float("ASR_CONNECT_TIMEOUT_S", default=5.0)
+ASR_READ_TIMEOUT_S = env.float("ASR_READ_TIMEOUT_S", default=20.0)
+ASR_FINAL_TIMEOUT_S = env.float("ASR_FINAL_TIMEOUT_S", default=15.0)
+ASR_MAX_UPLOAD_BYTES = env.int("ASR_MAX_UPLOAD_BYTES", default=5 * 1024 * 1024)
+ASR_MAX_CLIP_SECONDS = env.float("ASR_MAX_CLIP_SECONDS", default=30.0)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+}
+
+# Feature flag: streaming mode for every scenario (each scenario has its own flag too).
+STREAMING_ENABLED = env.bool("STREAMING_ENABLED", default=True)

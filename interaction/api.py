@@ -1,0 +1,280 @@
+"""Time-stop API: start a session, answer turns (typed or spoken), review the session.
+
+Thin views: parse with an input serializer, call one service, reply with the shared payload.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.http import Http404
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import exceptions, serializers, status
+from rest_framework.authtoken.models import Token
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
+from rest_framework.views import APIView
+
+from interaction.api_errors import Conflict
+from interaction.models import Mode, Session
+from interaction.payloads import attempt_payload, score_fields, turn_payload
+from interaction.scoring import SessionNotActive
+from interaction.selectors import session_get_for_learner, session_list_for_learner
+from interaction.services import (
+    ScenarioNotPlayable,
+    TypedAnswersNotAllowed,
+    answer_from_text,
+    attempt_record,
+    session_start,
+)
+from scenarios.models import Scenario, Turn
+
+MAX_TRANSCRIPT_CHARS = 500
+
+ERRORS = {
+    400: OpenApiResponse(description="Invalid input; `detail` says which field and why."),
+    401: OpenApiResponse(description="Not authenticated."),
+    403: OpenApiResponse(description="Not allowed (e.g. typed answers in a spoken-only scenario)."),
+    404: OpenApiResponse(description="No such session for this learner."),
+}
+
+
+class TurnOutputSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    count = serializers.IntegerField()
+    prompt = serializers.CharField()
+    language = serializers.CharField()
+
+
+class AttemptSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    turn_index = serializers.IntegerField()
+    source = serializers.CharField()
+    transcript = serializers.CharField()
+    confidence = serializers.FloatField(allow_null=True)
+    language = serializers.CharField()
+    language_probability = serializers.FloatField(allow_null=True)
+    outcome = serializers.CharField()
+    similarity = serializers.FloatField(allow_null=True)
+    words = serializers.ListField(child=serializers.DictField())
+    scoreDelta = serializers.IntegerField(source="score_delta")  # noqa: N815
+    livesDelta = serializers.IntegerField(source="lives_delta")  # noqa: N815
+    auto_finalised = serializers.BooleanField()
+    asr_ms = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class LedgerRowSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    attempt = serializers.IntegerField(source="attempt_id", allow_null=True)
+    reason = serializers.CharField()
+    scoreDelta = serializers.IntegerField(source="score_delta")  # noqa: N815
+    livesDelta = serializers.IntegerField(source="lives_delta")  # noqa: N815
+    score_after = serializers.IntegerField()
+    lives_after = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+
+
+class SessionOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    scenario = serializers.CharField()
+    mode = serializers.CharField()
+    status = serializers.CharField()
+    score = serializers.IntegerField()
+    lives_remaining = serializers.IntegerField()
+    lives_total = serializers.IntegerField()
+    turn = TurnOutputSerializer(allow_null=True)
+    started_at = serializers.DateTimeField()
+    ended_at = serializers.DateTimeField(allow_null=True)
+
+
+class SessionDetailOutputSerializer(SessionOutputSerializer):
+    attempts = AttemptSummarySerializer(many=True)
+    ledger = LedgerRowSerializer(many=True)
+
+
+PenaltySerializer = inline_serializer(
+    "Penalty",
+    fields={
+        "type": serializers.ChoiceField(choices=["wrong_language", "incorrect_answer"]),
+        "lives": serializers.IntegerField(),
+        "points": serializers.IntegerField(),
+        "hint": serializers.CharField(required=False),
+        "expected_language": serializers.CharField(required=False),
+        "detected_language": serializers.CharField(required=False, allow_null=True),
+    },
+)
+
+
+class AttemptOutputSerializer(serializers.Serializer):
+    attempt = serializers.IntegerField()
+    outcome = serializers.ChoiceField(
+        choices=["correct", "wrong_language", "incorrect_answer", "no_speech"]
+    )
+    transcript = serializers.CharField()
+    confidence = serializers.FloatField(allow_null=True)
+    language = serializers.CharField(allow_null=True)
+    language_probability = serializers.FloatField(allow_null=True)
+    similarity = serializers.FloatField(allow_null=True)
+    words = serializers.ListField(child=serializers.DictField())
+    asr_ms = serializers.IntegerField(allow_null=True)
+    penalty = PenaltySerializer
+    scoreDelta = serializers.IntegerField()  # noqa: N815
+    livesDelta = serializers.IntegerField()  # noqa: N815
+    score = serializers.IntegerField()
+    lives_remaining = serializers.IntegerField()
+    lives_total = serializers.IntegerField()
+    turn = TurnOutputSerializer(allow_null=True)
+    status = serializers.CharField()
+
+
+def session_data(session: Session, *, detail: bool) -> dict[str, Any]:
+    turn = None
+    if session.is_active:
+        turn = Turn.objects.get(scenario=session.scenario, order=session.turn_index)
+    data: dict[str, Any] = {
+        "id": session.pk,
+        "scenario": session.scenario.slug,
+        "mode": session.mode,
+        "status": session.status,
+        **score_fields(session),
+        "turn": turn_payload(turn, session=session),
+        "started_at": session.started_at,
+        "ended_at": session.ended_at,
+    }
+    if detail:
+        data["attempts"] = list(session.attempts.all())
+        data["ledger"] = list(session.ledger.all())
+    return data
+
+
+def _learner_session(request: Request, session_id: Any) -> Session:
+    try:
+        return session_get_for_learner(session_id=session_id, learner=request.user)
+    except Session.DoesNotExist as missing:
+        raise Http404("No such session.") from missing
+
+
+class SessionListCreateApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        scenario = serializers.SlugField()
+        mode = serializers.ChoiceField(choices=Mode.choices, default=Mode.TIME_STOP)
+
+    @extend_schema(responses=SessionOutputSerializer(many=True), operation_id="sessions_list")
+    def get(self, request: Request) -> Response:
+        sessions = [
+            session_data(session, detail=False)
+            for session in session_list_for_learner(learner=request.user)[:100]
+        ]
+        return Response(SessionOutputSerializer(sessions, many=True).data)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: SessionOutputSerializer, **ERRORS},
+        operation_id="sessions_create",
+    )
+    def post(self, request: Request) -> Response:
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        slug = payload.validated_data["scenario"]
+        scenario = Scenario.objects.filter(slug=slug).first()
+        if scenario is None:
+            raise exceptions.ValidationError({"scenario": [f"No scenario {slug!r}."]})
+        try:
+            session = session_start(
+                learner=request.user, scenario=scenario, mode=payload.validated_data["mode"]
+            )
+        except ScenarioNotPlayable as error:
+            raise exceptions.ValidationError({"scenario": [str(error)]}) from error
+        return Response(
+            SessionOutputSerializer(session_data(session, detail=False)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class SessionDetailApi(APIView):
+    @extend_schema(responses={200: SessionDetailOutputSerializer, **ERRORS})
+    def get(self, request: Request, session_id: Any) -> Response:
+        session = _learner_session(request, session_id)
+        return Response(SessionDetailOutputSerializer(session_data(session, detail=True)).data)
+
+
+class AttemptCreateApi(APIView):
+    """Answer the turn now due: `transcript` (typed) as JSON or form data."""
+
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    class InputSerializer(serializers.Serializer):
+        transcript = serializers.CharField(max_length=MAX_TRANSCRIPT_CHARS, trim_whitespace=True)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            200: AttemptOutputSerializer,
+            **ERRORS,
+            409: OpenApiResponse(description="The session has ended."),
+        },
+    )
+    def post(self, request: Request, session_id: Any) -> Response:
+        session = _learner_session(request, session_id)
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        answer = answer_from_text(text=payload.validated_data["transcript"])
+        try:
+            result = attempt_record(session=session, answer=answer)
+        except SessionNotActive as ended:
+            raise Conflict(str(ended), code="session_ended") from ended
+        except TypedAnswersNotAllowed as refused:
+            raise exceptions.PermissionDenied(
+                str(refused), code="typed_answers_disabled"
+            ) from refused
+        return Response(AttemptOutputSerializer(attempt_payload(result)).data)
+
+
+class AuthThrottle(AnonRateThrottle):
+    rate = "30/minute"
+
+
+class RegisterApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_classes = [AuthThrottle]
+
+    class InputSerializer(serializers.Serializer):
+        username = serializers.RegexField(r"^[\w.@+-]{3,150}$")
+        password = serializers.CharField(write_only=True, max_length=128)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            201: inline_serializer(
+                "TokenOut", {"token": serializers.CharField(), "username": serializers.CharField()}
+            )
+        },
+    )
+    def post(self, request: Request) -> Response:
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        username = payload.validated_data["username"]
+        password = payload.validated_data["password"]
+        user_model = get_user_model()
+        try:
+            validate_password(password, user_model(username=username))
+        except DjangoValidationError as weak:
+            raise exceptions.ValidationError({"password": list(weak.messages)}) from weak
+        try:
+            with transaction.atomic():
+                user = user_model.objects.create_user(username=username, password=password)
+        except IntegrityError as taken:
+            raise exceptions.ValidationError({"username": ["This username is taken."]}) from taken
+        token = Token.objects.create(user=user)
+        return Response(
+            {"token": token.key, "username": user.username}, status=status.HTTP_201_CREATED
+        )

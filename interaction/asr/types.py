@@ -1,0 +1,95 @@
+"""The ASR contract: what every speech-recognition provider returns.
+
+Plain dataclasses with no Django imports, shared by the WhisperLive provider, the scripted
+provider used in unit tests, the time-stop API and the streaming session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+SAMPLE_RATE = 16_000
+"""Every provider takes 16 kHz mono float32 PCM in [-1, 1]."""
+
+
+class AsrError(Exception):
+    """The ASR service could not give a result (no server answered, timeout, protocol error)."""
+
+    retryable: bool = True
+
+
+class AsrUnavailable(AsrError):
+    """No server of the pool accepted the connection."""
+
+
+@dataclass(frozen=True)
+class Word:
+    """One recognised word; times in seconds from the start of the utterance."""
+
+    word: str
+    start: float
+    end: float
+    probability: float
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """One transcript of an utterance, partial or final.
+
+    confidence: 0..1, from `interaction.asr.confidence.utterance_confidence`.
+    language / language_probability: the top language of an *unbiased* audio language-ID
+    pass over the utterance, where one ran (final hypotheses); None otherwise.
+    language_probabilities: that pass's probabilities (language code -> 0..1), top ones.
+    audio_ms: how much of the utterance's audio this hypothesis covers.
+    """
+
+    text: str
+    confidence: float
+    words: tuple[Word, ...] = ()
+    language: str | None = None
+    language_probability: float | None = None
+    language_probabilities: Mapping[str, float] = field(default_factory=dict)
+    no_speech: bool = False
+    final: bool = False
+    audio_ms: int = 0
+    asr_ms: int = 0
+
+
+@dataclass(frozen=True)
+class RecognitionOptions:
+    """How one utterance is recognised.
+
+    language: the scenario's target language; decoding is forced to it.
+    bias_phrases: the turn's accepted answers, passed as `initial_prompt` or `hotwords`
+    according to `bias_mode` ("initial_prompt" | "hotwords" | "none"), on the final pass only.
+    """
+
+    language: str
+    bias_phrases: tuple[str, ...] = ()
+    bias_mode: str = "none"
+    detect_language: bool = True
+
+
+class AsrStream(Protocol):
+    """One utterance being streamed to the recogniser."""
+
+    async def send_audio(self, samples: bytes) -> None:
+        """Relay float32 little-endian 16 kHz mono samples as they arrive."""
+
+    def partials(self) -> AsyncIterator[Hypothesis]:
+        """Hypotheses as the server revises them (final=False)."""
+
+    async def finish(self) -> Hypothesis:
+        """End the utterance and wait for the final hypothesis over all audio sent."""
+
+    async def close(self) -> None:
+        """Abandon the utterance; safe to call twice."""
+
+
+class AsrProvider(Protocol):
+    async def open_stream(self, options: RecognitionOptions) -> AsrStream: ...
+
+    async def transcribe(self, samples: bytes, options: RecognitionOptions) -> Hypothesis:
+        """Recognise a whole clip (time-stop mode): the same path as a stream, sent at once."""

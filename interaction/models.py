@@ -1,0 +1,143 @@
+"""Sessions, attempts and the append-only score ledger.
+
+A session's score and lives are a cache of its ledger: `score == sum(score_delta)` and
+`lives_remaining == sum(lives_delta)` (the first row grants the starting lives). Both are
+written in the transaction that records the attempt; Postgres refuses updates and deletes of
+ledger rows (see the migration's trigger).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Mode(models.TextChoices):
+    TIME_STOP = "time_stop", "Time-stop"
+    STREAMING = "streaming", "Streaming"
+
+
+class Status(models.TextChoices):
+    ACTIVE = "active", "Active"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    ABANDONED = "abandoned", "Abandoned"
+
+
+class Outcome(models.TextChoices):
+    CORRECT = "correct", "Correct"
+    WRONG_LANGUAGE = "wrong_language", "Wrong language"
+    INCORRECT_ANSWER = "incorrect_answer", "Incorrect answer"
+    NO_SPEECH = "no_speech", "No speech"
+
+
+class Source(models.TextChoices):
+    AUDIO = "audio", "Audio"
+    TYPED = "typed", "Typed"
+
+
+class LearnerProfile(models.Model):
+    """A learner's settings: the languages they may slip into (used by the language check)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="learner_profile"
+    )
+    other_languages = models.JSONField(default=list, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} ({', '.join(self.other_languages) or 'defaults'})"
+
+
+class Session(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="practice_sessions"
+    )
+    scenario = models.ForeignKey(
+        "scenarios.Scenario", on_delete=models.PROTECT, related_name="sessions"
+    )
+    mode = models.CharField(max_length=12, choices=Mode.choices, default=Mode.TIME_STOP)
+    score = models.IntegerField(default=0)
+    lives_total = models.PositiveSmallIntegerField()
+    lives_remaining = models.PositiveSmallIntegerField()
+    turn_index = models.PositiveSmallIntegerField(default=0, help_text="0-based turn now due.")
+    turn_count = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
+    started_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [
+            models.Index(fields=["learner", "-started_at"]),
+            models.Index(fields=["scenario", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scenario_id} / {self.learner_id} / {self.status}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == Status.ACTIVE
+
+
+class Attempt(models.Model):
+    session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="attempts")
+    turn = models.ForeignKey("scenarios.Turn", on_delete=models.PROTECT, related_name="attempts")
+    turn_index = models.PositiveSmallIntegerField()
+    source = models.CharField(max_length=8, choices=Source.choices)
+    transcript = models.TextField(blank=True)
+    confidence = models.FloatField(null=True, blank=True, help_text="0..1")
+    language = models.CharField(max_length=8, blank=True)
+    language_probability = models.FloatField(null=True, blank=True)
+    language_probabilities = models.JSONField(default=dict, blank=True)
+    words = models.JSONField(
+        default=list, blank=True, help_text="[{word, start, end, probability}]"
+    )
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    similarity = models.FloatField(null=True, blank=True, help_text="0..100 to the best answer")
+    matched_answer = models.CharField(max_length=300, blank=True)
+    score_delta = models.IntegerField(default=0)
+    lives_delta = models.IntegerField(default=0)
+    auto_finalised = models.BooleanField(default=False)
+    audio_ms = models.PositiveIntegerField(null=True, blank=True)
+    asr_ms = models.PositiveIntegerField(null=True, blank=True)
+    judge_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["turn", "outcome"])]
+
+    def __str__(self) -> str:
+        return f"{self.session_id} #{self.turn_index} {self.outcome}"
+
+
+class ScoreEvent(models.Model):
+    """One row per change of score or lives; never updated, never deleted."""
+
+    class Reason(models.TextChoices):
+        SESSION_START = "session_start", "Session start"
+        CORRECT = "correct", "Correct answer"
+        WRONG_LANGUAGE = "wrong_language", "Wrong language"
+        INCORRECT_ANSWER = "incorrect_answer", "Incorrect answer"
+
+    session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="ledger")
+    attempt = models.OneToOneField(
+        Attempt, on_delete=models.PROTECT, null=True, blank=True, related_name="score_event"
+    )
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    score_delta = models.IntegerField()
+    lives_delta = models.IntegerField()
+    score_after = models.IntegerField()
+    lives_after = models.IntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.session_id} {self.reason} {self.score_delta:+d}/{self.lives_delta:+d}"

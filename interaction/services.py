@@ -1,0 +1,229 @@
+"""Writes for the learner's world: starting sessions and recording attempts.
+
+`attempt_record` is the one scoring path: the time-stop API and the streaming session both
+call it, and it writes the attempt, its ledger row and the session in one transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from interaction.judging import Evidence, Policy, Verdict, judge
+from interaction.language_text import text_language_probabilities
+from interaction.models import (
+    Attempt,
+    LearnerProfile,
+    Mode,
+    ScoreEvent,
+    Session,
+    Source,
+    Status,
+)
+from interaction.scoring import Change, SessionNotActive, SessionState, score_apply
+from scenarios.models import Scenario, Turn
+from scenarios.rules import Rules
+from scenarios.selectors import scenario_rules_get
+from scenarios.specs import SUPPORTED_LANGUAGES
+
+
+class ScenarioNotPlayable(Exception):
+    """The scenario has no turns (or cannot be played in the asked mode)."""
+
+
+class TypedAnswersNotAllowed(Exception):
+    """The scenario asks for spoken answers only."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One answer to judge, typed or recognised from speech.
+
+    confidence: 0..1 (None for typed answers). language_probabilities: code -> 0..1.
+    words: [{word, start, end, probability}] from the recogniser. Times in ms.
+    """
+
+    source: str
+    transcript: str
+    language_probabilities: Mapping[str, float] = field(default_factory=dict)
+    confidence: float | None = None
+    no_speech: bool = False
+    words: Sequence[Mapping[str, Any]] = ()
+    audio_ms: int | None = None
+    asr_ms: int | None = None
+    auto_finalised: bool = False
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    attempt: Attempt
+    session: Session
+    verdict: Verdict
+    change: Change
+    next_turn: Turn | None
+
+
+def learner_other_languages(*, learner: Any) -> tuple[str, ...]:
+    """The languages a learner may slip into: their setting, else the global default."""
+    profile = LearnerProfile.objects.filter(user=learner).first()
+    if profile and profile.other_languages:
+        return tuple(profile.other_languages)
+    return tuple(settings.PARLEY_JUDGING["other_languages"])
+
+
+def answer_from_text(*, text: str) -> Answer:
+    """A typed answer with its text-detected language probabilities."""
+    return Answer(
+        source=Source.TYPED,
+        transcript=text.strip(),
+        language_probabilities=text_language_probabilities(text),
+    )
+
+
+@transaction.atomic
+def session_start(*, learner: Any, scenario: Scenario, mode: str = Mode.TIME_STOP) -> Session:
+    """Start a session with the scenario's effective lives; the ledger's first row grants them."""
+    turn_count = scenario.turns.count()
+    if turn_count == 0:
+        raise ScenarioNotPlayable(f"Scenario {scenario.slug!r} has no turns.")
+    if mode == Mode.STREAMING and not (scenario.streaming_enabled and settings.STREAMING_ENABLED):
+        raise ScenarioNotPlayable(f"Streaming is turned off for {scenario.slug!r}.")
+    rules = scenario_rules_get(scenario=scenario)
+    session = Session.objects.create(
+        learner=learner,
+        scenario=scenario,
+        mode=mode,
+        score=0,
+        lives_total=rules.lives,
+        lives_remaining=rules.lives,
+        turn_count=turn_count,
+    )
+    ScoreEvent.objects.create(
+        session=session,
+        reason=ScoreEvent.Reason.SESSION_START,
+        score_delta=0,
+        lives_delta=rules.lives,
+        score_after=0,
+        lives_after=rules.lives,
+    )
+    return session
+
+
+def _policy(*, answer: Answer, scenario: Scenario, rules: Rules, learner: Any) -> Policy:
+    # Audio language ID is weak between neighbouring languages (FINDINGS.md), so speech is
+    # only suspected of the learner's own other languages; text detection is reliable enough
+    # to suspect every other language we teach.
+    if answer.source == Source.AUDIO:
+        suspects = learner_other_languages(learner=learner)
+    else:
+        suspects = SUPPORTED_LANGUAGES
+    return Policy(
+        target_language=scenario.language,
+        suspect_languages=tuple(code for code in suspects if code != scenario.language),
+        wrong_language_probability=rules.wrong_language_probability,
+        answer_similarity=rules.answer_similarity,
+        ignore_accents=settings.PARLEY_JUDGING["ignore_accents"],
+    )
+
+
+def attempt_record(*, session: Session, answer: Answer) -> AttemptResult:
+    """Judge `answer` for the turn now due and record it; raise SessionNotActive if ended.
+
+    Attempts on one session are serialised by a row lock on the session, so two at once can
+    neither lose nor double a change.
+    """
+    with transaction.atomic():
+        locked = (
+            Session.objects.select_for_update(of=("self",))
+            .select_related("scenario", "learner")
+            .get(pk=session.pk)
+        )
+        if locked.status != Status.ACTIVE:
+            raise SessionNotActive(locked.status)
+        scenario = locked.scenario
+        if answer.source == Source.TYPED and not scenario.typed_answers:
+            raise TypedAnswersNotAllowed(f"Scenario {scenario.slug!r} takes spoken answers only.")
+        turn = Turn.objects.prefetch_related("answers").get(
+            scenario=scenario, order=locked.turn_index
+        )
+        rules = scenario_rules_get(scenario=scenario, turn=turn)
+        started = time.perf_counter()
+        verdict = judge(
+            Evidence(
+                transcript=answer.transcript,
+                language_probabilities=answer.language_probabilities,
+                no_speech=answer.no_speech,
+            ),
+            [accepted.text for accepted in turn.answers.all()],
+            _policy(answer=answer, scenario=scenario, rules=rules, learner=locked.learner),
+        )
+        change = score_apply(
+            state=SessionState(
+                score=locked.score,
+                lives_remaining=locked.lives_remaining,
+                turn_index=locked.turn_index,
+                turn_count=locked.turn_count,
+            ),
+            outcome=verdict.outcome,
+            rules=rules,
+        )
+        judge_ms = round((time.perf_counter() - started) * 1000)
+        attempt = Attempt.objects.create(
+            session=locked,
+            turn=turn,
+            turn_index=locked.turn_index,
+            source=answer.source,
+            transcript=answer.transcript,
+            confidence=answer.confidence,
+            language=verdict.language or "",
+            language_probability=verdict.language_probability,
+            language_probabilities=dict(answer.language_probabilities),
+            words=[dict(word) for word in answer.words],
+            outcome=verdict.outcome,
+            similarity=verdict.similarity,
+            matched_answer=verdict.best_answer or "",
+            score_delta=change.score_delta,
+            lives_delta=change.lives_delta,
+            auto_finalised=answer.auto_finalised,
+            audio_ms=answer.audio_ms,
+            asr_ms=answer.asr_ms,
+            judge_ms=judge_ms,
+        )
+        if change.score_delta or change.lives_delta:
+            ScoreEvent.objects.create(
+                session=locked,
+                attempt=attempt,
+                reason=verdict.outcome,
+                score_delta=change.score_delta,
+                lives_delta=change.lives_delta,
+                score_after=change.state.score,
+                lives_after=change.state.lives_remaining,
+            )
+        locked.score = change.state.score
+        locked.lives_remaining = change.state.lives_remaining
+        locked.turn_index = change.state.turn_index
+        locked.status = change.state.status
+        if locked.status != Status.ACTIVE:
+            locked.ended_at = timezone.now()
+        locked.save(
+            update_fields=[
+                "score",
+                "lives_remaining",
+                "turn_index",
+                "status",
+                "ended_at",
+                "updated_at",
+            ]
+        )
+        next_turn = None
+        if locked.status == Status.ACTIVE:
+            next_turn = Turn.objects.get(scenario=scenario, order=locked.turn_index)
+    return AttemptResult(
+        attempt=attempt, session=locked, verdict=verdict, change=change, next_turn=next_turn
+    )

@@ -1,0 +1,194 @@
+"""Content designers' admin: scenarios with their turns and answers, saved via the services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.utils.html import format_html, format_html_join
+
+from scenarios.models import AcceptedAnswer, Scenario, Turn
+from scenarios.rules import PENALTY_TYPES
+from scenarios.selectors import scenario_rules_get
+from scenarios.services import scenario_upsert
+from scenarios.specs import SUPPORTED_LANGUAGES, spec_from_mapping
+
+
+class TurnForm(forms.ModelForm):
+    answers_text = forms.CharField(
+        label="Accepted answers",
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 50}),
+        help_text="One accepted answer per line.",
+    )
+
+    class Meta:
+        model = Turn
+        fields = ["order", "prompt", "hint", "reward"]
+        widgets = {"prompt": forms.Textarea(attrs={"rows": 2, "cols": 50})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["answers_text"] = "\n".join(
+                answer.text for answer in self.instance.answers.all()
+            )
+
+    def clean_answers_text(self) -> list[str]:
+        answers = [line.strip() for line in self.cleaned_data["answers_text"].splitlines()]
+        answers = [answer for answer in answers if answer]
+        if not answers:
+            raise ValidationError("Give at least one accepted answer.")
+        return answers
+
+
+class TurnFormSet(forms.BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        kept = [
+            form for form in self.forms if form.cleaned_data and not form.cleaned_data.get("DELETE")
+        ]
+        if not kept:
+            raise ValidationError("A scenario needs at least one turn.")
+
+
+class TurnInline(admin.StackedInline):
+    model = Turn
+    form = TurnForm
+    formset = TurnFormSet
+    extra = 0
+    ordering = ["order"]
+    readonly_fields = ["effective_reward"]
+
+    @admin.display(description="Effective reward")
+    def effective_reward(self, turn: Turn) -> str:
+        if not turn.pk:
+            return "—"
+        return str(scenario_rules_get(scenario=turn.scenario, turn=turn).reward)
+
+
+class ScenarioForm(forms.ModelForm):
+    language = forms.ChoiceField(choices=[(code, code) for code in SUPPORTED_LANGUAGES])
+
+    class Meta:
+        model = Scenario
+        exclude: list[str] = []
+
+
+@admin.register(Scenario)
+class ScenarioAdmin(admin.ModelAdmin):
+    form = ScenarioForm
+    inlines = [TurnInline]
+    list_display = [
+        "slug",
+        "title",
+        "language",
+        "difficulty",
+        "turn_count",
+        "typed_answers",
+        "streaming_enabled",
+        "updated_at",
+    ]
+    list_filter = ["language", "difficulty", "typed_answers", "streaming_enabled"]
+    search_fields = ["slug", "title"]
+    readonly_fields = ["effective_rules", "created_at", "updated_at"]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "slug",
+                    "title",
+                    "description",
+                    "language",
+                    "difficulty",
+                    "typed_answers",
+                    "streaming_enabled",
+                ]
+            },
+        ),
+        (
+            "Overrides (blank inherits the difficulty's and the global defaults)",
+            {
+                "fields": [
+                    ("lives", "reward"),
+                    ("confidence_threshold", "answer_similarity", "wrong_language_probability"),
+                    ("wrong_language_lives", "wrong_language_points"),
+                    ("incorrect_answer_lives", "incorrect_answer_points"),
+                    "effective_rules",
+                ]
+            },
+        ),
+        ("Timestamps", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):  # noqa: ANN001, ANN201
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "slug"] if obj else fields
+
+    @admin.display(description="Turns")
+    def turn_count(self, scenario: Scenario) -> int:
+        return scenario.turns.count()
+
+    @admin.display(description="Effective values")
+    def effective_rules(self, scenario: Scenario) -> str:
+        rules = scenario_rules_get(scenario=scenario)
+        rows = [
+            ("Lives", rules.lives),
+            ("Reward per turn", rules.reward),
+            ("Confidence threshold", rules.confidence_threshold),
+            ("Answer similarity", rules.answer_similarity),
+            ("Wrong-language probability", rules.wrong_language_probability),
+        ]
+        rows += [
+            (
+                f"{name.replace('_', ' ').capitalize()} costs",
+                f"{rules.penalty(name).lives} lives, {rules.penalty(name).points} points",
+            )
+            for name in PENALTY_TYPES
+        ]
+        body = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows)
+        return format_html("<table>{}</table>", body)
+
+    def save_model(self, request, obj, form, change) -> None:  # noqa: ANN001
+        """Nothing here: the scenario and its turns are written together in save_related."""
+
+    def save_related(self, request, form, formsets, change) -> None:  # noqa: ANN001
+        data = {
+            key: value
+            for key, value in form.cleaned_data.items()
+            if key not in {"created_at", "updated_at"}
+        }
+        if change:
+            data["slug"] = form.instance.slug
+        penalties = {
+            name: {"lives": data.pop(f"{name}_lives"), "points": data.pop(f"{name}_points")}
+            for name in PENALTY_TYPES
+        }
+        turn_forms = [
+            turn_form
+            for formset in formsets
+            for turn_form in formset.forms
+            if turn_form.cleaned_data and not turn_form.cleaned_data.get("DELETE")
+        ]
+        turn_forms.sort(key=lambda turn_form: turn_form.cleaned_data["order"])
+        data["penalties"] = penalties
+        data["description"] = data.get("description") or ""
+        data["turns"] = [
+            {
+                "prompt": turn_form.cleaned_data["prompt"],
+                "hint": turn_form.cleaned_data.get("hint") or "",
+                "reward": turn_form.cleaned_data.get("reward"),
+                "answers": turn_form.cleaned_data["answers_text"],
+            }
+            for turn_form in turn_forms
+        ]
+        scenario = scenario_upsert(spec=spec_from_mapping(data))
+        form.instance.pk = scenario.pk
+        form.instance.refresh_from_db()
+
+
+class AcceptedAnswerInline(admin.TabularInline):
+    model = AcceptedAnswer
+    extra = 0

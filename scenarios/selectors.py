@@ -1,0 +1,53 @@
+"""Reads of scenarios and their effective rules."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db.models import Count, QuerySet
+
+from scenarios.models import Scenario, Turn
+from scenarios.rules import Rules, ScenarioOverrides, rules_resolve
+
+
+def scenario_overrides(*, scenario: Scenario) -> ScenarioOverrides:
+    return ScenarioOverrides(
+        difficulty=scenario.difficulty,
+        lives=scenario.lives,
+        reward=scenario.reward,
+        confidence_threshold=scenario.confidence_threshold,
+        answer_similarity=scenario.answer_similarity,
+        wrong_language_probability=scenario.wrong_language_probability,
+        penalties={
+            "wrong_language": {
+                "lives": scenario.wrong_language_lives,
+                "points": scenario.wrong_language_points,
+            },
+            "incorrect_answer": {
+                "lives": scenario.incorrect_answer_lives,
+                "points": scenario.incorrect_answer_points,
+            },
+        },
+    )
+
+
+def scenario_rules_get(*, scenario: Scenario, turn: Turn | None = None) -> Rules:
+    """The effective rules for `scenario` (and `turn`'s reward, when given)."""
+    return rules_resolve(
+        defaults=settings.PARLEY_RULES,
+        judging_defaults=settings.PARLEY_JUDGING,
+        scenario=scenario_overrides(scenario=scenario),
+        turn_reward=turn.reward if turn is not None else None,
+    )
+
+
+def scenario_list() -> QuerySet[Scenario]:
+    """Playable scenarios (those with at least one turn), with their turn counts."""
+    return (
+        Scenario.objects.annotate(turn_count=Count("turns"))
+        .filter(turn_count__gt=0)
+        .order_by("language", "difficulty", "slug")
+    )
+
+
+def scenario_get(*, slug: str) -> Scenario:
+    return Scenario.objects.prefetch_related("turns__answers").get(slug=slug)

@@ -1,0 +1,98 @@
+"""Writes to scenarios: the one path the admin, the files and the API take."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import ProtectedError
+
+from scenarios.models import AcceptedAnswer, Scenario, Turn
+from scenarios.specs import ScenarioSpec, SpecError, SpecInvalid
+
+_PENALTY_FIELDS = {
+    ("wrong_language", "lives"): "wrong_language_lives",
+    ("wrong_language", "points"): "wrong_language_points",
+    ("incorrect_answer", "lives"): "incorrect_answer_lives",
+    ("incorrect_answer", "points"): "incorrect_answer_points",
+}
+
+
+@transaction.atomic
+def scenario_upsert(*, spec: ScenarioSpec) -> Scenario:
+    """Create or update the scenario with `spec.slug`, turns and answers included.
+
+    Idempotent: the same spec twice leaves the same rows. Turns are matched by position so the
+    attempts that refer to them stay attached; a turn that has attempts cannot be removed.
+    """
+    scenario = Scenario.objects.select_for_update().filter(slug=spec.slug).first()
+    scenario = scenario or Scenario(slug=spec.slug)
+    scenario.title = spec.title
+    scenario.description = spec.description
+    scenario.language = spec.language
+    scenario.difficulty = spec.difficulty
+    scenario.lives = spec.lives
+    scenario.reward = spec.reward
+    scenario.confidence_threshold = spec.confidence_threshold
+    scenario.answer_similarity = spec.answer_similarity
+    scenario.wrong_language_probability = spec.wrong_language_probability
+    scenario.typed_answers = spec.typed_answers
+    scenario.streaming_enabled = spec.streaming_enabled
+    for (penalty_type, cost), field_name in _PENALTY_FIELDS.items():
+        setattr(scenario, field_name, spec.penalties.get(penalty_type, {}).get(cost))
+    scenario.save()
+
+    existing = {turn.order: turn for turn in scenario.turns.all()}
+    for order, turn_spec in enumerate(spec.turns):
+        turn = existing.pop(order, None) or Turn(scenario=scenario, order=order)
+        turn.prompt = turn_spec.prompt
+        turn.hint = turn_spec.hint
+        turn.reward = turn_spec.reward
+        turn.save()
+        current = [answer.text for answer in turn.answers.all()]
+        if current != list(turn_spec.answers):
+            turn.answers.all().delete()
+            AcceptedAnswer.objects.bulk_create(
+                AcceptedAnswer(turn=turn, text=text) for text in turn_spec.answers
+            )
+    for order, turn in sorted(existing.items()):
+        try:
+            turn.delete()
+        except ProtectedError as error:
+            raise SpecInvalid(
+                [SpecError(f"turns[{order}]", "has recorded attempts and cannot be removed")]
+            ) from error
+    return scenario
+
+
+def scenario_spec_from_instance(*, scenario: Scenario) -> ScenarioSpec:
+    """The spec a stored scenario would be written as (for export and round trips)."""
+    from scenarios.specs import TurnSpec
+
+    penalties: dict[str, dict[str, int | None]] = {}
+    for (penalty_type, cost), field_name in _PENALTY_FIELDS.items():
+        value = getattr(scenario, field_name)
+        if value is not None:
+            penalties.setdefault(penalty_type, {})[cost] = value
+    return ScenarioSpec(
+        slug=scenario.slug,
+        title=scenario.title,
+        description=scenario.description,
+        language=scenario.language,
+        difficulty=scenario.difficulty,
+        lives=scenario.lives,
+        reward=scenario.reward,
+        confidence_threshold=scenario.confidence_threshold,
+        answer_similarity=scenario.answer_similarity,
+        wrong_language_probability=scenario.wrong_language_probability,
+        typed_answers=scenario.typed_answers,
+        streaming_enabled=scenario.streaming_enabled,
+        penalties=penalties,
+        turns=tuple(
+            TurnSpec(
+                prompt=turn.prompt,
+                answers=tuple(answer.text for answer in turn.answers.all()),
+                reward=turn.reward,
+                hint=turn.hint,
+            )
+            for turn in scenario.turns.prefetch_related("answers")
+        ),
+    )

@@ -1,0 +1,282 @@
+"""A scenario as plain data: what files, the admin and the API agree on.
+
+`spec_from_mapping` validates a parsed YAML/JSON mapping and reports every problem with the
+path of its field; it never stops at the first one. Pure: no Django imports.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from scenarios.rules import PENALTY_TYPES
+
+SUPPORTED_LANGUAGES = ("fr", "es", "de", "en", "it", "pt", "nl")
+DIFFICULTIES = ("easy", "normal", "hard")
+SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+_SCENARIO_KEYS = {
+    "slug",
+    "title",
+    "description",
+    "language",
+    "difficulty",
+    "lives",
+    "reward",
+    "confidence_threshold",
+    "answer_similarity",
+    "wrong_language_probability",
+    "typed_answers",
+    "streaming_enabled",
+    "penalties",
+    "turns",
+}
+_TURN_KEYS = {"prompt", "answers", "reward", "hint"}
+_PENALTY_KEYS = {"lives", "points"}
+
+
+@dataclass(frozen=True)
+class TurnSpec:
+    prompt: str
+    answers: tuple[str, ...]
+    reward: int | None = None
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class ScenarioSpec:
+    slug: str
+    title: str
+    language: str
+    difficulty: str
+    turns: tuple[TurnSpec, ...]
+    description: str = ""
+    lives: int | None = None
+    reward: int | None = None
+    confidence_threshold: float | None = None
+    answer_similarity: float | None = None
+    wrong_language_probability: float | None = None
+    typed_answers: bool = True
+    streaming_enabled: bool = True
+    penalties: Mapping[str, Mapping[str, int | None]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SpecError:
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+class SpecInvalid(Exception):
+    def __init__(self, errors: list[SpecError]) -> None:
+        super().__init__("; ".join(str(error) for error in errors))
+        self.errors = errors
+
+
+class _Checker:
+    def __init__(self) -> None:
+        self.errors: list[SpecError] = []
+
+    def fail(self, path: str, message: str) -> None:
+        self.errors.append(SpecError(path, message))
+
+    def text(self, data: Mapping[str, Any], key: str, path: str, *, required: bool) -> str:
+        value = data.get(key)
+        if value is None:
+            if required:
+                self.fail(path, "is required")
+            return ""
+        if not isinstance(value, str) or (required and not value.strip()):
+            self.fail(path, "must be a non-empty string" if required else "must be a string")
+            return ""
+        return value.strip()
+
+    def integer(self, data: Mapping[str, Any], key: str, path: str, *, minimum: int) -> int | None:
+        value = data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(path, "must be a whole number")
+            return None
+        if value < minimum:
+            self.fail(path, f"must be at least {minimum}")
+            return None
+        return value
+
+    def fraction(
+        self,
+        data: Mapping[str, Any],
+        key: str,
+        path: str,
+        *,
+        low: float,
+        high: float,
+        low_open: bool,
+    ) -> float | None:
+        value = data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.fail(path, "must be a number")
+            return None
+        below = value <= low if low_open else value < low
+        if below or value > high:
+            bracket = "(" if low_open else "["
+            self.fail(path, f"must be in {bracket}{low:g}, {high:g}]")
+            return None
+        return float(value)
+
+    def boolean(self, data: Mapping[str, Any], key: str, path: str, default: bool) -> bool:
+        value = data.get(key, default)
+        if not isinstance(value, bool):
+            self.fail(path, "must be true or false")
+            return default
+        return value
+
+    def unknown_keys(self, data: Mapping[str, Any], allowed: set[str], prefix: str) -> None:
+        for key in sorted(set(data) - allowed, key=str):
+            self.fail(f"{prefix}{key}", "is not a known field")
+
+
+def spec_from_mapping(data: Any) -> ScenarioSpec:
+    """Validate `data` (a parsed scenario file) and build a spec; raise SpecInvalid otherwise."""
+    check = _Checker()
+    if not isinstance(data, Mapping):
+        raise SpecInvalid([SpecError("(file)", "must be a mapping of scenario fields")])
+    check.unknown_keys(data, _SCENARIO_KEYS, "")
+
+    slug = check.text(data, "slug", "slug", required=True)
+    if slug and not SLUG_PATTERN.match(slug):
+        check.fail("slug", "must be lowercase letters, digits and hyphens")
+    title = check.text(data, "title", "title", required=True)
+    language = check.text(data, "language", "language", required=True)
+    if language and language not in SUPPORTED_LANGUAGES:
+        check.fail("language", f"must be one of {', '.join(SUPPORTED_LANGUAGES)}")
+    difficulty = data.get("difficulty", "normal")
+    if difficulty not in DIFFICULTIES:
+        check.fail("difficulty", f"must be one of {', '.join(DIFFICULTIES)}")
+        difficulty = "normal"
+
+    penalties: dict[str, dict[str, int | None]] = {}
+    raw_penalties = data.get("penalties") or {}
+    if not isinstance(raw_penalties, Mapping):
+        check.fail("penalties", "must be a mapping of penalty types")
+        raw_penalties = {}
+    for name, costs in raw_penalties.items():
+        path = f"penalties.{name}"
+        if name not in PENALTY_TYPES:
+            check.fail(path, f"must be one of {', '.join(PENALTY_TYPES)}")
+            continue
+        if not isinstance(costs, Mapping):
+            check.fail(path, "must be a mapping with lives and points")
+            continue
+        check.unknown_keys(costs, _PENALTY_KEYS, f"{path}.")
+        penalties[name] = {
+            "lives": check.integer(costs, "lives", f"{path}.lives", minimum=0),
+            "points": check.integer(costs, "points", f"{path}.points", minimum=0),
+        }
+
+    turns: list[TurnSpec] = []
+    raw_turns = data.get("turns")
+    if not isinstance(raw_turns, list) or not raw_turns:
+        check.fail("turns", "must be a non-empty list of turns")
+        raw_turns = []
+    for index, raw_turn in enumerate(raw_turns):
+        path = f"turns[{index}]"
+        if not isinstance(raw_turn, Mapping):
+            check.fail(path, "must be a mapping with prompt and answers")
+            continue
+        check.unknown_keys(raw_turn, _TURN_KEYS, f"{path}.")
+        prompt = check.text(raw_turn, "prompt", f"{path}.prompt", required=True)
+        answers = raw_turn.get("answers")
+        if not isinstance(answers, list) or not answers:
+            check.fail(f"{path}.answers", "must list at least one accepted answer")
+            answers = []
+        cleaned: list[str] = []
+        for answer_index, answer in enumerate(answers):
+            if not isinstance(answer, str) or not answer.strip():
+                check.fail(f"{path}.answers[{answer_index}]", "must be a non-empty string")
+            else:
+                cleaned.append(answer.strip())
+        turns.append(
+            TurnSpec(
+                prompt=prompt,
+                answers=tuple(cleaned),
+                reward=check.integer(raw_turn, "reward", f"{path}.reward", minimum=0),
+                hint=check.text(raw_turn, "hint", f"{path}.hint", required=False),
+            )
+        )
+
+    spec = ScenarioSpec(
+        slug=slug,
+        title=title,
+        description=check.text(data, "description", "description", required=False),
+        language=language,
+        difficulty=difficulty,
+        lives=check.integer(data, "lives", "lives", minimum=1),
+        reward=check.integer(data, "reward", "reward", minimum=0),
+        confidence_threshold=check.fraction(
+            data, "confidence_threshold", "confidence_threshold", low=0.0, high=1.0, low_open=True
+        ),
+        answer_similarity=check.fraction(
+            data, "answer_similarity", "answer_similarity", low=0.0, high=100.0, low_open=True
+        ),
+        wrong_language_probability=check.fraction(
+            data,
+            "wrong_language_probability",
+            "wrong_language_probability",
+            low=0.0,
+            high=1.0,
+            low_open=True,
+        ),
+        typed_answers=check.boolean(data, "typed_answers", "typed_answers", True),
+        streaming_enabled=check.boolean(data, "streaming_enabled", "streaming_enabled", True),
+        penalties=penalties,
+        turns=tuple(turns),
+    )
+    if check.errors:
+        raise SpecInvalid(check.errors)
+    return spec
+
+
+def spec_to_mapping(spec: ScenarioSpec) -> dict[str, Any]:
+    """The file form of a spec: required keys always, optional ones only when set."""
+    data: dict[str, Any] = {
+        "slug": spec.slug,
+        "title": spec.title,
+        "language": spec.language,
+        "difficulty": spec.difficulty,
+    }
+    optional = {
+        "description": spec.description or None,
+        "lives": spec.lives,
+        "reward": spec.reward,
+        "confidence_threshold": spec.confidence_threshold,
+        "answer_similarity": spec.answer_similarity,
+        "wrong_language_probability": spec.wrong_language_probability,
+    }
+    data.update({key: value for key, value in optional.items() if value is not None})
+    data["typed_answers"] = spec.typed_answers
+    data["streaming_enabled"] = spec.streaming_enabled
+    penalties = {
+        name: {key: value for key, value in costs.items() if value is not None}
+        for name, costs in spec.penalties.items()
+    }
+    penalties = {name: costs for name, costs in penalties.items() if costs}
+    if penalties:
+        data["penalties"] = penalties
+    turns = []
+    for turn in spec.turns:
+        item: dict[str, Any] = {"prompt": turn.prompt, "answers": list(turn.answers)}
+        if turn.reward is not None:
+            item["reward"] = turn.reward
+        if turn.hint:
+            item["hint"] = turn.hint
+        turns.append(item)
+    data["turns"] = turns
+    return data

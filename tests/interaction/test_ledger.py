@@ -1,0 +1,45 @@
+"""The score ledger is append-only and always sums to the session's score and lives."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import IntegrityError, InternalError, transaction
+from django.db.utils import DatabaseError
+
+from interaction.models import ScoreEvent
+from interaction.selectors import session_ledger_totals
+from interaction.services import Answer, answer_from_text, attempt_record, session_start
+
+
+@pytest.mark.django_db
+def test_postgres_refuses_updates_and_deletes(learner, scenario) -> None:
+    session = session_start(learner=learner, scenario=scenario)
+    row = ScoreEvent.objects.get(session=session)
+    refused = pytest.raises((IntegrityError, InternalError, DatabaseError), match="append-only")
+    with refused, transaction.atomic():
+        ScoreEvent.objects.filter(pk=row.pk).update(score_delta=100)
+    refused = pytest.raises((IntegrityError, InternalError, DatabaseError), match="append-only")
+    with refused, transaction.atomic():
+        ScoreEvent.objects.filter(pk=row.pk).delete()
+    row.refresh_from_db()
+    assert row.score_delta == 0
+
+
+@pytest.mark.django_db
+def test_every_change_has_its_row_and_no_speech_has_none(learner, make_scenario) -> None:
+    scenario = make_scenario(difficulty="hard", penalties={"incorrect_answer": {"points": 3}})
+    session = session_start(learner=learner, scenario=scenario)
+    answers = [
+        answer_from_text(text="Un café, s'il vous plaît"),
+        Answer(source="audio", transcript="", no_speech=True),
+        answer_from_text(text="Je voudrais une bière bien fraîche"),
+        answer_from_text(text="I would like to take it away please"),
+    ]
+    for item in answers:
+        attempt_record(session=session, answer=item)
+        session.refresh_from_db()
+        assert session_ledger_totals(session=session) == (session.score, session.lives_remaining)
+    reasons = list(ScoreEvent.objects.filter(session=session).values_list("reason", flat=True))
+    assert reasons == ["session_start", "correct", "incorrect_answer", "wrong_language"]
+    assert session.attempts.count() == 4
+    assert (session.score, session.lives_remaining, session.status) == (12, 0, "failed")
