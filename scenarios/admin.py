@@ -13,7 +13,13 @@ from scenarios.models import AcceptedAnswer, Scenario, Turn
 from scenarios.rules import PENALTY_TYPES
 from scenarios.selectors import scenario_rules_get
 from scenarios.services import scenario_upsert
-from scenarios.specs import SUPPORTED_LANGUAGES, spec_from_mapping
+from scenarios.specs import (
+    SLUG_PATTERN,
+    SUPPORTED_LANGUAGES,
+    ScenarioSpec,
+    SpecInvalid,
+    spec_from_mapping,
+)
 
 
 class TurnForm(forms.ModelForm):
@@ -44,13 +50,75 @@ class TurnForm(forms.ModelForm):
 
 
 class TurnFormSet(forms.BaseInlineFormSet):
+    """Validates the whole scenario with the file format's rules, so saving cannot fail.
+
+    The admin builds this formset with the scenario form's values already on `self.instance`
+    (`ModelAdmin.save_form` runs before the formsets are created).
+    """
+
+    spec: ScenarioSpec | None = None
+
     def clean(self) -> None:
         super().clean()
+        if any(form.errors for form in self.forms):
+            return
         kept = [
             form for form in self.forms if form.cleaned_data and not form.cleaned_data.get("DELETE")
         ]
         if not kept:
             raise ValidationError("A scenario needs at least one turn.")
+        kept.sort(key=lambda form: form.cleaned_data["order"])
+        try:
+            self.spec = spec_from_mapping(_scenario_mapping(self.instance, kept))
+        except SpecInvalid as invalid:
+            raise ValidationError([str(error) for error in invalid.errors]) from invalid
+        if self.instance.pk:
+            removed = (
+                Turn.objects.filter(
+                    scenario=self.instance, order__gte=len(kept), attempts__isnull=False
+                )
+                .values_list("order", flat=True)
+                .distinct()
+            )
+            if removed:
+                raise ValidationError(
+                    f"Turn(s) {', '.join(str(order) for order in removed)} have recorded "
+                    "attempts and cannot be removed: edit turns instead of deleting them."
+                )
+
+
+def _scenario_mapping(scenario: Scenario, turn_forms: list[forms.Form]) -> dict[str, Any]:
+    """The file-format mapping of a scenario being edited in the admin."""
+    return {
+        "slug": scenario.slug,
+        "title": scenario.title,
+        "description": scenario.description or "",
+        "language": scenario.language,
+        "difficulty": scenario.difficulty,
+        "lives": scenario.lives,
+        "reward": scenario.reward,
+        "confidence_threshold": scenario.confidence_threshold,
+        "answer_similarity": scenario.answer_similarity,
+        "wrong_language_probability": scenario.wrong_language_probability,
+        "typed_answers": scenario.typed_answers,
+        "streaming_enabled": scenario.streaming_enabled,
+        "penalties": {
+            name: {
+                "lives": getattr(scenario, f"{name}_lives"),
+                "points": getattr(scenario, f"{name}_points"),
+            }
+            for name in PENALTY_TYPES
+        },
+        "turns": [
+            {
+                "prompt": form.cleaned_data["prompt"],
+                "hint": form.cleaned_data.get("hint") or "",
+                "reward": form.cleaned_data.get("reward"),
+                "answers": form.cleaned_data["answers_text"],
+            }
+            for form in turn_forms
+        ],
+    }
 
 
 class TurnInline(admin.StackedInline):
@@ -70,6 +138,12 @@ class TurnInline(admin.StackedInline):
 
 class ScenarioForm(forms.ModelForm):
     language = forms.ChoiceField(choices=[(code, code) for code in SUPPORTED_LANGUAGES])
+
+    def clean_slug(self) -> str:
+        slug = self.cleaned_data["slug"]
+        if not SLUG_PATTERN.match(slug):
+            raise ValidationError("Use lowercase letters, digits and single hyphens.")
+        return slug
 
     class Meta:
         model = Scenario
@@ -155,38 +229,17 @@ class ScenarioAdmin(admin.ModelAdmin):
         """Nothing here: the scenario and its turns are written together in save_related."""
 
     def save_related(self, request, form, formsets, change) -> None:  # noqa: ANN001
-        data = {
-            key: value
-            for key, value in form.cleaned_data.items()
-            if key not in {"created_at", "updated_at"}
-        }
-        if change:
-            data["slug"] = form.instance.slug
-        penalties = {
-            name: {"lives": data.pop(f"{name}_lives"), "points": data.pop(f"{name}_points")}
-            for name in PENALTY_TYPES
-        }
-        turn_forms = [
-            turn_form
-            for formset in formsets
-            for turn_form in formset.forms
-            if turn_form.cleaned_data and not turn_form.cleaned_data.get("DELETE")
-        ]
-        turn_forms.sort(key=lambda turn_form: turn_form.cleaned_data["order"])
-        data["penalties"] = penalties
-        data["description"] = data.get("description") or ""
-        data["turns"] = [
-            {
-                "prompt": turn_form.cleaned_data["prompt"],
-                "hint": turn_form.cleaned_data.get("hint") or "",
-                "reward": turn_form.cleaned_data.get("reward"),
-                "answers": turn_form.cleaned_data["answers_text"],
-            }
-            for turn_form in turn_forms
-        ]
-        scenario = scenario_upsert(spec=spec_from_mapping(data))
+        """Write the scenario, its turns and answers through `scenario_upsert`."""
+        (spec,) = [formset.spec for formset in formsets if isinstance(formset, TurnFormSet)]
+        assert spec is not None  # TurnFormSet.clean built it from the validated forms
+        scenario = scenario_upsert(spec=spec)
         form.instance.pk = scenario.pk
         form.instance.refresh_from_db()
+
+    def construct_change_message(self, request, form, formsets, add):  # noqa: ANN001, ANN201
+        # The formsets were not saved themselves (save_related wrote their rows), so they
+        # have no new/changed/deleted object lists to describe.
+        return super().construct_change_message(request, form, [], add)
 
 
 class AcceptedAnswerInline(admin.TabularInline):

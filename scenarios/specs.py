@@ -6,6 +6,7 @@ path of its field; it never stops at the first one. Pure: no Django imports.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ _SCENARIO_KEYS = {
     "turns",
 }
 _TURN_KEYS = {"prompt", "answers", "reward", "hint"}
+# The longest text each field may hold (the models' column sizes).
+MAX_LENGTHS = {"slug": 80, "title": 200, "hint": 300, "answer": 300}
 _PENALTY_KEYS = {"lives", "points"}
 
 
@@ -85,7 +88,15 @@ class _Checker:
     def fail(self, path: str, message: str) -> None:
         self.errors.append(SpecError(path, message))
 
-    def text(self, data: Mapping[str, Any], key: str, path: str, *, required: bool) -> str:
+    def text(
+        self,
+        data: Mapping[str, Any],
+        key: str,
+        path: str,
+        *,
+        required: bool,
+        max_length: int | None = None,
+    ) -> str:
         value = data.get(key)
         if value is None:
             if required:
@@ -93,6 +104,9 @@ class _Checker:
             return ""
         if not isinstance(value, str) or (required and not value.strip()):
             self.fail(path, "must be a non-empty string" if required else "must be a string")
+            return ""
+        if max_length is not None and len(value.strip()) > max_length:
+            self.fail(path, f"must be at most {max_length} characters")
             return ""
         return value.strip()
 
@@ -121,7 +135,11 @@ class _Checker:
         value = data.get(key)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
             self.fail(path, "must be a number")
             return None
         below = value <= low if low_open else value < low
@@ -150,10 +168,10 @@ def spec_from_mapping(data: Any) -> ScenarioSpec:
         raise SpecInvalid([SpecError("(file)", "must be a mapping of scenario fields")])
     check.unknown_keys(data, _SCENARIO_KEYS, "")
 
-    slug = check.text(data, "slug", "slug", required=True)
+    slug = check.text(data, "slug", "slug", required=True, max_length=MAX_LENGTHS["slug"])
     if slug and not SLUG_PATTERN.match(slug):
         check.fail("slug", "must be lowercase letters, digits and hyphens")
-    title = check.text(data, "title", "title", required=True)
+    title = check.text(data, "title", "title", required=True, max_length=MAX_LENGTHS["title"])
     language = check.text(data, "language", "language", required=True)
     if language and language not in SUPPORTED_LANGUAGES:
         check.fail("language", f"must be one of {', '.join(SUPPORTED_LANGUAGES)}")
@@ -176,10 +194,12 @@ def spec_from_mapping(data: Any) -> ScenarioSpec:
             check.fail(path, "must be a mapping with lives and points")
             continue
         check.unknown_keys(costs, _PENALTY_KEYS, f"{path}.")
-        penalties[name] = {
+        values = {
             "lives": check.integer(costs, "lives", f"{path}.lives", minimum=0),
             "points": check.integer(costs, "points", f"{path}.points", minimum=0),
         }
+        if any(value is not None for value in values.values()):
+            penalties[name] = values
 
     turns: list[TurnSpec] = []
     raw_turns = data.get("turns")
@@ -201,6 +221,11 @@ def spec_from_mapping(data: Any) -> ScenarioSpec:
         for answer_index, answer in enumerate(answers):
             if not isinstance(answer, str) or not answer.strip():
                 check.fail(f"{path}.answers[{answer_index}]", "must be a non-empty string")
+            elif len(answer.strip()) > MAX_LENGTHS["answer"]:
+                check.fail(
+                    f"{path}.answers[{answer_index}]",
+                    f"must be at most {MAX_LENGTHS['answer']} characters",
+                )
             else:
                 cleaned.append(answer.strip())
         turns.append(
@@ -208,7 +233,13 @@ def spec_from_mapping(data: Any) -> ScenarioSpec:
                 prompt=prompt,
                 answers=tuple(cleaned),
                 reward=check.integer(raw_turn, "reward", f"{path}.reward", minimum=0),
-                hint=check.text(raw_turn, "hint", f"{path}.hint", required=False),
+                hint=check.text(
+                    raw_turn,
+                    "hint",
+                    f"{path}.hint",
+                    required=False,
+                    max_length=MAX_LENGTHS["hint"],
+                ),
             )
         )
 
