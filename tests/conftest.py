@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +19,8 @@ from rest_framework.test import APIClient
 from scenarios.models import Scenario
 from scenarios.services import scenario_upsert
 from scenarios.specs import spec_from_mapping
+from tests.live import ServerProcess, app_env, daphne_command, free_port, port_open
+from tests.speech import silence, speak
 
 
 def scenario_data(**overrides: Any) -> dict[str, Any]:
@@ -79,3 +87,111 @@ def learner_client(learner: Any) -> APIClient:
     token, _ = Token.objects.get_or_create(user=learner)
     client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     return client
+
+
+# --- Real servers and real speech, started once per test session --------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+READY_MARKER = "parley-asr ready"  # printed by interaction.asr.server once it listens
+SERVER_START_TIMEOUT_S = 120
+
+
+@pytest.fixture(scope="session")
+def asr_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`manage.py run_asr_server` on a free loopback port, for the whole session; its ws URL."""
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("asr-server") / "server.log"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings.test"),
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    command = [sys.executable, str(REPO / "manage.py"), "run_asr_server", "--port", str(port)]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while READY_MARKER not in log_path.read_text(errors="replace"):
+            if process.poll() is not None:
+                pytest.fail(f"The ASR server exited with {process.returncode}:\n{_tail(log_path)}")
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"The ASR server was not ready within {SERVER_START_TIMEOUT_S} s:\n"
+                    f"{_tail(log_path)}"
+                )
+            time.sleep(0.1)
+        yield f"ws://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@pytest.fixture(scope="session")
+def speech_clip(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """`speech_clip(text, voice, speed=150)` → a cached 16 kHz mono WAV of espeak-ng speech."""
+    cache = tmp_path_factory.mktemp("speech")
+
+    def make(text: str, voice: str = "en", *, speed: int = 150) -> Path:
+        key = hashlib.sha256(f"{voice}|{speed}|{text}".encode()).hexdigest()[:16]
+        return speak(text, voice, speed=speed, path=cache / f"{voice}-{speed}-{key}.wav")
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def silence_clip(tmp_path_factory: pytest.TempPathFactory) -> Callable[[float], Path]:
+    """`silence_clip(seconds)` → a cached WAV of digital silence."""
+    cache = tmp_path_factory.mktemp("silence")
+    return lambda seconds: silence(seconds, path=cache / f"silence-{seconds:g}.wav")
+
+
+@pytest.fixture(scope="session")
+def live_app_factory(
+    asr_server: str, django_db_setup: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., str]]:
+    """`live_app_factory(**environment)` → base URL of a Daphne process serving Parley.
+
+    Each process uses the test database and the real ASR server; extra environment
+    variables change its settings (e.g. STREAM_SILENCE_END_S). All are stopped at the end.
+    Tests that use one need `django_db(transaction=True)` so the process sees their rows.
+    """
+    from django.conf import settings
+
+    servers: list[ServerProcess] = []
+
+    def start(**environment: str) -> str:
+        port = free_port()
+        env = app_env(
+            database_name=settings.DATABASES["default"]["NAME"],
+            asr_servers=asr_server,
+            **environment,
+        )
+        server = ServerProcess(
+            daphne_command(port),
+            env=env,
+            log_path=tmp_path_factory.mktemp("daphne") / "daphne.log",
+        )
+        servers.append(server)
+        server.start(lambda: port_open(port), timeout=60, what="Daphne")
+        return f"http://127.0.0.1:{port}"
+
+    try:
+        yield start
+    finally:
+        for server in servers:
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def live_app(live_app_factory: Callable[..., str]) -> str:
+    """Parley as the README's run command serves it (Daphne + the real ASR); its base URL."""
+    return live_app_factory()

@@ -63,13 +63,16 @@ class RecognitionOptions:
 
     language: the scenario's target language; decoding is forced to it.
     bias_phrases: the turn's accepted answers, passed as `initial_prompt` or `hotwords`
-    according to `bias_mode` ("initial_prompt" | "hotwords" | "none"), on the final pass only.
+    according to `bias_mode` ("initial_prompt" | "hotwords" | "none"), on the final pass, and
+    on the streaming passes too when `bias_partials` (partials then match accepted answers
+    sooner, so auto-finalise can fire; the final pass still runs the unbiased language ID).
     """
 
     language: str
     bias_phrases: tuple[str, ...] = ()
     bias_mode: str = "none"
     detect_language: bool = True
+    bias_partials: bool = False
 
 
 class AsrStream(Protocol):

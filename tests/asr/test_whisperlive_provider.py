@@ -1,0 +1,293 @@
+"""The WhisperLive provider against a scripted peer speaking WhisperLive's protocol."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+
+import numpy as np
+import pytest
+
+from interaction.asr.confidence import SegmentStats, utterance_confidence
+from interaction.asr.types import AsrError, AsrUnavailable, RecognitionOptions
+from interaction.asr.whisperlive import (
+    WhisperLiveProvider,
+    final_hypothesis,
+    partial_hypothesis,
+)
+from tests.asr.whisperlive_peer import Script, ScriptedPeer, final_message
+
+FRENCH = RecognitionOptions(
+    language="fr", bias_phrases=("Je voudrais un café.",), bias_mode="initial_prompt"
+)
+
+
+def audio(seconds: float) -> bytes:
+    return np.zeros(int(16_000 * seconds), dtype=np.float32).tobytes()
+
+
+def provider(*urls: str, **kwargs: float) -> WhisperLiveProvider:
+    timeouts = {"connect_timeout": 1.0, "read_timeout": 2.0, "final_timeout": 1.0, **kwargs}
+    return WhisperLiveProvider(list(urls), **timeouts)
+
+
+def closed_port_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"ws://127.0.0.1:{port}"
+
+
+async def test_transcribe_sends_whisperlive_options_and_returns_the_final():
+    async with ScriptedPeer(Script(final=final_message())) as peer:
+        hypothesis = await provider(peer.url).transcribe(audio(2.5), FRENCH)
+
+    conn = peer.connections[0]
+    assert conn.options["language"] == "fr"
+    assert conn.options["task"] == "transcribe"
+    assert conn.options["use_vad"] is True
+    assert conn.options["word_timestamps"] is True
+    assert conn.options["uid"]
+    assert conn.options["parley"] == {
+        "bias_phrases": ["Je voudrais un café."],
+        "bias_mode": "initial_prompt",
+        "detect_language": True,
+        "streaming": False,
+    }
+    assert conn.end_of_audio
+    assert conn.audio_bytes == len(audio(2.5))
+    assert max(len(f) for f in conn.frames) <= 16_000 * 4  # at most one second per frame
+
+    assert hypothesis.final
+    assert hypothesis.text == "Je voudrais un café."
+    assert [w.word for w in hypothesis.words] == ["Je", "voudrais", "un"]
+    assert hypothesis.confidence == pytest.approx(
+        utterance_confidence([0.9, 0.8, 0.7], [SegmentStats(0.0, 2.0, 0.1)])
+    )
+    assert hypothesis.language == "fr"
+    assert hypothesis.language_probability == pytest.approx(0.8)
+    assert hypothesis.language_probabilities == {"fr": 0.8, "en": 0.1}
+    assert not hypothesis.no_speech
+    assert hypothesis.audio_ms == 2000
+    assert hypothesis.asr_ms > 0
+
+
+async def test_bias_is_not_sent_when_the_mode_is_none():
+    options = RecognitionOptions(language="fr", bias_phrases=("Oui.",), bias_mode="none")
+    async with ScriptedPeer(Script(final=final_message())) as peer:
+        await provider(peer.url).transcribe(audio(0.5), options)
+    assert peer.connections[0].options["parley"]["bias_phrases"] == []
+
+
+async def test_stream_yields_partials_then_the_final():
+    def segments(received: int) -> list[dict] | None:
+        seconds = received / 64_000
+        if seconds < 1:
+            return None
+        if seconds < 2:
+            return [
+                {
+                    "start": "0.000",
+                    "end": "1.000",
+                    "text": " Je voudrais",
+                    "completed": False,
+                    "words": [
+                        {"word": " Je", "start": "0.100", "end": "0.300", "probability": 0.9},
+                        {"word": " voudrais", "start": "0.300", "end": "0.900", "probability": 0.5},
+                    ],
+                }
+            ]
+        # Completed by repetition: WhisperLive sends it without words.
+        return [
+            {"start": "0.000", "end": "1.000", "text": " Je voudrais", "completed": True},
+            {
+                "start": "1.000",
+                "end": "2.000",
+                "text": " un café",
+                "completed": False,
+                "words": [
+                    {"word": " un", "start": "1.100", "end": "1.300", "probability": 0.7},
+                    {"word": " café", "start": "1.300", "end": "1.900", "probability": 0.8},
+                ],
+            },
+        ]
+
+    script = Script(segments=segments, final=final_message(), warning_first=True)
+    async with ScriptedPeer(script) as peer:
+        stream = await provider(peer.url).open_stream(FRENCH)
+        assert peer.connections[0].options["parley"]["streaming"] is True
+        seen = []
+        both_seen = asyncio.Event()
+
+        async def read() -> None:
+            async for partial in stream.partials():
+                seen.append(partial)
+                if len(seen) == 2:
+                    both_seen.set()
+
+        reader = asyncio.create_task(read())
+        for _ in range(25):  # 2.5 s in 100 ms chunks
+            await stream.send_audio(audio(0.1))
+        async with asyncio.timeout(2):
+            await both_seen.wait()
+        final = await stream.finish()
+        await reader
+
+    assert [p.text for p in seen] == ["Je voudrais", "Je voudrais un café"]  # repeats dropped
+    assert not any(p.final for p in seen)
+    assert [w.word for w in seen[1].words] == ["Je", "voudrais", "un", "café"]
+    assert seen[1].confidence == pytest.approx((0.9 + 0.5 + 0.7 + 0.8) / 4)
+    assert seen[1].audio_ms == 2000
+    assert final.final
+    assert final.text == "Je voudrais un café."
+
+
+@pytest.mark.parametrize(
+    ("first", "reason"),
+    [
+        ("wait", "busy (WAIT, about 2.5 min)"),
+        ("error", "error: Failed to load model"),
+        ("hang", "no SERVER_READY within 0.5 s"),
+        ("close", "closed the connection before SERVER_READY"),
+        ("garbage", "not JSON"),
+    ],
+)
+async def test_pool_skips_a_server_that_does_not_take_the_utterance(first, reason):
+    async with (
+        ScriptedPeer(Script(before_ready=first)) as bad,
+        ScriptedPeer(Script(final=final_message())) as good,
+    ):
+        asr = provider(bad.url, good.url, connect_timeout=0.5)
+        hypothesis = await asr.transcribe(audio(1), FRENCH)
+        assert hypothesis.text == "Je voudrais un café."
+        assert good.connections[0].end_of_audio
+
+        bad.script = Script(before_ready=first)
+        with pytest.raises(AsrUnavailable) as excinfo:
+            await provider(bad.url, connect_timeout=0.5).transcribe(audio(1), FRENCH)
+    assert reason in str(excinfo.value)
+
+
+async def test_unavailable_lists_what_every_server_said():
+    refused = closed_port_url()
+    async with ScriptedPeer(Script(before_ready="wait")) as busy:
+        started = time.perf_counter()
+        with pytest.raises(AsrUnavailable) as excinfo:
+            await provider(refused, busy.url).transcribe(audio(1), FRENCH)
+    message = str(excinfo.value)
+    assert f"{refused}: " in message
+    assert "Connect" in message or "refused" in message.lower()
+    assert f"{busy.url}: busy (WAIT" in message
+    assert time.perf_counter() - started < 2
+
+
+async def test_servers_are_tried_in_rotating_order():
+    async with (
+        ScriptedPeer(Script(final=final_message())) as one,
+        ScriptedPeer(Script(final=final_message())) as two,
+    ):
+        asr = provider(one.url, two.url)
+        for _ in range(4):
+            await asr.transcribe(audio(0.2), FRENCH)
+    assert len(one.connections) == len(two.connections) == 2
+
+
+async def test_a_server_dropping_a_clip_is_retried_on_the_next():
+    async with (
+        ScriptedPeer(Script(at_end="close")) as dropper,
+        ScriptedPeer(Script(final=final_message())) as good,
+    ):
+        hypothesis = await provider(dropper.url, good.url).transcribe(audio(1), FRENCH)
+    assert hypothesis.text == "Je voudrais un café."
+    assert dropper.connections[0].end_of_audio
+
+
+async def test_no_final_within_the_timeout_is_an_error():
+    async with ScriptedPeer(Script(at_end="hang")) as peer:
+        started = time.perf_counter()
+        with pytest.raises(AsrError, match="no final result within 0.3 s") as excinfo:
+            await provider(peer.url, final_timeout=0.3).transcribe(audio(1), FRENCH)
+    assert not isinstance(excinfo.value, AsrUnavailable)
+    assert time.perf_counter() - started < 2
+
+
+async def test_a_failed_final_pass_is_an_error():
+    async with ScriptedPeer(Script(at_end="error_final")) as peer:
+        with pytest.raises(AsrError, match="boom"):
+            await provider(peer.url).transcribe(audio(1), FRENCH)
+
+
+async def test_a_server_error_mid_stream_fails_the_utterance():
+    async with ScriptedPeer(Script(error_after_bytes=64_000, at_end="hang")) as peer:
+        stream = await provider(peer.url).open_stream(FRENCH)
+        await stream.send_audio(audio(1))
+        with pytest.raises(AsrError, match="GPU fell"):
+            await stream.finish()
+
+
+async def test_close_is_idempotent_and_ends_partials():
+    async with ScriptedPeer(Script(final=final_message())) as peer:
+        stream = await provider(peer.url).open_stream(FRENCH)
+        await stream.send_audio(audio(0.2))
+        await stream.close()
+        await stream.close()
+        assert [p async for p in stream.partials()] == []
+        with pytest.raises(AsrError):
+            await stream.send_audio(audio(0.1))
+
+
+async def test_silence_gives_no_speech():
+    final = final_message() | {
+        "segments": [],
+        "text": "",
+        "no_speech": True,
+        "language": None,
+        "language_probability": None,
+        "language_probabilities": {},
+    }
+    async with ScriptedPeer(Script(final=final)) as peer:
+        hypothesis = await provider(peer.url).transcribe(audio(2.5), FRENCH)
+    assert hypothesis.no_speech
+    assert hypothesis.text == ""
+    assert hypothesis.confidence == 0.0
+    assert hypothesis.language is None
+    assert hypothesis.language_probabilities == {}
+
+
+async def test_send_audio_rejects_partial_samples():
+    async with ScriptedPeer(Script(final=final_message())) as peer:
+        stream = await provider(peer.url).open_stream(FRENCH)
+        with pytest.raises(ValueError, match="multiple of 4"):
+            await stream.send_audio(b"\x00\x00\x00")
+        await stream.close()
+
+
+def test_partial_hypothesis_reads_whisperlive_segments():
+    hypothesis = partial_hypothesis(
+        [
+            {
+                "start": "0.000",
+                "end": "1.200",
+                "text": " Bonjour",
+                "completed": True,
+                "words": [
+                    {"word": " Bonjour", "start": "0.100", "end": "0.900", "probability": 0.6}
+                ],
+            },
+            {"start": "1.200", "end": "1.800", "text": "  ", "completed": False},
+        ]
+    )
+    assert hypothesis.text == "Bonjour"
+    assert hypothesis.words[0].start == pytest.approx(0.1)
+    assert hypothesis.confidence == pytest.approx(0.6)
+    assert hypothesis.audio_ms == 1200
+    assert not hypothesis.final
+
+
+def test_final_hypothesis_without_segments_is_no_speech():
+    hypothesis = final_hypothesis({"type": "parley.final", "segments": [], "audio_s": 1.5})
+    assert hypothesis.no_speech
+    assert hypothesis.final
+    assert hypothesis.audio_ms == 1500
+    assert hypothesis.confidence == 0.0

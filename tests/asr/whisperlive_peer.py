@@ -1,0 +1,181 @@
+"""A scripted peer that speaks WhisperLive's WebSocket protocol, for the provider's unit tests.
+
+It is a real `websockets` server on loopback, so the provider's own connection, timeouts and
+failover run unchanged; only what the server says is scripted. Test code only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+SegmentsScript = Callable[[int], list[dict[str, Any]] | None]
+"""Given the number of audio bytes received so far, the segments to send (None: nothing)."""
+
+
+@dataclass
+class Script:
+    """What the peer does. `before_ready`: "ready", "wait", "error", "hang", "close", "garbage".
+
+    `at_end`: what END_OF_AUDIO gets: "final", "hang", "close", "error_final".
+    `error_after_bytes`: send an ERROR status once this much audio arrived.
+    """
+
+    before_ready: str = "ready"
+    at_end: str = "final"
+    segments: SegmentsScript | None = None
+    final: dict[str, Any] = field(default_factory=dict)
+    error_after_bytes: int | None = None
+    warning_first: bool = False
+
+
+@dataclass
+class Connection:
+    """What one client did on the peer."""
+
+    options: dict[str, Any]
+    frames: list[bytes] = field(default_factory=list)
+    end_of_audio: bool = False
+
+    @property
+    def audio_bytes(self) -> int:
+        return sum(len(f) for f in self.frames)
+
+
+class ScriptedPeer:
+    """`async with ScriptedPeer(Script(...)) as peer:` then connect to `peer.url`."""
+
+    def __init__(self, script: Script | None = None) -> None:
+        self.script = script or Script()
+        self.connections: list[Connection] = []
+        self._server: Server | None = None
+        self.url = ""
+
+    async def __aenter__(self) -> ScriptedPeer:
+        self._server = await serve(self._handle, "127.0.0.1", 0, compression=None)
+        port = self._server.sockets[0].getsockname()[1]
+        self.url = f"ws://127.0.0.1:{port}"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            await self._converse(ws)
+
+    async def _converse(self, ws: ServerConnection) -> None:
+        script = self.script
+        options = json.loads(await ws.recv())
+        conn = Connection(options=options)
+        self.connections.append(conn)
+        uid = options.get("uid")
+        if script.before_ready == "hang":
+            await ws.wait_closed()
+            return
+        if script.before_ready == "close":
+            await ws.close()
+            return
+        if script.before_ready == "garbage":
+            await ws.send("this is not json")
+            await ws.wait_closed()
+            return
+        if script.before_ready == "wait":
+            await ws.send(json.dumps({"uid": uid, "status": "WAIT", "message": 2.5}))
+            await ws.close()
+            return
+        if script.before_ready == "error":
+            await ws.send(
+                json.dumps({"uid": uid, "status": "ERROR", "message": "Failed to load model"})
+            )
+            await ws.close()
+            return
+        if script.warning_first:
+            await ws.send(json.dumps({"uid": uid, "status": "WARNING", "message": "fallback"}))
+        await ws.send(
+            json.dumps({"uid": uid, "message": "SERVER_READY", "backend": "faster_whisper"})
+        )
+        error_sent = False
+        async for frame in ws:
+            if frame == b"END_OF_AUDIO":
+                conn.end_of_audio = True
+                await self._end(ws, uid)
+                return
+            assert isinstance(frame, bytes), "audio must be binary frames"
+            conn.frames.append(frame)
+            if (
+                script.error_after_bytes is not None
+                and not error_sent
+                and conn.audio_bytes >= script.error_after_bytes
+            ):
+                error_sent = True
+                await ws.send(json.dumps({"uid": uid, "status": "ERROR", "message": "GPU fell"}))
+            if script.segments is not None:
+                segments = script.segments(conn.audio_bytes)
+                if segments is not None:
+                    await ws.send(json.dumps({"uid": uid, "segments": segments}))
+
+    async def _end(self, ws: ServerConnection, uid: str) -> None:
+        at_end = self.script.at_end
+        if at_end == "hang":
+            await ws.wait_closed()
+        elif at_end == "close":
+            await ws.close()
+        elif at_end == "error_final":
+            await ws.send(json.dumps({"uid": uid, "type": "parley.final", "error": "boom"}))
+            await ws.close()
+        else:
+            await ws.send(json.dumps({"uid": uid, "type": "parley.final", **self.script.final}))
+            await ws.close()
+
+
+def final_message(
+    text: str = "Je voudrais un café.",
+    *,
+    probabilities: tuple[float, ...] = (0.9, 0.8, 0.7),
+    no_speech_prob: float = 0.1,
+    language_probabilities: dict[str, float] | None = None,
+    audio_s: float = 2.0,
+) -> dict[str, Any]:
+    """A `parley.final` body like the real server's, one segment, one word per probability."""
+    tokens = text.split()
+    words = [
+        {
+            "word": " " + tokens[i % len(tokens)],
+            "start": 0.3 * i,
+            "end": 0.3 * i + 0.25,
+            "probability": p,
+        }
+        for i, p in enumerate(probabilities)
+    ]
+    probs = language_probabilities if language_probabilities is not None else {"fr": 0.8, "en": 0.1}
+    top = max(probs, key=probs.get) if probs else None
+    return {
+        "segments": [
+            {
+                "start": 0.0,
+                "end": audio_s,
+                "text": text,
+                "avg_logprob": -0.3,
+                "no_speech_prob": no_speech_prob,
+                "words": words,
+            }
+        ],
+        "text": text,
+        "language": top,
+        "language_probability": probs.get(top) if top else None,
+        "language_probabilities": probs,
+        "transcript_language": "fr",
+        "audio_s": audio_s,
+        "speech_s": audio_s,
+        "asr_ms": 321,
+        "no_speech": False,
+    }
