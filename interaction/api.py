@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -22,7 +23,14 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
-from interaction.api_errors import Conflict
+from interaction.api_errors import (
+    Conflict,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+)
+from interaction.asr.audio import AudioError
+from interaction.asr.types import AsrError
 from interaction.models import Mode, Session
 from interaction.payloads import attempt_payload, score_fields, turn_payload
 from interaction.scoring import SessionNotActive
@@ -34,6 +42,7 @@ from interaction.services import (
     attempt_record,
     session_start,
 )
+from interaction.speech import answer_from_audio
 from scenarios.models import Scenario, Turn
 
 MAX_TRANSCRIPT_CHARS = 500
@@ -125,6 +134,7 @@ class AttemptOutputSerializer(serializers.Serializer):
     similarity = serializers.FloatField(allow_null=True)
     words = serializers.ListField(child=serializers.DictField())
     asr_ms = serializers.IntegerField(allow_null=True)
+    audio_ms = serializers.IntegerField(allow_null=True)
     penalty = PenaltySerializer
     scoreDelta = serializers.IntegerField()  # noqa: N815
     livesDelta = serializers.IntegerField()  # noqa: N815
@@ -207,26 +217,52 @@ class SessionDetailApi(APIView):
 
 
 class AttemptCreateApi(APIView):
-    """Answer the turn now due: `transcript` (typed) as JSON or form data."""
+    """Answer the turn now due: a typed `transcript` (JSON or form) or an `audio` file.
+
+    Audio (multipart `audio`: WAV, WebM/Opus, Ogg/Opus or MP3) is decoded, recognised by the
+    WhisperLive pool, language-checked and judged exactly like a streamed answer.
+    """
 
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     class InputSerializer(serializers.Serializer):
-        transcript = serializers.CharField(max_length=MAX_TRANSCRIPT_CHARS, trim_whitespace=True)
+        transcript = serializers.CharField(
+            max_length=MAX_TRANSCRIPT_CHARS, trim_whitespace=True, required=False
+        )
+        audio = serializers.FileField(required=False, allow_empty_file=True)
+
+        def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+            if ("transcript" in data) == ("audio" in data):
+                raise serializers.ValidationError(
+                    {"transcript": ["Send either a transcript (typed) or an audio file."]}
+                )
+            return data
 
     @extend_schema(
-        request=InputSerializer,
+        request={
+            "application/json": InputSerializer,
+            "multipart/form-data": InputSerializer,
+        },
         responses={
             200: AttemptOutputSerializer,
             **ERRORS,
             409: OpenApiResponse(description="The session has ended."),
+            413: OpenApiResponse(description="The audio is too large or too long."),
+            415: OpenApiResponse(description="The audio format is not supported."),
+            503: OpenApiResponse(description="No speech-recognition server answered."),
         },
     )
     def post(self, request: Request, session_id: Any) -> Response:
         session = _learner_session(request, session_id)
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        answer = answer_from_text(text=payload.validated_data["transcript"])
+        if not session.is_active:
+            raise Conflict(str(SessionNotActive(session.status)), code="session_ended")
+        upload = payload.validated_data.get("audio")
+        if upload is None:
+            answer = answer_from_text(text=payload.validated_data["transcript"])
+        else:
+            answer = _recognise(session, upload)
         try:
             result = attempt_record(session=session, answer=answer)
         except SessionNotActive as ended:
@@ -236,6 +272,36 @@ class AttemptCreateApi(APIView):
                 str(refused), code="typed_answers_disabled"
             ) from refused
         return Response(AttemptOutputSerializer(attempt_payload(result)).data)
+
+
+def _recognise(session: Session, upload: Any) -> Any:
+    if upload.size > settings.ASR_MAX_UPLOAD_BYTES:  # before reading it into memory
+        raise PayloadTooLarge(
+            f"The audio file is {upload.size:,} bytes; the limit is "
+            f"{settings.ASR_MAX_UPLOAD_BYTES:,} bytes.",
+            code="audio_too_large",
+        )
+    try:
+        return answer_from_audio(
+            session=session,
+            data=upload.read(),
+            content_type=upload.content_type,
+            filename=upload.name,
+        )
+    except AudioError as refused:
+        if refused.http_status == 400:
+            raise exceptions.ValidationError({"audio": [refused.reason]}) from refused
+        raise _AUDIO_ERRORS[refused.http_status](refused.reason, code="bad_audio") from refused
+    except AsrError as failed:
+        raise ServiceUnavailable(
+            f"Speech recognition is unavailable: {failed}", code="asr_unavailable"
+        ) from failed
+
+
+_AUDIO_ERRORS = {
+    413: PayloadTooLarge,
+    415: UnsupportedMediaType,
+}
 
 
 class AuthThrottle(AnonRateThrottle):

@@ -61,6 +61,7 @@ def attempt_payload(result: AttemptResult) -> dict[str, Any]:
         "similarity": attempt.similarity,
         "words": attempt.words,
         "asr_ms": attempt.asr_ms,
+        "audio_ms": attempt.audio_ms,
         "penalty": penalty_payload(result),
         "scoreDelta": attempt.score_delta,
         "livesDelta": attempt.lives_delta,

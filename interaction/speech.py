@@ -1,0 +1,59 @@
+"""Spoken time-stop answers: decode the upload, recognise it, turn it into an `Answer`.
+
+The recognition runs before the session lock (it takes about a second) and is biased with
+the accepted answers of the turn due when it started; `attempt_record` then judges the turn
+that is due under the lock, exactly as for typed and streamed answers.
+"""
+
+from __future__ import annotations
+
+from asgiref.sync import async_to_sync
+from django.conf import settings
+
+from interaction.asr import get_provider
+from interaction.asr.audio import decode_upload
+from interaction.asr.types import RecognitionOptions
+from interaction.models import Session, Source
+from interaction.services import Answer
+from scenarios.models import AcceptedAnswer
+
+
+def recognition_options(*, session: Session) -> RecognitionOptions:
+    """Forced to the target language; the turn's accepted answers bias the final pass."""
+    answers = AcceptedAnswer.objects.filter(
+        turn__scenario=session.scenario_id, turn__order=session.turn_index
+    ).values_list("text", flat=True)
+    return RecognitionOptions(
+        language=session.scenario.language,
+        bias_phrases=tuple(answers),
+        bias_mode=settings.ASR_BIAS_MODE,
+    )
+
+
+def answer_from_audio(
+    *, session: Session, data: bytes, content_type: str | None, filename: str | None
+) -> Answer:
+    """Decode (AudioError: 400/413/415) and recognise (AsrError) one uploaded answer."""
+    samples = decode_upload(
+        data,
+        content_type=content_type,
+        filename=filename,
+        max_bytes=settings.ASR_MAX_UPLOAD_BYTES,
+        max_seconds=settings.ASR_MAX_CLIP_SECONDS,
+    )
+    hypothesis = async_to_sync(get_provider().transcribe)(
+        samples.tobytes(), recognition_options(session=session)
+    )
+    return Answer(
+        source=Source.AUDIO,
+        transcript=hypothesis.text,
+        language_probabilities=dict(hypothesis.language_probabilities),
+        confidence=round(hypothesis.confidence, 4),
+        no_speech=hypothesis.no_speech,
+        words=[
+            {"word": w.word, "start": w.start, "end": w.end, "probability": w.probability}
+            for w in hypothesis.words
+        ],
+        audio_ms=round(samples.size / 16),
+        asr_ms=hypothesis.asr_ms,
+    )
