@@ -68,6 +68,12 @@ class Session(models.Model):
     started_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     ended_at = models.DateTimeField(null=True, blank=True)
+    event_seq = models.PositiveIntegerField(
+        default=0, help_text="seq of the last stored stream event (events count from 1)."
+    )
+    stream_owner = models.CharField(
+        max_length=64, blank=True, help_text="The stream connection that may write events."
+    )
 
     class Meta:
         ordering = ["-started_at"]
@@ -141,3 +147,48 @@ class ScoreEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.session_id} {self.reason} {self.score_delta:+d}/{self.lives_delta:+d}"
+
+
+class SessionEvent(models.Model):
+    """Every event a stream sent, in order, so a resume on any process replays what was missed."""
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveIntegerField()
+    type = models.CharField(max_length=16)
+    payload = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["session", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "seq"], name="session_event_seq_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.session_id} #{self.seq} {self.type}"
+
+
+class PartialTranscript(models.Model):
+    """A partial hypothesis of a streamed utterance, for review and difficulty analytics.
+
+    audio_ms: audio the hypothesis covers; latency_ms: from the utterance's first audio to
+    the moment the partial was sent.
+    """
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="partials")
+    turn_index = models.PositiveSmallIntegerField()
+    utterance = models.UUIDField()
+    seq = models.PositiveIntegerField()
+    transcript = models.TextField(blank=True)
+    confidence = models.FloatField()
+    similarity = models.FloatField(null=True, blank=True)
+    audio_ms = models.PositiveIntegerField()
+    latency_ms = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["session", "seq"]
+        indexes = [models.Index(fields=["utterance"])]
+
+    def __str__(self) -> str:
+        return f"{self.session_id} #{self.seq} {self.transcript[:30]}"

@@ -1,5 +1,11 @@
-"""WebSocket routes; the streaming consumer comes with the streaming issue."""
+"""WebSocket routes."""
 
 from __future__ import annotations
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from interaction.consumers import InteractionConsumer
+
+websocket_urlpatterns = [
+    path("stream/interaction", InteractionConsumer.as_asgi()),
+]

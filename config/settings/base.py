@@ -144,6 +144,8 @@ ASR_SERVERS = env.list("ASR_SERVERS", default=["ws://127.0.0.1:9090"])
 ASR_MODEL = env("ASR_MODEL", default="base")  # "base" (multilingual) or "tiny.en"
 ASR_MODEL_DIR = Path(env("ASR_MODEL_DIR", default=str(BASE_DIR / "var" / "models")))
 ASR_BIAS_MODE = env("ASR_BIAS_MODE", default="initial_prompt")  # initial_prompt | hotwords | none
+# Bias the streaming passes too, so partials can match and auto-finalise (docs/asr.md).
+ASR_BIAS_PARTIALS = env.bool("ASR_BIAS_PARTIALS", default=True)
 ASR_CONNECT_TIMEOUT_S = env.float("ASR_CONNECT_TIMEOUT_S", default=5.0)
 ASR_READ_TIMEOUT_S = env.float("ASR_READ_TIMEOUT_S", default=20.0)
 ASR_FINAL_TIMEOUT_S = env.float("ASR_FINAL_TIMEOUT_S", default=15.0)
@@ -160,3 +162,9 @@ LOGGING = {
 
 # Feature flag: streaming mode for every scenario (each scenario has its own flag too).
 STREAMING_ENABLED = env.bool("STREAMING_ENABLED", default=True)
+STREAM_IDLE_TIMEOUT_S = env.float("STREAM_IDLE_TIMEOUT_S", default=60.0)
+# Bounds of one stream (interaction.streaming.StreamLimits); seconds.
+STREAM_LIMITS = {
+    "max_utterance_s": env.float("STREAM_MAX_UTTERANCE_S", default=30.0),
+    "silence_end_s": env.float("STREAM_SILENCE_END_S", default=1.2),
+}

@@ -1,0 +1,119 @@
+"""A small client of /stream/interaction: plays 16 kHz clips at real-time pace.
+
+Used by `manage.py stream_wav` and by the end-to-end tests and benchmark, so all three speak
+the protocol the same way a browser does (100 ms pcm_s16le frames, then the stop gesture).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode, urlparse
+
+import numpy as np
+from websockets.asyncio.client import ClientConnection, connect
+
+CHUNK_S = 0.1
+TAIL_SILENCE_S = 0.6
+SAMPLE_RATE = 16_000
+
+
+def pcm16(samples: np.ndarray) -> np.ndarray:
+    return (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
+
+
+def stream_url(base_url: str, token: str) -> tuple[str, str]:
+    """(ws URL with the token, Origin header) for a Parley base URL."""
+    base = urlparse(base_url)
+    scheme = "wss" if base.scheme == "https" else "ws"
+    origin = f"{base.scheme}://{base.netloc}"
+    return f"{scheme}://{base.netloc}/stream/interaction?{urlencode({'token': token})}", origin
+
+
+@dataclass
+class AnswerTiming:
+    """Seconds from the first audio frame: speech end (clip end) and each event's arrival."""
+
+    speech_end_s: float
+    first_partial_s: float | None = None
+    verdict_s: float | None = None
+
+
+@dataclass
+class StreamClient:
+    ws: ClientConnection
+    on_event: Callable[[dict[str, Any]], None] = lambda event: None
+    timeout: float = 30.0
+    speed: float = 1.0
+    tail_s: float = TAIL_SILENCE_S
+    """Silence sent after each clip before the stop gesture (unless judged sooner)."""
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    async def open(cls, base_url: str, token: str, **options: Any) -> StreamClient:
+        url, origin = stream_url(base_url, token)
+        ws = await connect(url, origin=origin, max_size=2**20)  # type: ignore[arg-type]
+        return cls(ws=ws, **options)
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+    @property
+    def last_seq(self) -> int:
+        return max((event.get("seq", 0) for event in self.events), default=0)
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.ws.send(json.dumps(message))
+
+    async def next_event(self) -> dict[str, Any]:
+        raw = await asyncio.wait_for(self.ws.recv(), self.timeout)
+        event = json.loads(raw)
+        self.events.append(event)
+        self.on_event(event)
+        return event
+
+    async def until(self, *types: str) -> dict[str, Any]:
+        while True:
+            event = await self.next_event()
+            if event["type"] in types:
+                return event
+
+    async def start(self, **message: Any) -> dict[str, Any]:
+        await self.send({"type": "start", **message})
+        return await self.until("ready", "error")
+
+    async def answer(self, samples: np.ndarray) -> tuple[list[dict[str, Any]], AnswerTiming]:
+        """Play one clip (+ trailing silence), stop unless auto-finalised, return its events."""
+        pcm = np.concatenate([pcm16(samples), np.zeros(int(self.tail_s * SAMPLE_RATE), "<i2")])
+        first = len(self.events)
+        timing = AnswerTiming(speech_end_s=samples.size / SAMPLE_RATE / self.speed)
+        step = int(CHUNK_S * SAMPLE_RATE)
+        started = time.monotonic()
+        verdict = asyncio.create_task(self._verdict(timing, started))
+        for index, offset in enumerate(range(0, pcm.size, step)):
+            if verdict.done():
+                break  # auto-finalised: the rest of the clip is not needed
+            await self.ws.send(pcm[offset : offset + step].tobytes())
+            delay = started + (index + 1) * CHUNK_S / self.speed - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        if not verdict.done():
+            await self.send({"type": "stop"})
+        await verdict
+        return self.events[first:], timing
+
+    async def _verdict(self, timing: AnswerTiming, started: float) -> None:
+        while True:
+            event = await self.next_event()
+            elapsed = time.monotonic() - started
+            if event["type"] == "partial" and timing.first_partial_s is None:
+                timing.first_partial_s = elapsed
+            if event["type"] in ("final", "penalty", "reset", "error"):
+                if event["type"] == "penalty" and event.get("status") == "failed":
+                    continue  # the final that ends the session follows
+                timing.verdict_s = elapsed
+                return

@@ -1,0 +1,249 @@
+"""Database side of streaming: attach a connection to a session, store its events, record.
+
+Synchronous (call through `database_sync_to_async`). A stream connection *owns* its session
+while attached (`Session.stream_owner`): every write checks ownership under the session's
+row lock, so after a resume elsewhere the old connection can no longer write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+
+from interaction.events import (
+    Standing,
+    TurnInfo,
+    final_event,
+    penalty_event,
+    reset_event,
+)
+from interaction.judging import CORRECT, NO_SPEECH
+from interaction.models import Mode, PartialTranscript, Session, SessionEvent, Status
+from interaction.payloads import attempt_payload, turn_payload
+from interaction.services import Answer, attempt_record, session_start
+from scenarios.models import Scenario, Turn
+from scenarios.selectors import scenario_rules_get
+
+
+class StreamSuperseded(Exception):
+    """Another connection resumed this session; this one may no longer write."""
+
+
+class StreamRefused(Exception):
+    """A start or resume that cannot be served; `code` names the reason for the error event."""
+
+    def __init__(self, code: str, message: str, *, fallback: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.fallback = fallback
+
+
+@dataclass(frozen=True)
+class StreamContext:
+    """What a live stream needs to know about its session, refreshed after every attempt."""
+
+    session_id: str
+    status: str
+    mode: str
+    standing: Standing
+    language: str
+    turn: TurnInfo | None
+    answers: tuple[str, ...]
+    confidence_threshold: float
+    answer_similarity: float
+    event_seq: int
+
+    @property
+    def active(self) -> bool:
+        return self.status == Status.ACTIVE
+
+
+@dataclass(frozen=True)
+class PartialRow:
+    turn_index: int
+    utterance: str
+    seq: int
+    transcript: str
+    confidence: float
+    similarity: float | None
+    audio_ms: int
+    latency_ms: int
+
+
+def stream_context_get(*, session: Session) -> StreamContext:
+    scenario = session.scenario
+    turn = None
+    if session.status == Status.ACTIVE:
+        turn = Turn.objects.prefetch_related("answers").get(
+            scenario=scenario, order=session.turn_index
+        )
+    rules = scenario_rules_get(scenario=scenario, turn=turn)
+    return StreamContext(
+        session_id=str(session.pk),
+        status=session.status,
+        mode=session.mode,
+        standing=_standing(session),
+        language=scenario.language,
+        turn=turn_payload(turn, session=session),  # type: ignore[arg-type]
+        answers=tuple(answer.text for answer in turn.answers.all()) if turn else (),
+        confidence_threshold=rules.confidence_threshold,
+        answer_similarity=rules.answer_similarity,
+        event_seq=session.event_seq,
+    )
+
+
+def _standing(session: Session) -> Standing:
+    return Standing(
+        session=str(session.pk),
+        score=session.score,
+        lives_remaining=session.lives_remaining,
+        lives_total=session.lives_total,
+    )
+
+
+def stream_session_open(*, learner: Any, scenario_slug: str, owner: str) -> StreamContext:
+    """Start a streaming session owned by connection `owner`."""
+    scenario = Scenario.objects.filter(slug=scenario_slug).first()
+    if scenario is None:
+        raise StreamRefused("unknown_scenario", f"No scenario {scenario_slug!r}.")
+    from interaction.services import ScenarioNotPlayable
+
+    try:
+        with transaction.atomic():
+            session = session_start(learner=learner, scenario=scenario, mode=Mode.STREAMING)
+            session.stream_owner = owner
+            session.save(update_fields=["stream_owner"])
+    except ScenarioNotPlayable as refused:
+        raise StreamRefused("streaming_unavailable", str(refused), fallback=True) from refused
+    return stream_context_get(session=session)
+
+
+@transaction.atomic
+def stream_session_resume(
+    *, learner: Any, session_id: str, last_seq: int, owner: str
+) -> tuple[StreamContext, list[dict[str, Any]]]:
+    """Take over `session_id` for connection `owner`; return it and the events after last_seq.
+
+    The client's last_seq may be ahead of the stored events (partials not yet flushed when the
+    old connection dropped): numbering goes on after whichever is higher, so no seq repeats.
+    """
+    session = (
+        Session.objects.select_for_update(of=("self",))
+        .select_related("scenario")
+        .filter(pk=session_id, learner=learner)
+        .first()
+    )
+    if session is None:
+        raise StreamRefused("unknown_session", "No such session for this learner.")
+    missed = [
+        event.payload
+        for event in SessionEvent.objects.filter(session=session, seq__gt=last_seq).order_by("seq")
+    ]
+    session.stream_owner = owner
+    session.event_seq = max(session.event_seq, last_seq)
+    session.save(update_fields=["stream_owner", "event_seq"])
+    return stream_context_get(session=session), missed
+
+
+def _locked_for(session_id: str, owner: str) -> Session:
+    session = (
+        Session.objects.select_for_update(of=("self",))
+        .select_related("scenario")
+        .get(pk=session_id)
+    )
+    if session.stream_owner != owner:
+        raise StreamSuperseded(f"Session {session_id} was resumed by another connection.")
+    return session
+
+
+def _store(session: Session, events: Sequence[Mapping[str, Any]], partials: Sequence[PartialRow]):
+    if events:
+        SessionEvent.objects.bulk_create(
+            SessionEvent(session=session, seq=event["seq"], type=event["type"], payload=event)
+            for event in events
+        )
+        session.event_seq = max(session.event_seq, max(event["seq"] for event in events))
+        Session.objects.filter(pk=session.pk).update(event_seq=session.event_seq)
+    if partials:
+        PartialTranscript.objects.bulk_create(
+            PartialTranscript(session=session, **row.__dict__) for row in partials
+        )
+
+
+@transaction.atomic
+def stream_events_store(
+    *,
+    session_id: str,
+    owner: str,
+    events: Sequence[Mapping[str, Any]],
+    partials: Sequence[PartialRow] = (),
+) -> None:
+    """Store events already sent (and partial transcripts) in one batch."""
+    _store(_locked_for(session_id, owner), events, partials)
+
+
+@transaction.atomic
+def stream_attempt_record(
+    *,
+    session_id: str,
+    owner: str,
+    answer: Answer,
+    utterance: str,
+    auto: bool,
+    next_seq: int,
+    pending_events: Sequence[Mapping[str, Any]] = (),
+    pending_partials: Sequence[PartialRow] = (),
+) -> tuple[list[dict[str, Any]], StreamContext]:
+    """Record a streamed answer through `attempt_record` and store the events it produces.
+
+    The events (numbered from next_seq) are stored in the attempt's transaction, so a client
+    can never see a score the database does not have, and a resume always replays them.
+    """
+    session = _locked_for(session_id, owner)
+    _store(session, pending_events, pending_partials)
+    result = attempt_record(session=session, answer=answer)
+    payload = attempt_payload(result)
+    standing = _standing(result.session)
+    events: list[dict[str, Any]] = []
+    if payload["outcome"] == NO_SPEECH:
+        events.append(
+            dict(
+                reset_event(
+                    seq=next_seq, standing=standing, reason="no_speech", utterance=utterance
+                )
+            )
+        )
+    elif payload["outcome"] != CORRECT:
+        events.append(
+            dict(
+                penalty_event(seq=next_seq, standing=standing, attempt=payload, utterance=utterance)
+            )
+        )
+    if payload["outcome"] == CORRECT or result.session.status != Status.ACTIVE:
+        deltas = (
+            payload
+            if payload["outcome"] == CORRECT
+            else {**payload, "scoreDelta": 0, "livesDelta": 0}
+        )
+        events.append(
+            dict(
+                final_event(
+                    seq=next_seq + len(events),
+                    standing=standing,
+                    attempt=deltas,
+                    utterance=utterance,
+                    auto=auto,
+                )
+            )
+        )
+    _store(result.session, events, ())
+    return events, stream_context_get(session=result.session)
+
+
+@transaction.atomic
+def stream_session_release(*, session_id: str, owner: str) -> None:
+    """Let go of the session when the connection closes (if still its owner)."""
+    Session.objects.filter(pk=session_id, stream_owner=owner).update(stream_owner="")

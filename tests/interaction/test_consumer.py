@@ -1,0 +1,360 @@
+"""The /stream/interaction consumer with a scripted recogniser: protocol, scoring, limits."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import struct
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from rest_framework.authtoken.models import Token
+
+from config.asgi import application
+from interaction import consumers
+from interaction.asr.types import Hypothesis, Word
+from interaction.events import EVENT_TYPES
+from interaction.models import Attempt, PartialTranscript, ScoreEvent, Session, SessionEvent
+from tests.interaction.scripted_asr import Script, ScriptedProvider
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ORIGIN = [(b"origin", b"http://127.0.0.1")]
+COMMON = {
+    "type",
+    "seq",
+    "session",
+    "score",
+    "lives_remaining",
+    "lives_total",
+    "scoreDelta",
+    "livesDelta",
+}
+CAFE = "Je voudrais un café, s'il vous plaît"
+
+
+def tone(seconds: float, *, amplitude: float = 0.3, rate: int = 16_000) -> bytes:
+    """A voiced-looking signal (a 220 Hz tone) as s16le PCM."""
+    count = int(seconds * rate)
+    return struct.pack(
+        f"<{count}h",
+        *(int(amplitude * 32767 * math.sin(2 * math.pi * 220 * i / rate)) for i in range(count)),
+    )
+
+
+def hypothesis(text: str, confidence: float, **extra: Any) -> Hypothesis:
+    words = tuple(Word(w, 0.0, 0.1, confidence) for w in text.split())
+    return Hypothesis(text=text, confidence=confidence, words=words, **extra)
+
+
+def final(text: str, confidence: float = 0.9, probabilities: dict[str, float] | None = None):
+    return hypothesis(
+        text,
+        confidence,
+        final=True,
+        language_probabilities=probabilities or {"fr": 0.8},
+        no_speech=not text,
+        audio_ms=2000,
+        asr_ms=500,
+    )
+
+
+@pytest.fixture
+def provider(monkeypatch: pytest.MonkeyPatch):
+    def install(*scripts: Script, unavailable: bool = False) -> ScriptedProvider:
+        scripted = ScriptedProvider(*scripts, unavailable=unavailable)
+        monkeypatch.setattr(consumers, "get_provider", lambda: scripted)
+        return scripted
+
+    return install
+
+
+@pytest.fixture
+def token(learner) -> str:
+    return Token.objects.create(user=learner).key
+
+
+async def connect(token: str) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(
+        application, f"/stream/interaction?token={token}", headers=ORIGIN
+    )
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
+
+async def receive(communicator: WebsocketCommunicator, wait: float = 5) -> dict[str, Any]:
+    event = json.loads(await communicator.receive_from(timeout=wait))
+    expected = set(EVENT_TYPES[event["type"]].__annotations__)
+    if event["type"] != "pong":
+        assert set(event) >= COMMON, event
+        optional = getattr(EVENT_TYPES[event["type"]], "__optional_keys__", frozenset())
+        assert expected - optional <= set(event) <= expected, event
+    return event
+
+
+async def receive_until(communicator, kind: str, wait: float = 5) -> list[dict[str, Any]]:
+    events = []
+    while True:
+        events.append(await receive(communicator, wait))
+        if events[-1]["type"] == kind:
+            return events
+
+
+async def start(communicator, scenario: str = "cafe-test") -> dict[str, Any]:
+    await communicator.send_json_to({"type": "start", "scenario": scenario})
+    ready = await receive(communicator)
+    assert ready["type"] == "ready", (ready.get("code"), ready.get("message"))
+    return ready
+
+
+async def test_a_turn_auto_finalises_on_a_confident_match(provider, token, scenario) -> None:
+    scripted = provider(
+        Script(
+            partials=[(0.5, hypothesis("Je voudrais", 0.5)), (1.5, hypothesis(CAFE, 0.93))],
+            final=final(CAFE),
+        )
+    )
+    communicator = await connect(token)
+    ready = await start(communicator)
+    assert (ready["seq"], ready["score"], ready["lives_remaining"], ready["lives_total"]) == (
+        1,
+        0,
+        3,
+        3,
+    )
+    assert (ready["turn"]["index"], ready["confidence_threshold"]) == (0, 0.8)
+
+    for _ in range(20):
+        await communicator.send_to(bytes_data=tone(0.1))
+    events = await receive_until(communicator, "final")
+    partials = [event for event in events if event["type"] == "partial"]
+    assert [p["transcript"] for p in partials] == ["Je voudrais", CAFE]
+    assert [p["intent"] for p in partials] == [None, CAFE]
+    done = events[-1]
+    assert (done["auto"], done["outcome"], done["scoreDelta"], done["score"]) == (
+        True,
+        "correct",
+        15,
+        15,
+    )
+    assert (done["turn"]["index"], done["status"]) == (1, "active")
+    assert [event["seq"] for event in [ready, *events]] == list(range(1, len(events) + 2))
+    assert scripted.streams[0].options.bias_phrases  # the turn's answers bias the final pass
+    await communicator.disconnect()
+
+    session = await database_sync_to_async(Session.objects.get)()
+    assert (session.score, session.turn_index, session.mode) == (15, 1, "streaming")
+    stored = await database_sync_to_async(
+        lambda: list(SessionEvent.objects.values_list("seq", "type"))
+    )()
+    assert stored == [(e["seq"], e["type"]) for e in [ready, *events]]
+    assert await database_sync_to_async(PartialTranscript.objects.count)() == 2
+    attempt = await database_sync_to_async(Attempt.objects.get)()
+    assert (attempt.source, attempt.auto_finalised, attempt.confidence) == ("audio", True, 0.9)
+
+
+async def test_stop_judges_a_wrong_language_answer(provider, token, scenario) -> None:
+    english = "I would like a coffee please"
+    provider(
+        Script(
+            partials=[(1.0, hypothesis("Je voudrais un café", 0.4))],
+            final=final(english, 0.8, {"en": 0.93, "fr": 0.02}),
+        )
+    )
+    communicator = await connect(token)
+    await start(communicator)
+    for _ in range(15):
+        await communicator.send_to(bytes_data=tone(0.1))
+    await communicator.send_json_to({"type": "stop"})
+    events = await receive_until(communicator, "penalty")
+    penalty = events[-1]
+    assert penalty["penalty"]["type"] == "wrong_language"
+    assert penalty["penalty"]["detected_language"] == "en"
+    assert (penalty["livesDelta"], penalty["lives_remaining"], penalty["turn"]["index"]) == (
+        -1,
+        2,
+        0,
+    )
+    await communicator.disconnect()
+
+
+async def test_the_last_life_lost_sends_penalty_then_final(provider, token, make_scenario) -> None:
+    await database_sync_to_async(make_scenario)(slug="one-life", lives=1)
+    provider(Script(final=final("Je voudrais une bière", 0.9)))
+    communicator = await connect(token)
+    await start(communicator, "one-life")
+    for _ in range(10):
+        await communicator.send_to(bytes_data=tone(0.1))
+    await communicator.send_json_to({"type": "stop"})
+    events = await receive_until(communicator, "final")
+    assert [e["type"] for e in events[-2:]] == ["penalty", "final"]
+    assert (events[-1]["status"], events[-1]["livesDelta"]) == ("failed", 0)
+    await communicator.send_to(bytes_data=tone(0.1))
+    error = await receive(communicator)
+    assert (error["type"], error["code"]) == ("error", "session_finished")
+    await communicator.disconnect()
+
+
+async def test_silence_or_an_empty_stop_resets_without_a_penalty(provider, token, scenario):
+    provider(Script(final=final("")))
+    communicator = await connect(token)
+    await start(communicator)
+    await communicator.send_json_to({"type": "stop"})
+    reset = await receive(communicator)
+    assert (reset["type"], reset["reason"], reset["livesDelta"]) == ("reset", "no_speech", 0)
+    for _ in range(5):
+        await communicator.send_to(bytes_data=tone(0.1))
+    await communicator.send_json_to({"type": "stop"})
+    reset = await receive(communicator)
+    assert (reset["type"], reset["reason"]) == ("reset", "no_speech")
+    assert await database_sync_to_async(
+        lambda: list(Attempt.objects.values_list("outcome", flat=True))
+    )() == ["no_speech"]
+    await communicator.disconnect()
+
+
+async def test_reset_discards_the_utterance(provider, token, scenario) -> None:
+    scripted = provider(Script(final=final(CAFE)))
+    communicator = await connect(token)
+    await start(communicator)
+    for _ in range(5):
+        await communicator.send_to(bytes_data=tone(0.1))
+    await communicator.send_json_to({"type": "reset"})
+    reset = await receive(communicator)
+    assert (reset["type"], reset["reason"]) == ("reset", "asked")
+    await asyncio.sleep(0.1)
+    assert (scripted.streams[0].closed, scripted.streams[0].finished) == (True, False)
+    await communicator.disconnect()
+
+
+async def test_resume_replays_missed_events_and_numbers_on(provider, token, scenario) -> None:
+    provider(
+        Script(partials=[(1.0, hypothesis(CAFE, 0.95))], final=final(CAFE)),
+        Script(final=final("Sur place, s'il vous plaît")),
+    )
+    first = await connect(token)
+    ready = await start(first)
+    for _ in range(10):  # exactly the first utterance: more audio would open a second one
+        await first.send_to(bytes_data=tone(0.1))
+    events = await receive_until(first, "final")
+    await first.disconnect()
+
+    second = await connect(token)
+    await second.send_json_to({"type": "start", "session": ready["session"], "last_seq": 1})
+    replayed = [await receive(second) for _ in events]
+    assert replayed == events
+    resumed = await receive(second)
+    assert (resumed["type"], resumed["resumed"], resumed["seq"]) == (
+        "ready",
+        True,
+        events[-1]["seq"] + 1,
+    )
+    assert (resumed["turn"]["index"], resumed["score"]) == (1, 15)
+    for _ in range(10):
+        await second.send_to(bytes_data=tone(0.1))
+    await second.send_json_to({"type": "stop"})
+    done = await receive_until(second, "final")
+    assert (done[-1]["status"], done[-1]["seq"]) == ("completed", resumed["seq"] + len(done))
+    await second.disconnect()
+    session = await database_sync_to_async(Session.objects.get)()
+    assert (session.score, session.status) == (25, "completed")
+    rows = await database_sync_to_async(lambda: list(ScoreEvent.objects.all()))()
+    assert sum(row.score_delta for row in rows) == 25
+
+
+async def test_a_second_connection_takes_the_session_over(provider, token, scenario) -> None:
+    provider()
+    first = await connect(token)
+    ready = await start(first)
+    second = await connect(token)
+    await second.send_json_to({"type": "start", "session": ready["session"], "last_seq": 1})
+    assert (await receive(second))["type"] == "ready"
+    superseded = await receive(first)
+    assert (superseded["type"], superseded["code"]) == ("error", "superseded")
+    assert (await first.receive_output(timeout=2))["type"] == "websocket.close"
+    await second.disconnect()
+
+
+async def test_asr_outage_falls_back_to_http(provider, token, scenario) -> None:
+    provider(unavailable=True)
+    communicator = await connect(token)
+    await start(communicator)
+    await communicator.send_to(bytes_data=tone(0.3))
+    error = await receive(communicator)
+    assert (error["code"], error["fallback"], error["retryable"]) == (
+        "asr_unavailable",
+        "http",
+        True,
+    )
+    assert (await receive(communicator))["reason"] == "asr_unavailable"
+    await communicator.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("frames", "code"),
+    [
+        (["{not json"], "bad_json"),
+        (['{"type": "dance"}'], "unknown_type"),
+        (['["start"]'], "unknown_type"),
+        (['{"type": "stop"}'], "not_started"),
+        ([b"\x00\x01" * 100], "not_started"),
+        (['{"type": "start", "scenario": "nope"}'], "unknown_scenario"),
+        (['{"type": "start", "scenario": "cafe-test", "sample_rate": 1000}'], "bad_sample_rate"),
+        (['{"type": "start", "scenario": "cafe-test", "encoding": "mp3"}'], "bad_encoding"),
+        (['{"type": "start"}'], "bad_message"),
+        (['{"type": "start", "session": "not-a-uuid"}'], "unknown_session"),
+        (['{"type": "ping"}'], "bad_message"),
+        ([b"\x00" * (64 * 1024 + 2)], "frame_too_large"),
+    ],
+)
+async def test_bad_input_gets_an_error_event(provider, token, scenario, frames, code) -> None:
+    provider()
+    communicator = await connect(token)
+    for frame in frames:
+        if isinstance(frame, bytes):
+            await communicator.send_to(bytes_data=frame)
+        else:
+            await communicator.send_to(text_data=frame)
+    error = await receive(communicator)
+    assert (error["type"], error["code"]) == ("error", code), error
+    assert error["message"]
+    # the connection is still usable afterwards
+    await communicator.send_json_to({"type": "ping", "t": 1.5})
+    assert await receive(communicator) == {"type": "pong", "t": 1.5}
+    await communicator.disconnect()
+
+
+async def test_an_utterance_past_its_maximum_is_discarded(provider, token, scenario, settings):
+    settings.STREAM_LIMITS = {"max_utterance_s": 1.0, "silence_end_s": 5.0}
+    provider(Script(final=final(CAFE)))
+    communicator = await connect(token)
+    await start(communicator)
+    for _ in range(12):
+        await communicator.send_to(bytes_data=tone(0.1))
+    error = await receive(communicator)
+    assert error["code"] == "utterance_too_long"
+    assert (await receive(communicator))["reason"] == "too_long"
+    await communicator.disconnect()
+
+
+async def test_anonymous_connections_are_refused(scenario) -> None:
+    communicator = WebsocketCommunicator(application, "/stream/interaction", headers=ORIGIN)
+    connected, _ = await communicator.connect()
+    assert connected
+    error = await receive(communicator)
+    assert error["code"] == "unauthenticated"
+    assert (await communicator.receive_output(timeout=2))["type"] == "websocket.close"
+
+
+async def test_foreign_origins_are_refused(token) -> None:
+    communicator = WebsocketCommunicator(
+        application,
+        f"/stream/interaction?token={token}",
+        headers=[(b"origin", b"http://evil.example")],
+    )
+    connected, _ = await communicator.connect()
+    assert not connected

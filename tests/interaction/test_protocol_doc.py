@@ -1,0 +1,34 @@
+"""docs/protocol.md and interaction/events.py describe the same events, field for field."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from interaction.events import EVENT_TYPES, Event
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
+
+
+def documented_fields(section: str) -> set[str]:
+    """The first column of the table under `### <section>` (or the common-fields table)."""
+    text = DOC.read_text(encoding="utf-8")
+    if section == "*":
+        start = text.index("Every event carries these fields:")
+    else:
+        start = text.index(f"### `{section}`")
+    table = re.search(r"\| field \|.*?\n\|[- |]+\n((?:\|.*\n)+)", text[start:])
+    assert table, f"no field table for {section}"
+    return {re.match(r"\| `(\w+)`", row).group(1) for row in table.group(1).splitlines()}
+
+
+def test_common_fields_match() -> None:
+    assert documented_fields("*") == set(Event.__annotations__)
+
+
+@pytest.mark.parametrize("kind", [kind for kind in EVENT_TYPES if kind != "pong"])
+def test_event_fields_match(kind: str) -> None:
+    own = set(EVENT_TYPES[kind].__annotations__) - set(Event.__annotations__)
+    assert documented_fields(kind) == own
