@@ -13,9 +13,7 @@ from django.urls import reverse
 
 from interaction.models import Attempt, Session
 from interaction.services import answer_from_text, attempt_record, session_start
-from scenarios.admin import ScenarioAdmin
 from scenarios.models import AcceptedAnswer, Scenario, Turn
-from scenarios.specs import SpecInvalid
 
 pytestmark = pytest.mark.django_db
 

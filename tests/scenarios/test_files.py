@@ -12,7 +12,6 @@ import pytest
 import yaml
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import DataError
 
 from interaction.models import Attempt
 from interaction.services import answer_from_text, attempt_record, session_start
