@@ -17,6 +17,7 @@ from django.conf import settings
 from interaction.asr import get_provider
 from interaction.events import Standing, error_event, pong_event
 from interaction.streaming import StreamError, StreamingSession
+from telemetry import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class InteractionConsumer(AsyncWebsocketConsumer):
             bias_mode=settings.ASR_BIAS_MODE,
         )
         await self.accept()
+        metrics.STREAM_CONNECTIONS.inc()
         self._touch()
 
     async def disconnect(self, code: int) -> None:
@@ -70,6 +72,7 @@ class InteractionConsumer(AsyncWebsocketConsumer):
         if self.group is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
         if self.stream is not None:
+            metrics.STREAM_CONNECTIONS.dec()
             await self.stream.close()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -135,6 +138,9 @@ class InteractionConsumer(AsyncWebsocketConsumer):
         await self.close(code=CLOSE_SUPERSEDED)
 
     async def _send_event(self, event: dict[str, Any]) -> None:
+        metrics.STREAM_EVENTS.labels(event["type"]).inc()
+        if event["type"] == "error":
+            metrics.STREAM_ERRORS.labels(event["code"]).inc()
         await self.send(text_data=json.dumps(event))
 
     async def _error(self, failure: StreamError) -> None:

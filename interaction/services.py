@@ -31,6 +31,7 @@ from scenarios.models import Scenario, Turn
 from scenarios.rules import Rules
 from scenarios.selectors import scenario_rules_get
 from scenarios.specs import SUPPORTED_LANGUAGES
+from telemetry import metrics
 
 
 class ScenarioNotPlayable(Exception):
@@ -224,6 +225,9 @@ def attempt_record(*, session: Session, answer: Answer) -> AttemptResult:
         next_turn = None
         if locked.status == Status.ACTIVE:
             next_turn = Turn.objects.get(scenario=scenario, order=locked.turn_index)
+        transaction.on_commit(
+            lambda: metrics.ATTEMPTS.labels(verdict.outcome, answer.source, locked.mode).inc()
+        )
     return AttemptResult(
         attempt=attempt, session=locked, verdict=verdict, change=change, next_turn=next_turn
     )

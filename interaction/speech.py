@@ -16,6 +16,7 @@ from interaction.asr.types import RecognitionOptions
 from interaction.models import Session, Source
 from interaction.services import Answer
 from scenarios.models import AcceptedAnswer
+from telemetry import metrics
 
 
 def recognition_options(*, session: Session) -> RecognitionOptions:
@@ -44,6 +45,7 @@ def answer_from_audio(
     hypothesis = async_to_sync(get_provider().transcribe)(
         samples.tobytes(), recognition_options(session=session)
     )
+    metrics.ASR_SECONDS.labels("time_stop").observe(hypothesis.asr_ms / 1000)
     return Answer(
         source=Source.AUDIO,
         transcript=hypothesis.text,

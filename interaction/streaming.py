@@ -38,6 +38,7 @@ from interaction.judging import answer_match
 from interaction.models import Source
 from interaction.services import Answer
 from interaction.stream_services import PartialRow, StreamContext, StreamRefused
+from telemetry import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -450,6 +451,7 @@ class StreamingSession:
 
     async def _record(self, utterance: Utterance, hypothesis: Hypothesis, *, auto: bool) -> None:
         assert self.context is not None
+        metrics.ASR_SECONDS.labels("streaming").observe(hypothesis.asr_ms / 1000)
         answer = Answer(
             source=Source.AUDIO,
             transcript=hypothesis.text,
