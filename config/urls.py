@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.authtoken.views import ObtainAuthToken
 
@@ -26,4 +26,5 @@ api_patterns = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     *api_patterns,
+    path("", include("telemetry.urls")),
 ]
