@@ -117,3 +117,21 @@ class StreamClient:
                     continue  # the final that ends the session follows
                 timing.verdict_s = elapsed
                 return
+
+
+def register_learner(base_url: str) -> str:
+    """Register a throwaway learner on a Parley server; its API token."""
+    import secrets
+    import urllib.request
+
+    body = json.dumps(
+        {"username": f"stream-{secrets.token_hex(4)}", "password": secrets.token_urlsafe(16)}
+    ).encode()
+    request = urllib.request.Request(
+        f"{base_url.rstrip('/')}/api/auth/register/",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - our server
+        return json.load(response)["token"]

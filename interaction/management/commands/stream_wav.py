@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,7 @@ import numpy as np
 from django.core.management.base import BaseCommand, CommandError
 
 from interaction.asr.audio import AudioError, decode_upload
-from interaction.stream_client import StreamClient
+from interaction.stream_client import StreamClient, register_learner
 
 
 class Command(BaseCommand):
@@ -36,7 +34,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         clips = [self._load(path) for path in options["files"]]
-        token = options["token"] or _register(options["url"])
+        token = options["token"] or register_learner(options["url"])
         try:
             last = asyncio.run(self._play(options, token, clips))
         except TimeoutError as error:
@@ -77,18 +75,3 @@ class Command(BaseCommand):
         finally:
             await client.close()
         return client.events[-1]
-
-
-def _register(base_url: str) -> str:
-    """A throwaway learner on the target server; its API token."""
-    body = json.dumps(
-        {"username": f"stream-{secrets.token_hex(4)}", "password": secrets.token_urlsafe(16)}
-    ).encode()
-    request = urllib.request.Request(
-        f"{base_url.rstrip('/')}/api/auth/register/",
-        data=body,
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - our server
-        return json.load(response)["token"]
