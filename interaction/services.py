@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from interaction.asr.types import Hypothesis
 from interaction.judging import Evidence, Policy, Verdict, judge
 from interaction.language_text import text_language_probabilities
 from interaction.models import (
@@ -76,6 +77,23 @@ def learner_other_languages(*, learner: Any) -> tuple[str, ...]:
     if profile and profile.other_languages:
         return tuple(profile.other_languages)
     return tuple(settings.PARLEY_JUDGING["other_languages"])
+
+
+def answer_from_hypothesis(
+    hypothesis: Hypothesis, *, audio_ms: int, auto_finalised: bool = False
+) -> Answer:
+    """A spoken answer from the recogniser's final hypothesis (time-stop or streamed)."""
+    return Answer(
+        source=Source.AUDIO,
+        transcript=hypothesis.text,
+        language_probabilities=dict(hypothesis.language_probabilities),
+        confidence=round(hypothesis.confidence, 4),
+        no_speech=hypothesis.no_speech,
+        words=[asdict(word) for word in hypothesis.words],
+        audio_ms=audio_ms,
+        asr_ms=hypothesis.asr_ms,
+        auto_finalised=auto_finalised,
+    )
 
 
 def answer_from_text(*, text: str) -> Answer:

@@ -12,9 +12,9 @@ from django.conf import settings
 
 from interaction.asr import get_provider
 from interaction.asr.audio import decode_upload
-from interaction.asr.types import RecognitionOptions
-from interaction.models import Session, Source
-from interaction.services import Answer
+from interaction.asr.types import SAMPLE_RATE, RecognitionOptions
+from interaction.models import Session
+from interaction.services import Answer, answer_from_hypothesis
 from scenarios.models import AcceptedAnswer
 from telemetry import metrics
 
@@ -46,16 +46,4 @@ def answer_from_audio(
         samples.tobytes(), recognition_options(session=session)
     )
     metrics.ASR_SECONDS.labels("time_stop").observe(hypothesis.asr_ms / 1000)
-    return Answer(
-        source=Source.AUDIO,
-        transcript=hypothesis.text,
-        language_probabilities=dict(hypothesis.language_probabilities),
-        confidence=round(hypothesis.confidence, 4),
-        no_speech=hypothesis.no_speech,
-        words=[
-            {"word": w.word, "start": w.start, "end": w.end, "probability": w.probability}
-            for w in hypothesis.words
-        ],
-        audio_ms=round(samples.size / 16),
-        asr_ms=hypothesis.asr_ms,
-    )
+    return answer_from_hypothesis(hypothesis, audio_ms=round(samples.size * 1000 / SAMPLE_RATE))

@@ -23,7 +23,7 @@ from interaction.events import (
 from interaction.judging import CORRECT, NO_SPEECH
 from interaction.models import Mode, PartialTranscript, Session, SessionEvent, Status
 from interaction.payloads import attempt_payload, turn_payload
-from interaction.services import Answer, attempt_record, session_start
+from interaction.services import Answer, ScenarioNotPlayable, attempt_record, session_start
 from scenarios.models import Scenario, Turn
 from scenarios.selectors import scenario_rules_get
 
@@ -109,8 +109,6 @@ def stream_session_open(*, learner: Any, scenario_slug: str, owner: str) -> Stre
     scenario = Scenario.objects.filter(slug=scenario_slug).first()
     if scenario is None:
         raise StreamRefused("unknown_scenario", f"No scenario {scenario_slug!r}.")
-    from interaction.services import ScenarioNotPlayable
-
     try:
         with transaction.atomic():
             session = session_start(learner=learner, scenario=scenario, mode=Mode.STREAMING)

@@ -26,7 +26,13 @@ from django.conf import settings
 from interaction import stream_services
 from interaction.asr.audio import PcmResampler
 from interaction.asr.stream_audio import ContainerStreamDecoder
-from interaction.asr.types import AsrError, AsrProvider, AsrUnavailable, Hypothesis
+from interaction.asr.types import (
+    AsrError,
+    AsrProvider,
+    AsrUnavailable,
+    Hypothesis,
+    RecognitionOptions,
+)
 from interaction.events import (
     Standing,
     error_event,
@@ -35,8 +41,7 @@ from interaction.events import (
     reset_event,
 )
 from interaction.judging import answer_match
-from interaction.models import Source
-from interaction.services import Answer
+from interaction.services import answer_from_hypothesis
 from interaction.stream_services import PartialRow, StreamContext, StreamRefused
 from telemetry import metrics
 
@@ -317,8 +322,6 @@ class StreamingSession:
     async def _relay(self, utterance: Utterance) -> None:
         """Open the ASR stream, relay queued audio, and start reading partials."""
         assert self.context is not None
-        from interaction.asr.types import RecognitionOptions
-
         try:
             utterance.stream = await self.provider.open_stream(
                 RecognitionOptions(
@@ -452,15 +455,9 @@ class StreamingSession:
     async def _record(self, utterance: Utterance, hypothesis: Hypothesis, *, auto: bool) -> None:
         assert self.context is not None
         metrics.ASR_SECONDS.labels("streaming").observe(hypothesis.asr_ms / 1000)
-        answer = Answer(
-            source=Source.AUDIO,
-            transcript=hypothesis.text,
-            language_probabilities=dict(hypothesis.language_probabilities),
-            confidence=round(hypothesis.confidence, 4),
-            no_speech=hypothesis.no_speech,
-            words=[word.__dict__ for word in hypothesis.words],
-            audio_ms=hypothesis.audio_ms or round(utterance.samples / 16),
-            asr_ms=hypothesis.asr_ms,
+        answer = answer_from_hypothesis(
+            hypothesis,
+            audio_ms=hypothesis.audio_ms or round(utterance.samples * 1000 / SAMPLE_RATE),
             auto_finalised=auto,
         )
         async with self._emitting:  # nothing else is numbered until these events are out
