@@ -192,6 +192,8 @@ class StreamingSession:
 
     async def stop(self) -> None:
         self._require_started()
+        if self.utterance is None and self._finalising.locked():
+            return  # the utterance is being judged already (auto-finalise or silence)
         if self.utterance is None:
             self._preroll.clear()
             await self._emit(

@@ -358,3 +358,36 @@ async def test_foreign_origins_are_refused(token) -> None:
     )
     connected, _ = await communicator.connect()
     assert not connected
+
+
+async def test_a_stop_while_the_answer_is_being_judged_changes_nothing(
+    provider, token, scenario
+) -> None:
+    scripted = provider(Script(partials=[(0.5, hypothesis(CAFE, 0.95))], final=final(CAFE)))
+    release = asyncio.Event()
+    original = scripted.open_stream
+
+    async def slow_open(options, **kwargs):
+        stream = await original(options, **kwargs)
+        finish = stream.finish
+
+        async def slow_finish():
+            await release.wait()  # the recogniser's final pass is still running
+            return await finish()
+
+        stream.finish = slow_finish
+        return stream
+
+    scripted.open_stream = slow_open
+    communicator = await connect(token)
+    await start(communicator)
+    for _ in range(6):
+        await communicator.send_to(bytes_data=tone(0.1))
+    assert (await receive(communicator))["type"] == "partial"  # auto-finalise starts
+    await communicator.send_json_to({"type": "stop"})
+    await communicator.send_json_to({"type": "ping", "t": 1})
+    assert (await receive(communicator))["type"] == "pong"  # and no reset came first
+    release.set()
+    done = await receive(communicator)
+    assert (done["type"], done["auto"], done["outcome"]) == ("final", True, "correct")
+    await communicator.disconnect()
