@@ -384,6 +384,7 @@ async def test_a_stop_while_the_answer_is_being_judged_changes_nothing(
     for _ in range(6):
         await communicator.send_to(bytes_data=tone(0.1))
     assert (await receive(communicator))["type"] == "partial"  # auto-finalise starts
+    await asyncio.sleep(0.2)  # ... and has taken the utterance when the learner stops
     await communicator.send_json_to({"type": "stop"})
     await communicator.send_json_to({"type": "ping", "t": 1})
     assert (await receive(communicator))["type"] == "pong"  # and no reset came first
