@@ -149,6 +149,9 @@ ASR_BIAS_PARTIALS = env.bool("ASR_BIAS_PARTIALS", default=True)
 ASR_CONNECT_TIMEOUT_S = env.float("ASR_CONNECT_TIMEOUT_S", default=5.0)
 ASR_READ_TIMEOUT_S = env.float("ASR_READ_TIMEOUT_S", default=20.0)
 ASR_FINAL_TIMEOUT_S = env.float("ASR_FINAL_TIMEOUT_S", default=15.0)
+# Concurrent utterances one ASR server accepts before answering WAIT (the client then tries
+# the next server of ASR_SERVERS).
+ASR_MAX_CLIENTS = env.int("ASR_MAX_CLIENTS", default=8)
 ASR_MAX_UPLOAD_BYTES = env.int("ASR_MAX_UPLOAD_BYTES", default=5 * 1024 * 1024)
 ASR_MAX_CLIP_SECONDS = env.float("ASR_MAX_CLIP_SECONDS", default=30.0)
 

@@ -28,7 +28,7 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1", help="address to bind (loopback)")
         parser.add_argument("--port", type=int, default=None, help="default: ASR_SERVERS[0]")
         parser.add_argument("--model", choices=MODEL_CHOICES, default=None, help="ASR_MODEL")
-        parser.add_argument("--max-clients", type=int, default=4)
+        parser.add_argument("--max-clients", type=int, default=settings.ASR_MAX_CLIENTS)
         parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
         parser.add_argument("--cpu-threads", type=int, default=0, help="0: all cores, up to 8")
         parser.add_argument("--model-dir", type=Path, default=None, help="ASR_MODEL_DIR")
