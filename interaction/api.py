@@ -109,19 +109,6 @@ class SessionDetailOutputSerializer(SessionOutputSerializer):
     ledger = LedgerRowSerializer(many=True)
 
 
-PenaltySerializer = inline_serializer(
-    "Penalty",
-    fields={
-        "type": serializers.ChoiceField(choices=["wrong_language", "incorrect_answer"]),
-        "lives": serializers.IntegerField(),
-        "points": serializers.IntegerField(),
-        "hint": serializers.CharField(required=False),
-        "expected_language": serializers.CharField(required=False),
-        "detected_language": serializers.CharField(required=False, allow_null=True),
-    },
-)
-
-
 class AttemptOutputSerializer(serializers.Serializer):
     attempt = serializers.IntegerField()
     outcome = serializers.ChoiceField(
@@ -135,7 +122,19 @@ class AttemptOutputSerializer(serializers.Serializer):
     words = serializers.ListField(child=serializers.DictField())
     asr_ms = serializers.IntegerField(allow_null=True)
     audio_ms = serializers.IntegerField(allow_null=True)
-    penalty = PenaltySerializer
+    penalty = inline_serializer(
+        "Penalty",
+        fields={
+            "type": serializers.ChoiceField(choices=["wrong_language", "incorrect_answer"]),
+            "lives": serializers.IntegerField(),
+            "points": serializers.IntegerField(),
+            "hint": serializers.CharField(required=False),
+            "similarity": serializers.FloatField(required=False),
+            "expected_language": serializers.CharField(required=False),
+            "detected_language": serializers.CharField(required=False, allow_null=True),
+        },
+        allow_null=True,
+    )
     scoreDelta = serializers.IntegerField()  # noqa: N815
     livesDelta = serializers.IntegerField()  # noqa: N815
     score = serializers.IntegerField()

@@ -284,3 +284,27 @@ def test_two_concurrent_attempts_neither_lose_nor_double(learner, scenario) -> N
     rows = list(ScoreEvent.objects.filter(session=session).order_by("id"))
     assert [row.lives_after for row in rows] == [3, 2, 1]
     assert session_ledger_totals(session=session) == (session.score, session.lives_remaining)
+
+
+@pytest.mark.django_db
+def test_responses_match_the_openapi_schema(learner_client: APIClient, scenario) -> None:
+    schema = learner_client.get(
+        "/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json"
+    ).json()["components"]["schemas"]
+    session = start(learner_client)
+    assert set(session) == set(schema["SessionOutput"]["properties"])
+    result = answer(learner_client, session["id"], WRONG_FRENCH)
+    assert set(result) == set(schema["AttemptOutput"]["properties"])
+    penalty_schema = schema["AttemptOutput"]["properties"]["penalty"]
+    penalty_ref = next(
+        item["$ref"]
+        for item in [
+            penalty_schema,
+            *penalty_schema.get("allOf", []),
+            *penalty_schema.get("oneOf", []),
+        ]
+        if "$ref" in item
+    ).rsplit("/", 1)[-1]
+    assert set(result["penalty"]) <= set(schema[penalty_ref]["properties"])
+    detail = learner_client.get(f"/api/sessions/{session['id']}/").json()
+    assert set(detail) == set(schema["SessionDetailOutput"]["properties"])
