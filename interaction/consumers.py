@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from typing import Any
 
 from channels.db import aclose_old_connections
@@ -64,7 +65,8 @@ class InteractionConsumer(AsyncWebsocketConsumer):
         )
         await self.accept()
         metrics.STREAM_CONNECTIONS.inc()
-        self._touch()
+        self.last_seen = time.monotonic()
+        self.idle_task = asyncio.create_task(self._close_when_idle())
 
     async def disconnect(self, code: int) -> None:
         if self.idle_task is not None:
@@ -78,7 +80,7 @@ class InteractionConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.stream is None:
             return
-        self._touch()
+        self.last_seen = time.monotonic()
         try:
             if bytes_data is not None:
                 if len(bytes_data) > MAX_AUDIO_FRAME_BYTES:
@@ -156,19 +158,16 @@ class InteractionConsumer(AsyncWebsocketConsumer):
         )
         await self.send(text_data=json.dumps(event))
 
-    def _touch(self) -> None:
-        if self.idle_task is not None:
-            self.idle_task.cancel()
-        self.idle_task = asyncio.create_task(self._close_when_idle())
-
     async def _close_when_idle(self) -> None:
-        await asyncio.sleep(settings.STREAM_IDLE_TIMEOUT_S)
+        """One watchdog per connection (not a timer per frame): close after a silent spell."""
+        timeout = settings.STREAM_IDLE_TIMEOUT_S
+        while True:
+            wait = self.last_seen + timeout - time.monotonic()
+            if wait <= 0:
+                break
+            await asyncio.sleep(wait)  # a frame may have come meanwhile: check again
         await self._error(
-            StreamError(
-                "idle",
-                f"No message for {settings.STREAM_IDLE_TIMEOUT_S:g} s; closing.",
-                retryable=True,
-            )
+            StreamError("idle", f"No message for {timeout:g} s; closing.", retryable=True)
         )
         await self.close(code=CLOSE_IDLE)
 

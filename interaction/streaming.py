@@ -135,6 +135,7 @@ class StreamingSession:
         self._emitting = asyncio.Lock()
         self._preroll: list[np.ndarray] = []
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._finished_reported = False
         self._flusher: asyncio.Task[None] | None = None
         self._resampler: PcmResampler | ContainerStreamDecoder | None = None
         self.superseded = False
@@ -239,9 +240,12 @@ class StreamingSession:
     # --- audio --------------------------------------------------------------------------
     async def audio(self, chunk: bytes) -> None:
         """Convert a chunk to 16 kHz float32 and queue it for the ASR task (never waits on it)."""
-        self._require_started()
-        if not self.context.active:  # type: ignore[union-attr]
-            raise StreamError("session_finished", f"The session is {self.context.status}.")  # type: ignore[union-attr]
+        context = self._require_started()
+        if not context.active:
+            if self._finished_reported:
+                return  # said once; the rest of the microphone's audio is dropped quietly
+            self._finished_reported = True
+            raise StreamError("session_finished", f"The session is {context.status}.")
         if self._resampler is None:
             self._resampler = (
                 PcmResampler(self.sample_rate)
@@ -251,7 +255,11 @@ class StreamingSession:
         if self.encoding == "pcm_s16le" and len(chunk) % 2:
             raise StreamError("bad_audio", "pcm_s16le frames need an even number of bytes.")
         try:
-            samples = self._resampler.push(chunk)
+            if isinstance(self._resampler, ContainerStreamDecoder):
+                # Demuxing the WebM stream so far is real CPU work: off the event loop.
+                samples = await asyncio.to_thread(self._resampler.push, chunk)
+            else:
+                samples = self._resampler.push(chunk)
         except ValueError as undecodable:
             raise StreamError("bad_audio", f"Cannot decode the audio: {undecodable}") from None
         if samples.size == 0:
@@ -534,9 +542,10 @@ class StreamingSession:
             failure.code, str(failure), retryable=failure.retryable, fallback=failure.fallback
         )
 
-    def _require_started(self) -> None:
+    def _require_started(self) -> StreamContext:
         if self.context is None:
             raise StreamError("not_started", 'Send {"type": "start", ...} first.')
+        return self.context
 
     async def _flush(self) -> None:
         if self.context is None or not (self._pending_events or self._pending_partials):

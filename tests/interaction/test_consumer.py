@@ -392,3 +392,31 @@ async def test_a_stop_while_the_answer_is_being_judged_changes_nothing(
     done = await receive(communicator)
     assert (done["type"], done["auto"], done["outcome"]) == ("final", True, "correct")
     await communicator.disconnect()
+
+
+async def test_audio_after_the_end_is_reported_once(provider, token, make_scenario) -> None:
+    await database_sync_to_async(make_scenario)(slug="short", lives=1)
+    provider(Script(final=final("Je voudrais une bière", 0.9)))
+    communicator = await connect(token)
+    await start(communicator, "short")
+    for _ in range(5):
+        await communicator.send_to(bytes_data=tone(0.1))
+    await communicator.send_json_to({"type": "stop"})
+    await receive_until(communicator, "final")
+    for _ in range(10):  # the microphone keeps sending
+        await communicator.send_to(bytes_data=tone(0.1))
+    assert (await receive(communicator))["code"] == "session_finished"
+    await communicator.send_json_to({"type": "ping", "t": 2})
+    assert await receive(communicator) == {"type": "pong", "t": 2}
+    await communicator.disconnect()
+
+
+async def test_an_idle_connection_is_closed(provider, token, scenario, settings) -> None:
+    settings.STREAM_IDLE_TIMEOUT_S = 0.3
+    provider()
+    communicator = await connect(token)
+    await start(communicator)
+    error = await receive(communicator)
+    assert (error["code"], error["retryable"]) == ("idle", True)
+    closed = await communicator.receive_output(timeout=2)
+    assert (closed["type"], closed["code"]) == ("websocket.close", 4000)
