@@ -331,8 +331,12 @@ class StreamingSession:
 
     async def _relay(self, utterance: Utterance) -> None:
         """Open the ASR stream, relay queued audio, and start reading partials."""
-        assert self.context is not None
         try:
+            # An answer being judged may move the turn on: wait for it, so this utterance is
+            # biased with the answers of the turn it answers.
+            async with self._finalising:
+                pass
+            assert self.context is not None
             utterance.stream = await self.provider.open_stream(
                 RecognitionOptions(
                     language=self.context.language,

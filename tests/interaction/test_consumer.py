@@ -420,3 +420,46 @@ async def test_an_idle_connection_is_closed(provider, token, scenario, settings)
     assert (error["code"], error["retryable"]) == ("idle", True)
     closed = await communicator.receive_output(timeout=2)
     assert (closed["type"], closed["code"]) == ("websocket.close", 4000)
+
+
+async def test_an_answer_begun_during_judging_is_biased_for_the_next_turn(
+    provider, token, scenario
+) -> None:
+    scripted = provider(
+        Script(final=final(CAFE)), Script(final=final("Sur place, s'il vous plaît"))
+    )
+    release = asyncio.Event()
+    original = scripted.open_stream
+
+    async def open_with_slow_first_final(options, **kwargs):
+        stream = await original(options, **kwargs)
+        if len(scripted.streams) == 1:
+            finish = stream.finish
+
+            async def slow_finish():
+                await release.wait()
+                return await finish()
+
+            stream.finish = slow_finish
+        return stream
+
+    scripted.open_stream = open_with_slow_first_final
+    communicator = await connect(token)
+    await start(communicator)
+    for _ in range(5):
+        await communicator.send_to(bytes_data=tone(0.1))
+    await communicator.send_json_to({"type": "stop"})
+    await asyncio.sleep(0.2)
+    for _ in range(5):  # the learner answers the next turn before the verdict arrives
+        await communicator.send_to(bytes_data=tone(0.1))
+    await asyncio.sleep(0.2)
+    release.set()
+    assert (await receive(communicator))["outcome"] == "correct"
+    await communicator.send_json_to({"type": "stop"})
+    done = await receive_until(communicator, "final")
+    assert done[-1]["status"] == "completed"
+    assert scripted.streams[1].options.bias_phrases == (
+        "Sur place, s'il vous plaît",
+        "À emporter, s'il vous plaît",
+    )
+    await communicator.disconnect()
