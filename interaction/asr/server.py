@@ -182,6 +182,9 @@ def final_pass(
                 max_new_tokens=max_new_tokens,
                 **options.decode_bias(),
             )
+            # Decode now, under the lock and with the shared encoder output: faster-whisper's
+            # own transcribe() returns a lazy generator (whisper-live's returns a list).
+            segments = list(segments or ())
         payload["segments"] = [_segment_dict(s) for s in segments or ()]
         payload["text"] = " ".join(s["text"] for s in payload["segments"] if s["text"])
     payload["no_speech"] = not any(s["text"] for s in payload["segments"])
