@@ -27,4 +27,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     *api_patterns,
     path("", include("telemetry.urls")),
+    path("", include("interaction.page_urls")),
 ]

@@ -12,13 +12,14 @@ export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
 
 log() { printf '\n== %s\n' "$*"; }
 
-log "system packages (espeak-ng and sox make real speech for the tests)"
-if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null; then
+log "system packages (espeak-ng and sox make real speech; Chromium runs the browser tests)"
+if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null \
+    || ! [ -x /usr/bin/chromium ]; then
     if [ "$(id -u)" = 0 ]; then
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng sox >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng sox chromium >/dev/null
     else
-        echo "espeak-ng and sox are missing: install them (apt-get install espeak-ng sox)" >&2
+        echo "missing: install them with apt-get install espeak-ng sox chromium" >&2
         exit 1
     fi
 fi
