@@ -1,0 +1,119 @@
+"""Shared by the benchmarks: Django setup, the ASR server process, memory, small stats."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results"
+CACHE = REPO / "var" / "bench"  # git-ignored: synthesised clips live here
+DEFAULT_PORT = 9291
+READY_MARKER = "parley-asr ready"  # printed by interaction.asr.server once it listens
+SERVER_START_TIMEOUT_S = 120
+
+
+def django_setup() -> None:
+    """Settings only (the benchmarks never touch the database)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    import django
+
+    django.setup()
+
+
+@dataclass
+class ServerProcess:
+    url: str
+    pid: int
+    ready_s: float
+    ready_line: str
+
+
+@contextlib.contextmanager
+def asr_server(model: str | None = None, port: int = DEFAULT_PORT) -> Iterator[ServerProcess]:
+    """`manage.py run_asr_server` on loopback for the block; always stopped afterwards."""
+    command = [sys.executable, str(REPO / "manage.py"), "run_asr_server", "--port", str(port)]
+    if model:
+        command += ["--model", model]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings.local"),
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        log_path = Path(tmp) / "server.log"
+        started = time.perf_counter()
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        try:
+            deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+            while True:
+                text = log_path.read_text(errors="replace")
+                line = next((x for x in text.splitlines() if READY_MARKER in x), None)
+                if line:
+                    break
+                if process.poll() is not None:
+                    raise RuntimeError(f"ASR server exited ({process.returncode}):\n{text[-3000:]}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"ASR server not ready in time:\n{text[-3000:]}")
+                time.sleep(0.1)
+            yield ServerProcess(
+                url=f"ws://127.0.0.1:{port}",
+                pid=process.pid,
+                ready_s=time.perf_counter() - started,
+                ready_line=line.strip(),
+            )
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def memory_mb(pid: int | str = "self") -> dict[str, float]:
+    """Resident memory of a process from /proc: now (VmRSS) and peak (VmHWM), in MB."""
+    values: dict[str, float] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            values[key] = int(rest.split()[0]) / 1024
+    return {"rss_mb": round(values["VmRSS"], 1), "peak_rss_mb": round(values["VmHWM"], 1)}
+
+
+def median(values: Iterable[float]) -> float | None:
+    data = [v for v in values if v is not None]
+    return statistics.median(data) if data else None
+
+
+def pct(numerator: int, denominator: int) -> str:
+    return f"{100 * numerator / denominator:.0f}%" if denominator else "–"
+
+
+def ratio(numerator: int, denominator: int) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def fmt(value: float | None, digits: int = 2) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def md_table(header: list[str], rows: list[list[object]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
