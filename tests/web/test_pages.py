@@ -147,9 +147,15 @@ async def test_static_files_are_served_by_the_app() -> None:
     from config.asgi import application
 
     scope = {
-        "type": "http", "method": "GET", "path": "/static/parley/pcm-worklet.js",
-        "query_string": b"", "headers": [], "http_version": "1.1", "scheme": "http",
-        "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 5000),
+        "type": "http",
+        "method": "GET",
+        "path": "/static/parley/pcm-worklet.js",
+        "query_string": b"",
+        "headers": [],
+        "http_version": "1.1",
+        "scheme": "http",
+        "server": ("127.0.0.1", 80),
+        "client": ("127.0.0.1", 5000),
     }
     communicator = ApplicationCommunicator(application, scope)
     await communicator.send_input({"type": "http.request", "body": b""})
