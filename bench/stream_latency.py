@@ -88,30 +88,33 @@ async def direct(provider: WhisperLiveProvider, samples: np.ndarray, options: Re
     return (first_partial[0] if first_partial else None), verdict
 
 
-async def run(rounds: int, base_url: str, asr_url: str, workdir: Path) -> dict:
-    provider = WhisperLiveProvider([asr_url])
-    token = register(base_url)
-    scenarios = list(Scenario.objects.prefetch_related("turns__answers").order_by("slug"))
+def prepare(workdir: Path) -> list[tuple[str, str, list[tuple[str, np.ndarray, tuple[str, ...]]]]]:
+    """(slug, language, [(answer, speech, accepted answers)]) for every demo scenario."""
     plays = []
-    for scenario in scenarios:
+    for scenario in Scenario.objects.prefetch_related("turns__answers").order_by("slug"):
         clips = []
         for turn in scenario.turns.all():
-            answer = turn.answers.all()[0].text
-            clips.append((answer, speak(answer, scenario.language, workdir), turn))
-        plays.append((scenario, clips))
+            answers = tuple(answer.text for answer in turn.answers.all())
+            clips.append((answers[0], speak(answers[0], scenario.language, workdir), answers))
+        plays.append((scenario.slug, scenario.language, clips))
+    return plays
 
+
+async def run(rounds: int, base_url: str, asr_url: str, plays: list) -> dict:
+    provider = WhisperLiveProvider([asr_url])
+    token = await asyncio.to_thread(register, base_url)
     rows = []
     for round_index in range(rounds):
-        for scenario, clips in plays:
+        for slug, language, clips in plays:
             client = await StreamClient.open(base_url, token, timeout=60)
-            ready = await client.start(scenario=scenario.slug)
+            ready = await client.start(scenario=slug)
             assert ready["type"] == "ready", ready
-            for answer, samples, turn in clips:
+            for answer, samples, accepted in clips:
                 onset, end = speech_bounds(samples)
                 events, timing = await client.answer(samples)
                 options = RecognitionOptions(
-                    language=scenario.language,
-                    bias_phrases=tuple(a.text for a in turn.answers.all()),
+                    language=language,
+                    bias_phrases=accepted,
                     bias_mode=settings.ASR_BIAS_MODE,
                     bias_partials=settings.ASR_BIAS_PARTIALS,
                 )
@@ -119,7 +122,7 @@ async def run(rounds: int, base_url: str, asr_url: str, workdir: Path) -> dict:
                 rows.append(
                     {
                         "round": round_index,
-                        "scenario": scenario.slug,
+                        "scenario": slug,
                         "answer": answer,
                         "onset_s": onset,
                         "speech_end_s": end,
@@ -209,12 +212,10 @@ def main() -> None:
                 what="ASR server",
             )
             app.start(lambda: port_open(app_port), timeout=60, what="Daphne")
+            plays = prepare(workdir)
             result = asyncio.run(
                 run(
-                    args.rounds,
-                    f"http://127.0.0.1:{app_port}",
-                    f"ws://127.0.0.1:{asr_port}",
-                    workdir,
+                    args.rounds, f"http://127.0.0.1:{app_port}", f"ws://127.0.0.1:{asr_port}", plays
                 )
             )
         finally:

@@ -72,6 +72,10 @@ MAX_NEW_TOKENS = 200
 # short legitimate repeats ("un café et un thé") alone.
 NO_REPEAT_NGRAM_SIZE = 6
 STREAM_JOIN_TIMEOUT_S = 10.0
+# Streaming passes only feed partials (the verdict comes from the final pass): greedy, no
+# temperature fallback. WhisperLive's defaults (beam 5 with fallback re-decodes) make each
+# pass slower, which delays both the next partial and the final pass that waits for it.
+PARTIAL_DECODE = {"beam_size": 1, "best_of": 1, "temperature": 0.0}
 MODEL_LOCK_TIMEOUT_S = 60.0
 
 
@@ -261,6 +265,8 @@ class ParleyTranscriptionServer(TranscriptionServer):
             # A whole clip (time-stop): partial decodes would only delay the final pass.
             client.exit = True
             client.frames_ready.set()
+        else:
+            client.transcribe_audio = functools.partial(_partial_pass, client)
         client.transcript_finalizer = functools.partial(
             self._finalize_client, client, final_options
         )
@@ -292,6 +298,32 @@ class ParleyTranscriptionServer(TranscriptionServer):
             payload["no_speech"],
         )
         return payload
+
+
+def _partial_pass(client: ServeClientFasterWhisper, input_sample: np.ndarray) -> list[Any]:
+    """WhisperLive's streaming decode (ServeClientFasterWhisper.transcribe_audio, lock path)
+    with PARTIAL_DECODE options."""
+    lock = (
+        ServeClientFasterWhisper.SINGLE_MODEL_LOCK
+        if ServeClientFasterWhisper.SINGLE_MODEL
+        else None
+    )
+    with _holding(lock):
+        segments, info = client.transcriber.transcribe(
+            input_sample,
+            initial_prompt=client.initial_prompt,
+            language=client.language,
+            task=client.task,
+            vad_filter=client.use_vad,
+            vad_parameters=client.vad_parameters if client.use_vad else None,
+            hotwords=client.hotwords,
+            word_timestamps=client.word_timestamps,
+            **PARTIAL_DECODE,
+        )
+        segments = list(segments or ())
+    if client.language is None and info is not None:
+        client.set_language(info)
+    return segments
 
 
 def pick_device(device: str = "auto") -> tuple[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from interaction.asr.server import MAX_BIAS_CHARS, MAX_BIAS_PHRASES, FinalPassOptions
@@ -63,3 +64,40 @@ def test_missing_language_lets_the_server_detect_it():
     assert options.language is None
     assert options.detect_language is True
     assert options.streaming is True
+
+
+def test_streaming_passes_decode_greedily_with_the_connection_options() -> None:
+    """Partials only: greedy, no temperature fallback; the connection's bias still applies."""
+    from types import SimpleNamespace
+
+    from interaction.asr.server import PARTIAL_DECODE, _partial_pass
+
+    calls = []
+
+    class Transcriber:
+        def transcribe(self, audio, **options):
+            calls.append(options)
+            return iter(["segment"]), SimpleNamespace(language="fr", language_probability=0.9)
+
+    client = SimpleNamespace(
+        transcriber=Transcriber(),
+        initial_prompt="Un café, s'il vous plaît.",
+        language="fr",
+        task="transcribe",
+        use_vad=True,
+        vad_parameters={"threshold": 0.5},
+        hotwords=None,
+        word_timestamps=True,
+    )
+    assert _partial_pass(client, np.zeros(16_000, np.float32)) == ["segment"]
+    (options,) = calls
+    assert {key: options[key] for key in PARTIAL_DECODE} == {
+        "beam_size": 1,
+        "best_of": 1,
+        "temperature": 0.0,
+    }
+    assert (options["initial_prompt"], options["language"], options["word_timestamps"]) == (
+        "Un café, s'il vous plaît.",
+        "fr",
+        True,
+    )
