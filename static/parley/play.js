@@ -236,9 +236,11 @@ class Game {
     if (!this.recording || this.speakingPrompt) return;
     if (this.mode === "streaming") {
       this.stream.sendAudio(chunk.pcm);
-    } else if (this.take?.push(chunk)) {
-      this.stopAnswer(); // the answer ended: send it
+      return;
     }
+    // A fallback that came before the microphone opened left recording on without a take.
+    this.take ??= new AnswerTake(this.mic);
+    if (this.take.push(chunk)) this.stopAnswer(); // the answer ended: send it
   }
 
   async submitTake() {
