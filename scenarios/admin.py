@@ -102,13 +102,7 @@ def _scenario_mapping(scenario: Scenario, turn_forms: list[forms.Form]) -> dict[
         "wrong_language_probability": scenario.wrong_language_probability,
         "typed_answers": scenario.typed_answers,
         "streaming_enabled": scenario.streaming_enabled,
-        "penalties": {
-            name: {
-                "lives": getattr(scenario, f"{name}_lives"),
-                "points": getattr(scenario, f"{name}_points"),
-            }
-            for name in PENALTY_TYPES
-        },
+        "penalties": scenario.penalty_overrides(),
         "turns": [
             {
                 "prompt": form.cleaned_data["prompt"],

@@ -10,6 +10,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from scenarios.rules import PENALTY_COSTS, PENALTY_TYPES
+
 
 def validate_open_fraction(value: float) -> None:
     """A probability-like threshold must lie in (0, 1]: zero would accept anything."""
@@ -71,6 +73,13 @@ class Scenario(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title} ({self.slug})"
+
+    def penalty_overrides(self) -> dict[str, dict[str, int | None]]:
+        """Each penalty type's own costs from its `<type>_<cost>` columns; None inherits."""
+        return {
+            name: {cost: getattr(self, f"{name}_{cost}") for cost in PENALTY_COSTS}
+            for name in PENALTY_TYPES
+        }
 
 
 class Turn(models.Model):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 PENALTY_TYPES = ("wrong_language", "incorrect_answer")
+PENALTY_COSTS = ("lives", "points")
 
 
 @dataclass(frozen=True)

@@ -17,16 +17,7 @@ def scenario_overrides(*, scenario: Scenario) -> ScenarioOverrides:
         confidence_threshold=scenario.confidence_threshold,
         answer_similarity=scenario.answer_similarity,
         wrong_language_probability=scenario.wrong_language_probability,
-        penalties={
-            "wrong_language": {
-                "lives": scenario.wrong_language_lives,
-                "points": scenario.wrong_language_points,
-            },
-            "incorrect_answer": {
-                "lives": scenario.incorrect_answer_lives,
-                "points": scenario.incorrect_answer_points,
-            },
-        },
+        penalties=scenario.penalty_overrides(),
     )
 
 

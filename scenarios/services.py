@@ -6,14 +6,8 @@ from django.db import transaction
 from django.db.models import ProtectedError
 
 from scenarios.models import AcceptedAnswer, Scenario, Turn
-from scenarios.specs import ScenarioSpec, SpecError, SpecInvalid
-
-_PENALTY_FIELDS = {
-    ("wrong_language", "lives"): "wrong_language_lives",
-    ("wrong_language", "points"): "wrong_language_points",
-    ("incorrect_answer", "lives"): "incorrect_answer_lives",
-    ("incorrect_answer", "points"): "incorrect_answer_points",
-}
+from scenarios.rules import PENALTY_COSTS, PENALTY_TYPES
+from scenarios.specs import ScenarioSpec, SpecError, SpecInvalid, TurnSpec
 
 
 @transaction.atomic
@@ -36,8 +30,10 @@ def scenario_upsert(*, spec: ScenarioSpec) -> Scenario:
     scenario.wrong_language_probability = spec.wrong_language_probability
     scenario.typed_answers = spec.typed_answers
     scenario.streaming_enabled = spec.streaming_enabled
-    for (penalty_type, cost), field_name in _PENALTY_FIELDS.items():
-        setattr(scenario, field_name, spec.penalties.get(penalty_type, {}).get(cost))
+    for penalty_type in PENALTY_TYPES:
+        for cost in PENALTY_COSTS:
+            value = spec.penalties.get(penalty_type, {}).get(cost)
+            setattr(scenario, f"{penalty_type}_{cost}", value)
     scenario.save()
 
     existing = {turn.order: turn for turn in scenario.turns.all()}
@@ -65,13 +61,11 @@ def scenario_upsert(*, spec: ScenarioSpec) -> Scenario:
 
 def scenario_spec_from_instance(*, scenario: Scenario) -> ScenarioSpec:
     """The spec a stored scenario would be written as (for export and round trips)."""
-    from scenarios.specs import TurnSpec
-
-    penalties: dict[str, dict[str, int | None]] = {}
-    for (penalty_type, cost), field_name in _PENALTY_FIELDS.items():
-        value = getattr(scenario, field_name)
-        if value is not None:
-            penalties.setdefault(penalty_type, {})[cost] = value
+    penalties = {
+        name: {cost: value for cost, value in costs.items() if value is not None}
+        for name, costs in scenario.penalty_overrides().items()
+    }
+    penalties = {name: costs for name, costs in penalties.items() if costs}
     return ScenarioSpec(
         slug=scenario.slug,
         title=scenario.title,
