@@ -169,13 +169,23 @@ def test_a_dropped_socket_reconnects_and_resumes_the_session(
     assert (session.status, session.score, session.lives_remaining) == ("completed", 25, 3)
 
 
+@pytest.mark.parametrize("microphone_opens", ["at_once", "after_the_refusal"])
 def test_without_streaming_the_game_falls_back_to_time_stop(
-    browser_with_mic, live_app, cafe, make_learner, spoken_answers
+    browser_with_mic, live_app, cafe, make_learner, spoken_answers, microphone_opens
 ) -> None:
     from playwright.sync_api import expect
 
     make_learner("dan")
     page = browser_with_mic(spoken_answers(TURN0))
+    if microphone_opens == "after_the_refusal":
+        # The server's refusal reaches the page before the microphone is open.
+        page.add_init_script(
+            """
+            const open = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+            navigator.mediaDevices.getUserMedia = (constraints) =>
+              new Promise((resolve) => setTimeout(resolve, 2000)).then(() => open(constraints));
+            """
+        )
     log_in(page, live_app, "dan")
     page.goto(f"{live_app}/play/cafe-web/?debug=1")
     # Streaming is switched off after the page offered it: the socket refuses the start
