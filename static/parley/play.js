@@ -354,7 +354,10 @@ class Game {
       const said = result.transcript ? `“${result.transcript}” ` : "";
       this.hud.feedback(`Correct! ${said}+${result.scoreDelta}`, "good");
     } else if (result.penalty && !endedAfterPenalty) {
-      this.hud.heard(result.transcript, result.confidence);
+      // A wrong-language answer was transcribed as if it were in the target language: that
+      // text is invented, so it is not shown as what the learner said.
+      const wrongLanguage = result.penalty.type === "wrong_language";
+      this.hud.heard(wrongLanguage ? "" : result.transcript, wrongLanguage ? null : result.confidence);
       this.hud.feedback(penaltyMessage(result.penalty), "bad");
     } else if (result.outcome === "no_speech") {
       this.hud.feedback(RESET_MESSAGES.no_speech);

@@ -130,6 +130,8 @@ def test_an_english_answer_costs_a_heart_with_an_answer_in_french_message(
     expect(page.locator("#hearts")).to_have_attribute("aria-label", "2 of 3 lives left")
     expect(page.locator("#hearts .heart.lost")).to_have_count(1)
     expect(page.locator("#turn-number")).to_have_text("1")  # the turn stays
+    # English forced into French is invented text: it is not shown as what was said.
+    expect(page.locator("#partial")).to_have_text("…")
     screenshot(page, "wrong-language")
 
     # A typed answer (the scenario allows them) goes through the same HUD.
