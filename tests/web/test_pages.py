@@ -175,3 +175,23 @@ def _json_script(response, element_id: str) -> str:
     start = html.index(f'id="{element_id}"')
     start = html.index(">", start) + 1
     return html[start : html.index("</script>", start)]
+
+
+def test_the_review_hides_a_spoken_wrong_language_answers_invented_transcript(
+    browser, learner, scenario
+) -> None:
+    from interaction.services import Answer
+
+    session = session_start(learner=learner, scenario=scenario)
+    attempt_record(
+        session=session,
+        answer=Answer(
+            source="audio",
+            transcript="Je m'en fous.",
+            language_probabilities={"en": 0.94},
+            confidence=0.24,
+        ),
+    )
+    page = browser.get(f"/sessions/{session.pk}/review/").content.decode()
+    assert "en fous" not in page
+    assert "another language" in page
