@@ -2,7 +2,7 @@
 
 Chromium plays the WAV once (`%noloop`) from the moment the page opens the device, and a new
 file needs a new browser, so each test launches its own (`browser_with_mic`). The flags and
-their reasons are in /work/shared/FINDINGS.md and docs/webapp.md.
+their reasons are in the shared FINDINGS.md and docs/webapp.md.
 """
 
 from __future__ import annotations
