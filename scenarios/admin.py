@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html, format_html_join
 
-from scenarios.models import AcceptedAnswer, Scenario, Turn
+from scenarios.models import Scenario, Turn
 from scenarios.rules import PENALTY_TYPES
 from scenarios.selectors import scenario_rules_get
 from scenarios.services import scenario_upsert
@@ -234,8 +234,3 @@ class ScenarioAdmin(admin.ModelAdmin):
         # The formsets were not saved themselves (save_related wrote their rows), so they
         # have no new/changed/deleted object lists to describe.
         return super().construct_change_message(request, form, [], add)
-
-
-class AcceptedAnswerInline(admin.TabularInline):
-    model = AcceptedAnswer
-    extra = 0
