@@ -29,7 +29,6 @@ from interaction.asr.stream_audio import ContainerStreamDecoder
 from interaction.asr.types import (
     AsrError,
     AsrProvider,
-    AsrUnavailable,
     Hypothesis,
     RecognitionOptions,
 )
@@ -51,7 +50,6 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 ENCODINGS = ("pcm_s16le", "webm_opus")
 SAMPLE_RATE = 16_000
-CHUNK_S = 0.1
 PREROLL_SAMPLES = int(0.3 * SAMPLE_RATE)
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8_000, 48_000
 
@@ -100,6 +98,7 @@ class Utterance:
     samples: int = 0
     voiced_samples: int = 0
     trailing_silence: int = 0
+    queued_samples: int = 0  # converted audio waiting for the ASR task
     last_partial_at: float = 0.0
     last_partial_text: str = ""
     closed: bool = False
@@ -297,14 +296,15 @@ class StreamingSession:
                 )
             )
             return
-        if utterance.audio.qsize() * CHUNK_S > self.limits.max_backlog_s:
+        if utterance.queued_samples > self.limits.max_backlog_s * SAMPLE_RATE:
             raise StreamError(
                 "overloaded", "Speech recognition is falling behind; try again.", retryable=True
             )
-        utterance.audio.put_nowait(samples.astype(np.float32).tobytes())
+        utterance.queued_samples += samples.size
+        utterance.audio.put_nowait(np.asarray(samples, dtype=np.float32).tobytes())
         heard = utterance.voiced_samples >= self.limits.min_speech_s * SAMPLE_RATE
         if heard and utterance.trailing_silence >= self.limits.silence_end_s * SAMPLE_RATE:
-            self._spawn(self.finalise(auto=False, reason="silence", expected=utterance))
+            self._spawn(self.finalise(auto=False, expected=utterance))
 
     def _voiced(self, samples: np.ndarray) -> bool:
         rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
@@ -350,11 +350,9 @@ class StreamingSession:
                 chunk = await utterance.audio.get()
                 if chunk is None:
                     return
+                utterance.queued_samples -= len(chunk) // 4
                 await utterance.stream.send_audio(chunk)
-        except AsrUnavailable as unavailable:
-            if not utterance.closed:
-                await self._asr_failed(utterance, str(unavailable))
-        except AsrError as failed:
+        except AsrError as failed:  # AsrUnavailable included: no server took the utterance
             if not utterance.closed:
                 await self._asr_failed(utterance, str(failed))
 
@@ -441,9 +439,7 @@ class StreamingSession:
             self._spawn(self.finalise(auto=True, expected=utterance))
 
     # --- judging ------------------------------------------------------------------------
-    async def finalise(
-        self, *, auto: bool, reason: str = "stop", expected: Utterance | None = None
-    ) -> None:
+    async def finalise(self, *, auto: bool, expected: Utterance | None = None) -> None:
         """End the utterance and judge it through the time-stop scoring path."""
         async with self._finalising:
             utterance = self.utterance

@@ -463,3 +463,23 @@ async def test_an_answer_begun_during_judging_is_biased_for_the_next_turn(
         "À emporter, s'il vous plaît",
     )
     await communicator.disconnect()
+
+
+async def test_audio_the_recogniser_has_not_taken_is_bounded_in_seconds(
+    provider, token, scenario
+) -> None:
+    """The backlog bound counts seconds of audio, whatever the frame size."""
+    scripted = provider()
+    never = asyncio.Event()
+
+    async def stuck_open(options, **kwargs):
+        await never.wait()  # the ASR server accepts the connection but never gets ready
+
+    scripted.open_stream = stuck_open
+    communicator = await connect(token)
+    await start(communicator)
+    for _ in range(8):  # 16 s in 8 frames of 2 s: past the 10 s bound
+        await communicator.send_to(bytes_data=tone(2.0))
+    error = await receive(communicator)
+    assert (error["code"], error["retryable"]) == ("overloaded", True)
+    await communicator.disconnect()
