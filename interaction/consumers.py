@@ -9,6 +9,7 @@ import asyncio
 import json
 import logging
 import time
+import uuid
 from typing import Any
 
 from channels.db import aclose_old_connections
@@ -187,8 +188,6 @@ def _start_arguments(message: dict[str, Any]) -> dict[str, Any]:
             raise StreamError("bad_message", f"{name} must be a non-negative integer.")
     encoding = message.get("encoding", "pcm_s16le")
     if session is not None:
-        import uuid
-
         try:
             uuid.UUID(session)
         except ValueError:
