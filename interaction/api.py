@@ -144,10 +144,16 @@ class AttemptOutputSerializer(serializers.Serializer):
     status = serializers.CharField()
 
 
-def session_data(session: Session, *, detail: bool) -> dict[str, Any]:
+def session_data(
+    session: Session, *, detail: bool, turns: dict[tuple[int, int], Turn] | None = None
+) -> dict[str, Any]:
+    """`turns`: (scenario id, order) → Turn, fetched once for a list of sessions."""
     turn = None
     if session.is_active:
-        turn = Turn.objects.get(scenario=session.scenario, order=session.turn_index)
+        key = (session.scenario_id, session.turn_index)
+        turn = (
+            turns[key] if turns is not None else Turn.objects.get(scenario_id=key[0], order=key[1])
+        )
     data: dict[str, Any] = {
         "id": session.pk,
         "scenario": session.scenario.slug,
@@ -178,10 +184,14 @@ class SessionListCreateApi(APIView):
 
     @extend_schema(responses=SessionOutputSerializer(many=True), operation_id="sessions_list")
     def get(self, request: Request) -> Response:
-        sessions = [
-            session_data(session, detail=False)
-            for session in session_list_for_learner(learner=request.user)[:100]
-        ]
+        sessions = list(session_list_for_learner(learner=request.user)[:100])
+        turns = {
+            (turn.scenario_id, turn.order): turn
+            for turn in Turn.objects.filter(
+                scenario_id__in={session.scenario_id for session in sessions if session.is_active}
+            )
+        }
+        sessions = [session_data(session, detail=False, turns=turns) for session in sessions]
         return Response(SessionOutputSerializer(sessions, many=True).data)
 
     @extend_schema(

@@ -308,3 +308,14 @@ def test_responses_match_the_openapi_schema(learner_client: APIClient, scenario)
     assert set(result["penalty"]) <= set(schema[penalty_ref]["properties"])
     detail = learner_client.get(f"/api/sessions/{session['id']}/").json()
     assert set(detail) == set(schema["SessionDetailOutput"]["properties"])
+
+
+@pytest.mark.django_db
+def test_listing_sessions_costs_the_same_queries_for_one_or_many(
+    learner_client: APIClient, scenario, django_assert_max_num_queries
+) -> None:
+    for _ in range(5):
+        start(learner_client)
+    with django_assert_max_num_queries(4):  # auth token, sessions, their turns (+ savepoint)
+        listed = learner_client.get("/api/sessions/").json()
+    assert [item["turn"]["index"] for item in listed] == [0] * 5
