@@ -159,7 +159,7 @@ def summarise(rows: list[dict]) -> dict:
         values = sorted(row[key] for row in rows if row[key] is not None)
         if not values:
             return {"n": 0}
-        p90 = values[min(len(values) - 1, int(round(0.9 * (len(values) - 1))))]
+        p90 = values[min(len(values) - 1, round(0.9 * (len(values) - 1)))]
         return {
             "n": len(values),
             "median": round(statistics.median(values), 3),

@@ -73,8 +73,8 @@ class AttemptSummarySerializer(serializers.Serializer):
     outcome = serializers.CharField()
     similarity = serializers.FloatField(allow_null=True)
     words = serializers.ListField(child=serializers.DictField())
-    scoreDelta = serializers.IntegerField(source="score_delta")  # noqa: N815
-    livesDelta = serializers.IntegerField(source="lives_delta")  # noqa: N815
+    scoreDelta = serializers.IntegerField(source="score_delta")
+    livesDelta = serializers.IntegerField(source="lives_delta")
     auto_finalised = serializers.BooleanField()
     asr_ms = serializers.IntegerField(allow_null=True)
     created_at = serializers.DateTimeField()
@@ -84,8 +84,8 @@ class LedgerRowSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     attempt = serializers.IntegerField(source="attempt_id", allow_null=True)
     reason = serializers.CharField()
-    scoreDelta = serializers.IntegerField(source="score_delta")  # noqa: N815
-    livesDelta = serializers.IntegerField(source="lives_delta")  # noqa: N815
+    scoreDelta = serializers.IntegerField(source="score_delta")
+    livesDelta = serializers.IntegerField(source="lives_delta")
     score_after = serializers.IntegerField()
     lives_after = serializers.IntegerField()
     created_at = serializers.DateTimeField()
@@ -135,8 +135,8 @@ class AttemptOutputSerializer(serializers.Serializer):
         },
         allow_null=True,
     )
-    scoreDelta = serializers.IntegerField()  # noqa: N815
-    livesDelta = serializers.IntegerField()  # noqa: N815
+    scoreDelta = serializers.IntegerField()
+    livesDelta = serializers.IntegerField()
     score = serializers.IntegerField()
     lives_remaining = serializers.IntegerField()
     lives_total = serializers.IntegerField()

@@ -27,8 +27,8 @@ class Event(TypedDict):
     score: int
     lives_remaining: int
     lives_total: int
-    scoreDelta: int  # noqa: N815
-    livesDelta: int  # noqa: N815
+    scoreDelta: int
+    livesDelta: int
 
 
 class TurnInfo(TypedDict):

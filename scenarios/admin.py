@@ -191,7 +191,7 @@ class ScenarioAdmin(admin.ModelAdmin):
         ("Timestamps", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]
 
-    def get_readonly_fields(self, request, obj=None):  # noqa: ANN001, ANN201
+    def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
         return [*fields, "slug"] if obj else fields
 
@@ -219,10 +219,10 @@ class ScenarioAdmin(admin.ModelAdmin):
         body = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows)
         return format_html("<table>{}</table>", body)
 
-    def save_model(self, request, obj, form, change) -> None:  # noqa: ANN001
+    def save_model(self, request, obj, form, change) -> None:
         """Nothing here: the scenario and its turns are written together in save_related."""
 
-    def save_related(self, request, form, formsets, change) -> None:  # noqa: ANN001
+    def save_related(self, request, form, formsets, change) -> None:
         """Write the scenario, its turns and answers through `scenario_upsert`."""
         (spec,) = [formset.spec for formset in formsets if isinstance(formset, TurnFormSet)]
         assert spec is not None  # TurnFormSet.clean built it from the validated forms
@@ -230,7 +230,7 @@ class ScenarioAdmin(admin.ModelAdmin):
         form.instance.pk = scenario.pk
         form.instance.refresh_from_db()
 
-    def construct_change_message(self, request, form, formsets, add):  # noqa: ANN001, ANN201
+    def construct_change_message(self, request, form, formsets, add):
         # The formsets were not saved themselves (save_related wrote their rows), so they
         # have no new/changed/deleted object lists to describe.
         return super().construct_change_message(request, form, [], add)

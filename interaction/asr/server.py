@@ -30,26 +30,26 @@ import os
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
-import contextlib  # noqa: E402
-import functools  # noqa: E402
-import logging  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable, Iterator, Mapping  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+import contextlib
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-import ctranslate2  # noqa: E402
-import numpy as np  # noqa: E402
-from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps  # noqa: E402
-from whisper_live.backend.faster_whisper_backend import ServeClientFasterWhisper  # noqa: E402
-from whisper_live.server import TranscriptionServer  # noqa: E402
-from whisper_live.transcriber.transcriber_faster_whisper import WhisperModel  # noqa: E402
+import ctranslate2
+import numpy as np
+from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps
+from whisper_live.backend.faster_whisper_backend import ServeClientFasterWhisper
+from whisper_live.server import TranscriptionServer
+from whisper_live.transcriber.transcriber_faster_whisper import WhisperModel
 
-from .models import ensure_model  # noqa: E402
-from .types import SAMPLE_RATE  # noqa: E402
-from .whisperlive import BIAS_MODES, FINAL_TYPE, PARLEY_OPTIONS_KEY  # noqa: E402
+from .models import ensure_model
+from .types import SAMPLE_RATE
+from .whisperlive import BIAS_MODES, FINAL_TYPE, PARLEY_OPTIONS_KEY
 
 logger = logging.getLogger(__name__)
 

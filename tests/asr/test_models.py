@@ -78,7 +78,7 @@ def test_missing_part_is_reported(parts):
 
 
 def test_unassembled_base_model_says_how_to_fix_it(tmp_path):
-    with pytest.raises(ModelError, match="python -m interaction.asr.models"):
+    with pytest.raises(ModelError, match=r"python -m interaction\.asr\.models"):
         model_path("base", tmp_path)
 
 

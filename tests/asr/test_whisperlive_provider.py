@@ -206,7 +206,7 @@ async def test_a_server_dropping_a_clip_is_retried_on_the_next():
 async def test_no_final_within_the_timeout_is_an_error():
     async with ScriptedPeer(Script(at_end="hang")) as peer:
         started = time.perf_counter()
-        with pytest.raises(AsrError, match="no final result within 0.3 s") as excinfo:
+        with pytest.raises(AsrError, match=r"no final result within 0\.3 s") as excinfo:
             await provider(peer.url, final_timeout=0.3).transcribe(audio(1), FRENCH)
     assert not isinstance(excinfo.value, AsrUnavailable)
     assert time.perf_counter() - started < 2

@@ -268,7 +268,7 @@ def test_two_concurrent_attempts_neither_lose_nor_double(learner, scenario) -> N
         try:
             barrier.wait(timeout=5)
             attempt_record(session=session, answer=wrong)
-        except BaseException as error:  # noqa: BLE001 - reported below
+        except BaseException as error:
             errors.append(error)
         finally:
             connection.close()

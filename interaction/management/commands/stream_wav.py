@@ -22,7 +22,7 @@ from interaction.stream_client import StreamClient, register_learner
 class Command(BaseCommand):
     help = "Play WAV answers over /stream/interaction in real time and print every event."
 
-    def add_arguments(self, parser) -> None:  # noqa: ANN001
+    def add_arguments(self, parser) -> None:
         parser.add_argument("files", nargs="+", type=Path)
         parser.add_argument("--scenario", required=True, help="Scenario slug to play.")
         parser.add_argument("--url", default="http://127.0.0.1:8000", help="Parley's base URL.")
