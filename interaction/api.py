@@ -31,7 +31,7 @@ from interaction.api_errors import (
 )
 from interaction.asr.audio import AudioError
 from interaction.asr.types import AsrError
-from interaction.models import Mode, Session
+from interaction.models import Session
 from interaction.payloads import attempt_payload, score_fields, turn_payload
 from interaction.scoring import SessionNotActive
 from interaction.selectors import session_get_for_learner, session_list_for_learner
@@ -43,9 +43,13 @@ from interaction.services import (
     session_start,
 )
 from interaction.speech import answer_from_audio
+from interaction.vocabulary import PENALISED_OUTCOMES, Mode, Outcome
 from scenarios.models import Scenario, Turn
 
 MAX_TRANSCRIPT_CHARS = 500
+PENALTY_CHOICES = [
+    (value, label) for value, label in Outcome.choices() if value in PENALISED_OUTCOMES
+]
 
 ERRORS = {
     400: OpenApiResponse(description="Invalid input; `detail` says which field and why."),
@@ -111,9 +115,7 @@ class SessionDetailOutputSerializer(SessionOutputSerializer):
 
 class AttemptOutputSerializer(serializers.Serializer):
     attempt = serializers.IntegerField()
-    outcome = serializers.ChoiceField(
-        choices=["correct", "wrong_language", "incorrect_answer", "no_speech"]
-    )
+    outcome = serializers.ChoiceField(choices=Outcome.choices())
     transcript = serializers.CharField()
     confidence = serializers.FloatField(allow_null=True)
     language = serializers.CharField(allow_null=True)
@@ -125,7 +127,7 @@ class AttemptOutputSerializer(serializers.Serializer):
     penalty = inline_serializer(
         "Penalty",
         fields={
-            "type": serializers.ChoiceField(choices=["wrong_language", "incorrect_answer"]),
+            "type": serializers.ChoiceField(choices=PENALTY_CHOICES),
             "lives": serializers.IntegerField(),
             "points": serializers.IntegerField(),
             "hint": serializers.CharField(required=False),
@@ -180,7 +182,7 @@ def _learner_session(request: Request, session_id: Any) -> Session:
 class SessionListCreateApi(APIView):
     class InputSerializer(serializers.Serializer):
         scenario = serializers.SlugField()
-        mode = serializers.ChoiceField(choices=Mode.choices, default=Mode.TIME_STOP)
+        mode = serializers.ChoiceField(choices=Mode.choices(), default=Mode.TIME_STOP)
 
     @extend_schema(responses=SessionOutputSerializer(many=True), operation_id="sessions_list")
     def get(self, request: Request) -> Response:

@@ -22,8 +22,9 @@ from django.urls import reverse
 from django.utils.translation import get_language_info
 from django.views.decorators.http import require_http_methods
 
-from interaction.models import Attempt, Outcome, Session, Status
+from interaction.models import Attempt, Session
 from interaction.selectors import session_get_for_learner, session_list_for_learner
+from interaction.vocabulary import Outcome, SessionStatus
 from scenarios.models import Scenario
 from scenarios.selectors import scenario_get, scenario_list, scenario_rules_get
 
@@ -55,7 +56,7 @@ def _best_results(*, learner: Any) -> dict[int, BestResult]:
         .values("scenario_id")
         .annotate(
             best=Max("score"),
-            best_completed=Max("score", filter=Q(status=Status.COMPLETED)),
+            best_completed=Max("score", filter=Q(status=SessionStatus.COMPLETED)),
             sessions=Count("id"),
         )
     )

@@ -18,16 +18,9 @@ from django.utils import timezone
 from interaction.asr.types import Hypothesis
 from interaction.judging import Evidence, Policy, Verdict, judge
 from interaction.language_text import text_language_probabilities
-from interaction.models import (
-    Attempt,
-    LearnerProfile,
-    Mode,
-    ScoreEvent,
-    Session,
-    Source,
-    Status,
-)
+from interaction.models import Attempt, LearnerProfile, ScoreEvent, Session
 from interaction.scoring import Change, SessionNotActive, SessionState, score_apply
+from interaction.vocabulary import Mode, SessionStatus, Source
 from scenarios.models import Scenario, Turn
 from scenarios.rules import Rules
 from scenarios.selectors import scenario_rules_get
@@ -163,7 +156,7 @@ def attempt_record(*, session: Session, answer: Answer) -> AttemptResult:
             .select_related("scenario", "learner")
             .get(pk=session.pk)
         )
-        if locked.status != Status.ACTIVE:
+        if locked.status != SessionStatus.ACTIVE:
             raise SessionNotActive(locked.status)
         scenario = locked.scenario
         if answer.source == Source.TYPED and not scenario.typed_answers:
@@ -228,7 +221,7 @@ def attempt_record(*, session: Session, answer: Answer) -> AttemptResult:
         locked.lives_remaining = change.state.lives_remaining
         locked.turn_index = change.state.turn_index
         locked.status = change.state.status
-        if locked.status != Status.ACTIVE:
+        if locked.status != SessionStatus.ACTIVE:
             locked.ended_at = timezone.now()
         locked.save(
             update_fields=[
@@ -241,7 +234,7 @@ def attempt_record(*, session: Session, answer: Answer) -> AttemptResult:
             ]
         )
         next_turn = None
-        if locked.status == Status.ACTIVE:
+        if locked.status == SessionStatus.ACTIVE:
             next_turn = Turn.objects.get(scenario=scenario, order=locked.turn_index)
         transaction.on_commit(
             lambda: metrics.ATTEMPTS.labels(verdict.outcome, answer.source, locked.mode).inc()
