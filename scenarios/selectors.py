@@ -42,3 +42,8 @@ def scenario_list() -> QuerySet[Scenario]:
 
 def scenario_get(*, slug: str) -> Scenario:
     return Scenario.objects.prefetch_related("turns__answers").get(slug=slug)
+
+
+def scenario_find(*, slug: str) -> Scenario | None:
+    """The scenario called `slug`, or None."""
+    return Scenario.objects.filter(slug=slug).first()
