@@ -47,3 +47,8 @@ def scenario_get(*, slug: str) -> Scenario:
 def scenario_find(*, slug: str) -> Scenario | None:
     """The scenario called `slug`, or None."""
     return Scenario.objects.filter(slug=slug).first()
+
+
+def scenario_slugs() -> QuerySet[Scenario, str]:
+    """Every scenario's slug, alphabetical (playable or not)."""
+    return Scenario.objects.order_by("slug").values_list("slug", flat=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from uuid import UUID
 
 from django.db.models import Avg, Count, Q, QuerySet
 
@@ -98,7 +99,7 @@ def _failed_counts() -> dict[tuple[int, int], int]:
 
 def _first_try_outcomes() -> dict[int, list[str]]:
     """turn id → the outcome of each session's first judged attempt at it."""
-    seen: set[tuple[str, int]] = set()
+    seen: set[tuple[UUID, int]] = set()
     outcomes: dict[int, list[str]] = {}
     attempts = (
         Attempt.objects.exclude(outcome=Outcome.NO_SPEECH)
