@@ -209,7 +209,7 @@ class SessionListCreateApi(APIView):
             raise exceptions.ValidationError({"scenario": [f"No scenario {slug!r}."]})
         try:
             session = session_start(
-                learner=request.user, scenario=scenario, mode=payload.validated_data["mode"]
+                learner=request.user, scenario=scenario, mode=Mode(payload.validated_data["mode"])
             )
         except ScenarioNotPlayable as error:
             raise exceptions.ValidationError({"scenario": [str(error)]}) from error

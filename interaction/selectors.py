@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db.models import Count, Max, Q, QuerySet, Sum
+from rest_framework.authtoken.models import Token
 
 from interaction.models import Attempt, LearnerProfile, Session
 from interaction.vocabulary import SessionStatus
 from scenarios.models import Turn
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User  # the configured AUTH_USER_MODEL
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,14 @@ def learner_best_results(*, learner: Any) -> dict[int, BestResult]:
         )
         for row in rows
     }
+
+
+def learner_for_token_get(*, key: str) -> User | None:
+    """The active learner whose API token is `key`, else None."""
+    token = Token.objects.select_related("user").filter(key=key).first()
+    if token is None or not token.user.is_active:
+        return None
+    return token.user
 
 
 def learner_other_languages_get(*, learner: Any) -> tuple[str, ...]:

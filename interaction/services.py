@@ -61,7 +61,7 @@ class Answer:
     words: [{word, start, end, probability}] from the recogniser. Times in ms.
     """
 
-    source: str
+    source: Source
     transcript: str
     language_probabilities: Mapping[str, float] = field(default_factory=dict)
     confidence: float | None = None
@@ -127,7 +127,7 @@ def answer_from_text(*, text: str) -> Answer:
 
 
 @transaction.atomic
-def session_start(*, learner: Any, scenario: Scenario, mode: str = Mode.TIME_STOP) -> Session:
+def session_start(*, learner: Any, scenario: Scenario, mode: Mode = Mode.TIME_STOP) -> Session:
     """Start a session with the scenario's effective lives; the ledger's first row grants them."""
     turn_count = scenario.turns.count()
     if turn_count == 0:
@@ -156,7 +156,7 @@ def session_start(*, learner: Any, scenario: Scenario, mode: str = Mode.TIME_STO
 
 
 def answer_policy_get(
-    *, source: str, target_language: str, rules: Rules, other_languages: Sequence[str]
+    *, source: Source, target_language: str, rules: Rules, other_languages: Sequence[str]
 ) -> Policy:
     """The judging policy for one answer in `target_language`.
 

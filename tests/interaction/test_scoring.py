@@ -74,4 +74,8 @@ def test_an_ended_session_takes_no_answer(status: str) -> None:
 
 def test_unknown_outcome_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown outcome"):
-        score_apply(state=state(status=SessionStatus.ACTIVE), outcome="maybe", rules=RULES)  # type: ignore[arg-type]  # on purpose
+        score_apply(
+            state=state(status=SessionStatus.ACTIVE),
+            outcome="maybe",  # type: ignore[arg-type]  # an unknown outcome, on purpose
+            rules=RULES,
+        )

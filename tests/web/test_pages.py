@@ -10,7 +10,7 @@ from django.test import Client
 from django.test.utils import override_settings
 
 from interaction.services import answer_from_text, attempt_record, session_start
-from interaction.vocabulary import SessionStatus
+from interaction.vocabulary import SessionStatus, Source
 
 pytestmark = pytest.mark.django_db
 
@@ -186,7 +186,7 @@ def test_the_review_hides_a_spoken_wrong_language_answers_invented_transcript(
     attempt_record(
         session=session,
         answer=Answer(
-            source="audio",
+            source=Source.AUDIO,
             transcript="Je m'en fous.",
             language_probabilities={"en": 0.94},
             confidence=0.24,
