@@ -29,9 +29,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
-from unittest import mock
 
 from bench.common import (
     RESULTS,
@@ -138,14 +136,14 @@ async def recognise(
 
 
 def build_policies() -> dict[tuple[str, int], Any]:
-    """(scenario, turn) -> Policy exactly as `services._policy` builds it for audio."""
+    """(scenario, turn) -> Policy exactly as `services.answer_policy_get` builds it for audio."""
     import yaml
     from django.conf import settings
 
     from bench.clipset import OTHER_LANGUAGE
     from bench.common import REPO
-    from interaction import services
-    from interaction.models import Source
+    from interaction.services import answer_policy_get
+    from interaction.vocabulary import Source
     from scenarios.rules import ScenarioOverrides, rules_resolve
     from scenarios.specs import spec_from_mapping
 
@@ -172,14 +170,12 @@ def build_policies() -> dict[tuple[str, int], Any]:
                 scenario=overrides,
                 turn_reward=turn.reward,
             )
-            answer = services.Answer(source=Source.AUDIO, transcript="")
-            with mock.patch.object(services, "learner_other_languages", return_value=other):
-                policies[(spec.slug, index)] = services._policy(
-                    answer=answer,
-                    scenario=SimpleNamespace(language=spec.language),
-                    rules=rules,
-                    learner=None,
-                )
+            policies[(spec.slug, index)] = answer_policy_get(
+                source=Source.AUDIO,
+                target_language=spec.language,
+                rules=rules,
+                other_languages=other,
+            )
     return policies
 
 

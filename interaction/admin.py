@@ -22,7 +22,7 @@ class AttemptInline(admin.TabularInline):
     model = Attempt
     extra = 0
     can_delete = False
-    fields = [
+    fields = readonly_fields = (
         "created_at",
         "turn_index",
         "source",
@@ -36,8 +36,7 @@ class AttemptInline(admin.TabularInline):
         "lives_delta",
         "auto_finalised",
         "asr_ms",
-    ]
-    readonly_fields = fields
+    )
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -47,8 +46,14 @@ class ScoreEventInline(admin.TabularInline):
     model = ScoreEvent
     extra = 0
     can_delete = False
-    fields = ["created_at", "reason", "score_delta", "lives_delta", "score_after", "lives_after"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "created_at",
+        "reason",
+        "score_delta",
+        "lives_delta",
+        "score_after",
+        "lives_after",
+    )
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False

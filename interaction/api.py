@@ -8,14 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
-from rest_framework.authtoken.models import Token
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -31,21 +26,34 @@ from interaction.api_errors import (
 )
 from interaction.asr.audio import AudioError
 from interaction.asr.types import AsrError
-from interaction.models import Mode, Session
+from interaction.models import Session
 from interaction.payloads import attempt_payload, score_fields, turn_payload
 from interaction.scoring import SessionNotActive
-from interaction.selectors import session_get_for_learner, session_list_for_learner
+from interaction.selectors import (
+    session_get_for_learner,
+    session_list_for_learner,
+    session_turn_due_get,
+    session_turns_due,
+)
 from interaction.services import (
+    RegistrationRefused,
     ScenarioNotPlayable,
     TypedAnswersNotAllowed,
     answer_from_text,
     attempt_record,
+    learner_register,
+    learner_token_create,
     session_start,
 )
 from interaction.speech import answer_from_audio
-from scenarios.models import Scenario, Turn
+from interaction.vocabulary import PENALISED_OUTCOMES, Mode, Outcome
+from scenarios.models import Turn
+from scenarios.selectors import scenario_find
 
 MAX_TRANSCRIPT_CHARS = 500
+PENALTY_CHOICES = [
+    (value, label) for value, label in Outcome.choices() if value in PENALISED_OUTCOMES
+]
 
 ERRORS = {
     400: OpenApiResponse(description="Invalid input; `detail` says which field and why."),
@@ -65,7 +73,9 @@ class TurnOutputSerializer(serializers.Serializer):
 class AttemptSummarySerializer(serializers.Serializer):
     id = serializers.IntegerField()
     turn_index = serializers.IntegerField()
-    source = serializers.CharField()
+    # The serializer metaclass moves declared fields off the class, so this never shadows
+    # Field.source at run time; the stub sees only the class attribute.
+    source = serializers.CharField()  # type: ignore[assignment]
     transcript = serializers.CharField()
     confidence = serializers.FloatField(allow_null=True)
     language = serializers.CharField()
@@ -111,9 +121,7 @@ class SessionDetailOutputSerializer(SessionOutputSerializer):
 
 class AttemptOutputSerializer(serializers.Serializer):
     attempt = serializers.IntegerField()
-    outcome = serializers.ChoiceField(
-        choices=["correct", "wrong_language", "incorrect_answer", "no_speech"]
-    )
+    outcome = serializers.ChoiceField(choices=Outcome.choices())
     transcript = serializers.CharField()
     confidence = serializers.FloatField(allow_null=True)
     language = serializers.CharField(allow_null=True)
@@ -125,7 +133,7 @@ class AttemptOutputSerializer(serializers.Serializer):
     penalty = inline_serializer(
         "Penalty",
         fields={
-            "type": serializers.ChoiceField(choices=["wrong_language", "incorrect_answer"]),
+            "type": serializers.ChoiceField(choices=PENALTY_CHOICES),
             "lives": serializers.IntegerField(),
             "points": serializers.IntegerField(),
             "hint": serializers.CharField(required=False),
@@ -148,12 +156,10 @@ def session_data(
     session: Session, *, detail: bool, turns: dict[tuple[int, int], Turn] | None = None
 ) -> dict[str, Any]:
     """`turns`: (scenario id, order) → Turn, fetched once for a list of sessions."""
-    turn = None
-    if session.is_active:
-        key = (session.scenario_id, session.turn_index)
-        turn = (
-            turns[key] if turns is not None else Turn.objects.get(scenario_id=key[0], order=key[1])
-        )
+    if turns is None:
+        turn = session_turn_due_get(session=session)
+    else:
+        turn = turns[(session.scenario_id, session.turn_index)] if session.is_active else None
     data: dict[str, Any] = {
         "id": session.pk,
         "scenario": session.scenario.slug,
@@ -180,19 +186,14 @@ def _learner_session(request: Request, session_id: Any) -> Session:
 class SessionListCreateApi(APIView):
     class InputSerializer(serializers.Serializer):
         scenario = serializers.SlugField()
-        mode = serializers.ChoiceField(choices=Mode.choices, default=Mode.TIME_STOP)
+        mode = serializers.ChoiceField(choices=Mode.choices(), default=Mode.TIME_STOP)
 
     @extend_schema(responses=SessionOutputSerializer(many=True), operation_id="sessions_list")
     def get(self, request: Request) -> Response:
         sessions = list(session_list_for_learner(learner=request.user)[:100])
-        turns = {
-            (turn.scenario_id, turn.order): turn
-            for turn in Turn.objects.filter(
-                scenario_id__in={session.scenario_id for session in sessions if session.is_active}
-            )
-        }
-        sessions = [session_data(session, detail=False, turns=turns) for session in sessions]
-        return Response(SessionOutputSerializer(sessions, many=True).data)
+        turns = session_turns_due(sessions=sessions)
+        data = [session_data(session, detail=False, turns=turns) for session in sessions]
+        return Response(SessionOutputSerializer(data, many=True).data)
 
     @extend_schema(
         request=InputSerializer,
@@ -203,12 +204,12 @@ class SessionListCreateApi(APIView):
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         slug = payload.validated_data["scenario"]
-        scenario = Scenario.objects.filter(slug=slug).first()
+        scenario = scenario_find(slug=slug)
         if scenario is None:
             raise exceptions.ValidationError({"scenario": [f"No scenario {slug!r}."]})
         try:
             session = session_start(
-                learner=request.user, scenario=scenario, mode=payload.validated_data["mode"]
+                learner=request.user, scenario=scenario, mode=Mode(payload.validated_data["mode"])
             )
         except ScenarioNotPlayable as error:
             raise exceptions.ValidationError({"scenario": [str(error)]}) from error
@@ -337,19 +338,14 @@ class RegisterApi(APIView):
     def post(self, request: Request) -> Response:
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        username = payload.validated_data["username"]
-        password = payload.validated_data["password"]
-        user_model = get_user_model()
         try:
-            validate_password(password, user_model(username=username))
-        except DjangoValidationError as weak:
-            raise exceptions.ValidationError({"password": list(weak.messages)}) from weak
-        try:
-            with transaction.atomic():
-                user = user_model.objects.create_user(username=username, password=password)
-        except IntegrityError as taken:
-            raise exceptions.ValidationError({"username": ["This username is taken."]}) from taken
-        token = Token.objects.create(user=user)
+            learner = learner_register(
+                username=payload.validated_data["username"],
+                password=payload.validated_data["password"],
+            )
+        except RegistrationRefused as refused:
+            raise exceptions.ValidationError({refused.field: refused.messages}) from refused
+        token = learner_token_create(learner=learner)
         return Response(
-            {"token": token.key, "username": user.username}, status=status.HTTP_201_CREATED
+            {"token": token.key, "username": learner.get_username()}, status=status.HTTP_201_CREATED
         )

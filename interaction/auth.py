@@ -8,15 +8,10 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from django.contrib.auth.models import AnonymousUser
-from rest_framework.authtoken.models import Token
 
+from interaction.selectors import learner_for_token_get
 
-@database_sync_to_async
-def _user_for_token(key: str) -> Any:
-    token = Token.objects.select_related("user").filter(key=key).first()
-    if token is None or not token.user.is_active:
-        return AnonymousUser()
-    return token.user
+_user_for_token = database_sync_to_async(learner_for_token_get)
 
 
 class TokenAuthMiddleware(BaseMiddleware):
@@ -26,5 +21,5 @@ class TokenAuthMiddleware(BaseMiddleware):
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         keys = query.get("token")
         if keys:
-            scope = {**scope, "user": await _user_for_token(keys[0])}
+            scope = {**scope, "user": await _user_for_token(key=keys[0]) or AnonymousUser()}
         return await super().__call__(scope, receive, send)

@@ -19,10 +19,13 @@ from num2words import num2words
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
-CORRECT = "correct"
-WRONG_LANGUAGE = "wrong_language"
-INCORRECT_ANSWER = "incorrect_answer"
-NO_SPEECH = "no_speech"
+from interaction.vocabulary import Outcome
+
+# Aliases until the streaming wing moves to `Outcome` (stream_services and payloads import them).
+CORRECT = Outcome.CORRECT
+WRONG_LANGUAGE = Outcome.WRONG_LANGUAGE
+INCORRECT_ANSWER = Outcome.INCORRECT_ANSWER
+NO_SPEECH = Outcome.NO_SPEECH
 
 _DIGITS = re.compile(r"\d+")
 _SPACES = re.compile(r"\s+")
@@ -55,14 +58,14 @@ class Policy:
 
 @dataclass(frozen=True)
 class Verdict:
-    """outcome: one of CORRECT, WRONG_LANGUAGE, INCORRECT_ANSWER, NO_SPEECH.
+    """outcome: what the answer was judged to be.
 
     similarity: 0..100 to `best_answer`, the closest accepted answer (None when not matched).
     language / language_probability: the most probable language of the evidence.
     suspect_language: the language that made the answer wrong-language, else None.
     """
 
-    outcome: str
+    outcome: Outcome
     similarity: float | None = None
     best_answer: str | None = None
     language: str | None = None
@@ -148,11 +151,13 @@ def language_suspect(
 
 
 def judge(evidence: Evidence, answers: Iterable[str], policy: Policy) -> Verdict:
-    """no speech → NO_SPEECH; a suspect language → WRONG_LANGUAGE; else match the answers."""
+    """No speech → NO_SPEECH; a suspect language → WRONG_LANGUAGE; else match the answers."""
     top = max(evidence.language_probabilities.items(), key=lambda item: item[1], default=None)
     language, language_probability = top if top else (None, None)
     if evidence.no_speech or not evidence.transcript.strip():
-        return Verdict(NO_SPEECH, language=language, language_probability=language_probability)
+        return Verdict(
+            Outcome.NO_SPEECH, language=language, language_probability=language_probability
+        )
     suspect = language_suspect(
         evidence.language_probabilities,
         target=policy.target_language,
@@ -166,11 +171,11 @@ def judge(evidence: Evidence, answers: Iterable[str], policy: Policy) -> Verdict
         ignore_accents=policy.ignore_accents,
     )
     if suspect is not None:
-        outcome = WRONG_LANGUAGE
+        outcome = Outcome.WRONG_LANGUAGE
     elif match.answer is not None and match.similarity >= policy.answer_similarity:
-        outcome = CORRECT
+        outcome = Outcome.CORRECT
     else:
-        outcome = INCORRECT_ANSWER
+        outcome = Outcome.INCORRECT_ANSWER
     return Verdict(
         outcome,
         similarity=match.similarity,

@@ -13,29 +13,10 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from interaction.vocabulary import Mode, Outcome, SessionStatus, Source
 
-class Mode(models.TextChoices):
-    TIME_STOP = "time_stop", "Time-stop"
-    STREAMING = "streaming", "Streaming"
-
-
-class Status(models.TextChoices):
-    ACTIVE = "active", "Active"
-    COMPLETED = "completed", "Completed"
-    FAILED = "failed", "Failed"
-    ABANDONED = "abandoned", "Abandoned"
-
-
-class Outcome(models.TextChoices):
-    CORRECT = "correct", "Correct"
-    WRONG_LANGUAGE = "wrong_language", "Wrong language"
-    INCORRECT_ANSWER = "incorrect_answer", "Incorrect answer"
-    NO_SPEECH = "no_speech", "No speech"
-
-
-class Source(models.TextChoices):
-    AUDIO = "audio", "Audio"
-    TYPED = "typed", "Typed"
+# Alias until the streaming wing moves to `SessionStatus` (stream_services imports it).
+Status = SessionStatus
 
 
 class LearnerProfile(models.Model):
@@ -58,13 +39,15 @@ class Session(models.Model):
     scenario = models.ForeignKey(
         "scenarios.Scenario", on_delete=models.PROTECT, related_name="sessions"
     )
-    mode = models.CharField(max_length=12, choices=Mode.choices, default=Mode.TIME_STOP)
+    mode = models.CharField(max_length=12, choices=Mode.choices(), default=Mode.TIME_STOP)
     score = models.IntegerField(default=0)
     lives_total = models.PositiveSmallIntegerField()
     lives_remaining = models.PositiveSmallIntegerField()
     turn_index = models.PositiveSmallIntegerField(default=0, help_text="0-based turn now due.")
     turn_count = models.PositiveSmallIntegerField()
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
+    status = models.CharField(
+        max_length=12, choices=SessionStatus.choices(), default=SessionStatus.ACTIVE
+    )
     started_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -87,14 +70,14 @@ class Session(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.status == Status.ACTIVE
+        return self.status == SessionStatus.ACTIVE
 
 
 class Attempt(models.Model):
     session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="attempts")
     turn = models.ForeignKey("scenarios.Turn", on_delete=models.PROTECT, related_name="attempts")
     turn_index = models.PositiveSmallIntegerField()
-    source = models.CharField(max_length=8, choices=Source.choices)
+    source = models.CharField(max_length=8, choices=Source.choices())
     transcript = models.TextField(blank=True)
     confidence = models.FloatField(null=True, blank=True, help_text="0..1")
     language = models.CharField(max_length=8, blank=True)
@@ -103,7 +86,7 @@ class Attempt(models.Model):
     words = models.JSONField(
         default=list, blank=True, help_text="[{word, start, end, probability}]"
     )
-    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices())
     similarity = models.FloatField(null=True, blank=True, help_text="0..100 to the best answer")
     matched_answer = models.CharField(max_length=300, blank=True)
     score_delta = models.IntegerField(default=0)
@@ -127,9 +110,10 @@ class ScoreEvent(models.Model):
 
     class Reason(models.TextChoices):
         SESSION_START = "session_start", "Session start"
-        CORRECT = "correct", "Correct answer"
-        WRONG_LANGUAGE = "wrong_language", "Wrong language"
-        INCORRECT_ANSWER = "incorrect_answer", "Incorrect answer"
+        # A judged answer's reason is its outcome's value.
+        CORRECT = Outcome.CORRECT.value, "Correct answer"
+        WRONG_LANGUAGE = Outcome.WRONG_LANGUAGE.value, "Wrong language"
+        INCORRECT_ANSWER = Outcome.INCORRECT_ANSWER.value, "Incorrect answer"
 
     session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="ledger")
     attempt = models.OneToOneField(

@@ -1,20 +1,19 @@
 """The learner's pages: sign up, scenario list, play, review.
 
-Thin views: read through selectors (or the small private queries below), render a template.
+Thin views: read through selectors, write through services, render a template.
 The play page is a shell: the game runs in static/parley/play.js against the time-stop API and
 the /stream/interaction socket, configured by the JSON this view puts on the page.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
-from django.db.models import Count, Max, Q
+from django.contrib.auth.models import User
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
@@ -22,8 +21,16 @@ from django.urls import reverse
 from django.utils.translation import get_language_info
 from django.views.decorators.http import require_http_methods
 
-from interaction.models import Attempt, Outcome, Session, Status
-from interaction.selectors import session_get_for_learner, session_list_for_learner
+from interaction.models import Attempt, Session
+from interaction.selectors import (
+    BestResult,
+    learner_best_results,
+    session_attempts_for_review,
+    session_get_for_learner,
+    session_list_for_learner,
+)
+from interaction.services import RegistrationRefused, learner_register
+from interaction.vocabulary import Outcome
 from scenarios.models import Scenario
 from scenarios.selectors import scenario_get, scenario_list, scenario_rules_get
 
@@ -40,48 +47,29 @@ def language_name(code: str) -> str:
         return code
 
 
-@dataclass(frozen=True)
-class BestResult:
-    """A learner's best session of one scenario: score in points, whether any was completed."""
-
-    score: int
-    completed: bool
-    sessions: int
-
-
-def _best_results(*, learner: Any) -> dict[int, BestResult]:
-    rows = (
-        Session.objects.filter(learner=learner)
-        .values("scenario_id")
-        .annotate(
-            best=Max("score"),
-            best_completed=Max("score", filter=Q(status=Status.COMPLETED)),
-            sessions=Count("id"),
-        )
-    )
-    return {
-        row["scenario_id"]: BestResult(
-            score=row["best_completed"] if row["best_completed"] is not None else row["best"],
-            completed=row["best_completed"] is not None,
-            sessions=row["sessions"],
-        )
-        for row in rows
-    }
-
-
 def streaming_available(scenario: Scenario) -> bool:
     return bool(settings.STREAMING_ENABLED and scenario.streaming_enabled)
+
+
+# The sign-up form's field for each field a refused registration names.
+_SIGNUP_FIELDS = {"username": "username", "password": "password2"}
 
 
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("scenario-list-page")
-    form = UserCreationForm(request.POST or None)
+    form: UserCreationForm[User] = UserCreationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("scenario-list-page")
+        try:
+            user = learner_register(
+                username=form.cleaned_data["username"], password=form.cleaned_data["password1"]
+            )
+        except RegistrationRefused as refused:
+            form.add_error(_SIGNUP_FIELDS[refused.field], list(refused.messages))
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            return redirect("scenario-list-page")
     return render(request, "registration/signup.html", {"form": form})
 
 
@@ -90,7 +78,7 @@ def scenario_list_page(request: HttpRequest) -> HttpResponse:
     best: dict[int, BestResult] = {}
     recent: list[Session] = []
     if request.user.is_authenticated:
-        best = _best_results(learner=request.user)
+        best = learner_best_results(learner=request.user)
         recent = list(session_list_for_learner(learner=request.user)[:RECENT_SESSIONS])
     rows = [
         {
@@ -141,7 +129,7 @@ def play_page(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
-PENALTY_LABELS = {
+PENALTY_LABELS: dict[str, str] = {
     Outcome.WRONG_LANGUAGE: "Wrong language",
     Outcome.INCORRECT_ANSWER: "Incorrect answer",
     Outcome.NO_SPEECH: "Nothing heard",
@@ -149,7 +137,7 @@ PENALTY_LABELS = {
 
 
 def _attempt_row(attempt: Attempt, *, target_language: str) -> dict[str, Any]:
-    words = []
+    words: list[dict[str, Any]] = []
     for word in attempt.words or []:
         raw = str(word.get("word", ""))
         probability = _probability(word.get("probability"))
@@ -190,7 +178,7 @@ def session_review_page(request: HttpRequest, session_id: Any) -> HttpResponse:
         session = session_get_for_learner(session_id=session_id, learner=request.user)
     except Session.DoesNotExist as missing:
         raise Http404("No such session.") from missing
-    attempts = session.attempts.select_related("turn").order_by("created_at", "id")
+    attempts = session_attempts_for_review(session=session)
     rows = [
         _attempt_row(attempt, target_language=session.scenario.language) for attempt in attempts
     ]

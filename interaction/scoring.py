@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from interaction.judging import CORRECT, INCORRECT_ANSWER, NO_SPEECH, WRONG_LANGUAGE
+from interaction.vocabulary import PENALISED_OUTCOMES, Outcome, SessionStatus
 from scenarios.rules import Penalty, Rules
-
-ACTIVE, COMPLETED, FAILED = "active", "completed", "failed"
 
 
 class SessionNotActive(Exception):
@@ -24,7 +22,7 @@ class SessionState:
     lives_remaining: int
     turn_index: int
     turn_count: int
-    status: str = ACTIVE
+    status: SessionStatus = SessionStatus.ACTIVE
 
 
 @dataclass(frozen=True)
@@ -37,25 +35,25 @@ class Change:
     penalty: Penalty | None = None
 
 
-def score_apply(*, state: SessionState, outcome: str, rules: Rules) -> Change:
+def score_apply(*, state: SessionState, outcome: Outcome, rules: Rules) -> Change:
     """Apply one judged answer.
 
     A correct answer adds the turn's reward and advances; the last turn completes the session.
     A penalty costs its lives and points (the score never goes below 0) and the turn stays;
     no lives left fails the session. No speech changes nothing.
     """
-    if state.status != ACTIVE:
+    if state.status != SessionStatus.ACTIVE:
         raise SessionNotActive(state.status)
-    if outcome == NO_SPEECH:
+    if outcome == Outcome.NO_SPEECH:
         return Change(0, 0, state)
-    if outcome == CORRECT:
+    if outcome == Outcome.CORRECT:
         turn_index = state.turn_index + 1
-        status = COMPLETED if turn_index >= state.turn_count else ACTIVE
+        status = SessionStatus.COMPLETED if turn_index >= state.turn_count else SessionStatus.ACTIVE
         new_state = replace(
             state, score=state.score + rules.reward, turn_index=turn_index, status=status
         )
         return Change(rules.reward, 0, new_state)
-    if outcome not in (WRONG_LANGUAGE, INCORRECT_ANSWER):
+    if outcome not in PENALISED_OUTCOMES:
         raise ValueError(f"unknown outcome {outcome!r}")
     penalty = rules.penalty(outcome)
     lives_lost = min(penalty.lives, state.lives_remaining)
@@ -65,6 +63,6 @@ def score_apply(*, state: SessionState, outcome: str, rules: Rules) -> Change:
         state,
         score=state.score - points_lost,
         lives_remaining=lives,
-        status=FAILED if lives == 0 else ACTIVE,
+        status=SessionStatus.FAILED if lives == 0 else SessionStatus.ACTIVE,
     )
     return Change(-points_lost, -lives_lost, new_state, penalty)

@@ -9,30 +9,31 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import transaction
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
 from interaction.asr.types import Hypothesis
 from interaction.judging import Evidence, Policy, Verdict, judge
 from interaction.language_text import text_language_probabilities
-from interaction.models import (
-    Attempt,
-    LearnerProfile,
-    Mode,
-    ScoreEvent,
-    Session,
-    Source,
-    Status,
-)
+from interaction.models import Attempt, ScoreEvent, Session
 from interaction.scoring import Change, SessionNotActive, SessionState, score_apply
+from interaction.selectors import learner_other_languages_get
+from interaction.vocabulary import Mode, SessionStatus, Source
 from scenarios.models import Scenario, Turn
 from scenarios.rules import Rules
 from scenarios.selectors import scenario_rules_get
 from scenarios.specs import SUPPORTED_LANGUAGES
 from telemetry import metrics
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User  # the configured AUTH_USER_MODEL
 
 
 class ScenarioNotPlayable(Exception):
@@ -43,6 +44,15 @@ class TypedAnswersNotAllowed(Exception):
     """The scenario asks for spoken answers only."""
 
 
+class RegistrationRefused(Exception):
+    """A sign-up that cannot be made: `field` ("username" or "password") and why."""
+
+    def __init__(self, field: str, messages: Sequence[str]) -> None:
+        super().__init__(f"{field}: {' '.join(messages)}")
+        self.field = field
+        self.messages = list(messages)
+
+
 @dataclass(frozen=True)
 class Answer:
     """One answer to judge, typed or recognised from speech.
@@ -51,7 +61,7 @@ class Answer:
     words: [{word, start, end, probability}] from the recogniser. Times in ms.
     """
 
-    source: str
+    source: Source
     transcript: str
     language_probabilities: Mapping[str, float] = field(default_factory=dict)
     confidence: float | None = None
@@ -71,12 +81,23 @@ class AttemptResult:
     next_turn: Turn | None
 
 
-def learner_other_languages(*, learner: Any) -> tuple[str, ...]:
-    """The languages a learner may slip into: their setting, else the global default."""
-    profile = LearnerProfile.objects.filter(user=learner).first()
-    if profile and profile.other_languages:
-        return tuple(profile.other_languages)
-    return tuple(settings.PARLEY_JUDGING["other_languages"])
+def learner_register(*, username: str, password: str) -> User:
+    """Create a learner with a password that passes the validators; refuse a taken name."""
+    user_model = get_user_model()
+    try:
+        validate_password(password, user_model(username=username))
+    except DjangoValidationError as weak:
+        raise RegistrationRefused("password", weak.messages) from weak
+    try:
+        with transaction.atomic():
+            return user_model.objects.create_user(username=username, password=password)
+    except IntegrityError as taken:
+        raise RegistrationRefused("username", ["This username is taken."]) from taken
+
+
+def learner_token_create(*, learner: User) -> Token:
+    """The API token a newly registered learner signs in with."""
+    return Token.objects.create(user=learner)
 
 
 def answer_from_hypothesis(
@@ -106,7 +127,7 @@ def answer_from_text(*, text: str) -> Answer:
 
 
 @transaction.atomic
-def session_start(*, learner: Any, scenario: Scenario, mode: str = Mode.TIME_STOP) -> Session:
+def session_start(*, learner: Any, scenario: Scenario, mode: Mode = Mode.TIME_STOP) -> Session:
     """Start a session with the scenario's effective lives; the ledger's first row grants them."""
     turn_count = scenario.turns.count()
     if turn_count == 0:
@@ -134,17 +155,20 @@ def session_start(*, learner: Any, scenario: Scenario, mode: str = Mode.TIME_STO
     return session
 
 
-def _policy(*, answer: Answer, scenario: Scenario, rules: Rules, learner: Any) -> Policy:
+def answer_policy_get(
+    *, source: Source, target_language: str, rules: Rules, other_languages: Sequence[str]
+) -> Policy:
+    """The judging policy for one answer in `target_language`.
+
+    other_languages: the learner's (`learner_other_languages_get`); only speech uses them.
+    """
     # Audio language ID is weak between neighbouring languages (FINDINGS.md), so speech is
     # only suspected of the learner's own other languages; text detection is reliable enough
     # to suspect every other language we teach.
-    if answer.source == Source.AUDIO:
-        suspects = learner_other_languages(learner=learner)
-    else:
-        suspects = SUPPORTED_LANGUAGES
+    suspects = other_languages if source == Source.AUDIO else SUPPORTED_LANGUAGES
     return Policy(
-        target_language=scenario.language,
-        suspect_languages=tuple(code for code in suspects if code != scenario.language),
+        target_language=target_language,
+        suspect_languages=tuple(code for code in suspects if code != target_language),
         wrong_language_probability=rules.wrong_language_probability,
         answer_similarity=rules.answer_similarity,
         ignore_accents=settings.PARLEY_JUDGING["ignore_accents"],
@@ -163,7 +187,7 @@ def attempt_record(*, session: Session, answer: Answer) -> AttemptResult:
             .select_related("scenario", "learner")
             .get(pk=session.pk)
         )
-        if locked.status != Status.ACTIVE:
+        if locked.status != SessionStatus.ACTIVE:
             raise SessionNotActive(locked.status)
         scenario = locked.scenario
         if answer.source == Source.TYPED and not scenario.typed_answers:
@@ -180,7 +204,16 @@ def attempt_record(*, session: Session, answer: Answer) -> AttemptResult:
                 no_speech=answer.no_speech,
             ),
             [accepted.text for accepted in turn.answers.all()],
-            _policy(answer=answer, scenario=scenario, rules=rules, learner=locked.learner),
+            answer_policy_get(
+                source=answer.source,
+                target_language=scenario.language,
+                rules=rules,
+                other_languages=(  # typed answers need no lookup
+                    learner_other_languages_get(learner=locked.learner)
+                    if answer.source == Source.AUDIO
+                    else ()
+                ),
+            ),
         )
         change = score_apply(
             state=SessionState(
@@ -228,7 +261,7 @@ def attempt_record(*, session: Session, answer: Answer) -> AttemptResult:
         locked.lives_remaining = change.state.lives_remaining
         locked.turn_index = change.state.turn_index
         locked.status = change.state.status
-        if locked.status != Status.ACTIVE:
+        if locked.status != SessionStatus.ACTIVE:
             locked.ended_at = timezone.now()
         locked.save(
             update_fields=[
@@ -241,7 +274,7 @@ def attempt_record(*, session: Session, answer: Answer) -> AttemptResult:
             ]
         )
         next_turn = None
-        if locked.status == Status.ACTIVE:
+        if locked.status == SessionStatus.ACTIVE:
             next_turn = Turn.objects.get(scenario=scenario, order=locked.turn_index)
         transaction.on_commit(
             lambda: metrics.ATTEMPTS.labels(verdict.outcome, answer.source, locked.mode).inc()

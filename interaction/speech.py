@@ -15,18 +15,15 @@ from interaction.asr.audio import decode_upload
 from interaction.asr.types import SAMPLE_RATE, RecognitionOptions
 from interaction.models import Session
 from interaction.services import Answer, answer_from_hypothesis
-from scenarios.models import AcceptedAnswer
+from scenarios.selectors import turn_answer_texts
 from telemetry import metrics
 
 
 def recognition_options(*, session: Session) -> RecognitionOptions:
     """Forced to the target language; the turn's accepted answers bias the final pass."""
-    answers = AcceptedAnswer.objects.filter(
-        turn__scenario=session.scenario_id, turn__order=session.turn_index
-    ).values_list("text", flat=True)
     return RecognitionOptions(
         language=session.scenario.language,
-        bias_phrases=tuple(answers),
+        bias_phrases=turn_answer_texts(scenario_id=session.scenario_id, order=session.turn_index),
         bias_mode=settings.ASR_BIAS_MODE,
     )
 

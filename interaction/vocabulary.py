@@ -13,6 +13,7 @@ from enum import StrEnum
 class _Labelled(StrEnum):
     @property
     def label(self) -> str:
+        """The value spelled for people: "wrong_language" → "Wrong language"."""
         return self.value.replace("_", " ").capitalize()
 
     @classmethod
@@ -43,6 +44,10 @@ class SessionStatus(_Labelled):
 class Mode(_Labelled):
     TIME_STOP = "time_stop"
     STREAMING = "streaming"
+
+    @property
+    def label(self) -> str:
+        return "Time-stop" if self is Mode.TIME_STOP else super().label
 
 
 class Source(_Labelled):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.forms.formsets import BaseFormSet
+from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
 from scenarios.models import Scenario, Turn
@@ -87,7 +90,7 @@ class TurnFormSet(forms.BaseInlineFormSet):
                 )
 
 
-def _scenario_mapping(scenario: Scenario, turn_forms: list[forms.Form]) -> dict[str, Any]:
+def _scenario_mapping(scenario: Scenario, turn_forms: Sequence[forms.BaseForm]) -> dict[str, Any]:
     """The file-format mapping of a scenario being edited in the admin."""
     return {
         "slug": scenario.slug,
@@ -202,7 +205,7 @@ class ScenarioAdmin(admin.ModelAdmin):
     @admin.display(description="Effective values")
     def effective_rules(self, scenario: Scenario) -> str:
         rules = scenario_rules_get(scenario=scenario)
-        rows = [
+        rows: list[tuple[str, object]] = [
             ("Lives", rules.lives),
             ("Reward per turn", rules.reward),
             ("Confidence threshold", rules.confidence_threshold),
@@ -230,7 +233,13 @@ class ScenarioAdmin(admin.ModelAdmin):
         form.instance.pk = scenario.pk
         form.instance.refresh_from_db()
 
-    def construct_change_message(self, request, form, formsets, add):
+    def construct_change_message(
+        self,
+        request: HttpRequest,
+        form: forms.Form,
+        formsets: Iterable[BaseFormSet[Any]],
+        add: bool = False,
+    ) -> list[dict[str, Any]]:
         # The formsets were not saved themselves (save_related wrote their rows), so they
         # have no new/changed/deleted object lists to describe.
         return super().construct_change_message(request, form, [], add)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db.models import Count, QuerySet
 
-from scenarios.models import Scenario, Turn
+from scenarios.models import AcceptedAnswer, Scenario, Turn
 from scenarios.rules import Rules, ScenarioOverrides, rules_resolve
 
 
@@ -42,3 +42,22 @@ def scenario_list() -> QuerySet[Scenario]:
 
 def scenario_get(*, slug: str) -> Scenario:
     return Scenario.objects.prefetch_related("turns__answers").get(slug=slug)
+
+
+def scenario_find(*, slug: str) -> Scenario | None:
+    """The scenario called `slug`, or None."""
+    return Scenario.objects.filter(slug=slug).first()
+
+
+def scenario_slugs() -> QuerySet[Scenario, str]:
+    """Every scenario's slug, alphabetical (playable or not)."""
+    return Scenario.objects.order_by("slug").values_list("slug", flat=True)
+
+
+def turn_answer_texts(*, scenario_id: int, order: int) -> tuple[str, ...]:
+    """The accepted answers of the scenario's turn at `order` (0-based), as written."""
+    return tuple(
+        AcceptedAnswer.objects.filter(turn__scenario=scenario_id, turn__order=order).values_list(
+            "text", flat=True
+        )
+    )

@@ -8,5 +8,6 @@ bash scripts/setup.sh
 VENV=${VENV:-.venv}
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
+"$VENV/bin/mypy"
 "$VENV/bin/python" manage.py makemigrations --check --dry-run
 "$VENV/bin/python" -m pytest "$@"

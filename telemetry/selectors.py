@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from uuid import UUID
 
 from django.db.models import Avg, Count, Q, QuerySet
 
-from interaction.models import Attempt, Session, Status
+from interaction.models import Attempt, Session
+from interaction.vocabulary import Outcome, SessionStatus
 from scenarios.models import Turn
 
 
@@ -43,13 +45,13 @@ def turn_difficulty_list(*, scenario_slug: str | None = None) -> list[TurnDiffic
     turns = Turn.objects.select_related("scenario").order_by("scenario__slug", "order")
     if scenario_slug:
         turns = turns.filter(scenario__slug=scenario_slug)
-    judged = ~Q(attempts__outcome="no_speech")
+    judged = ~Q(attempts__outcome=Outcome.NO_SPEECH)
     turns = turns.annotate(
         attempt_count=Count("attempts", filter=judged),
-        correct=Count("attempts", filter=Q(attempts__outcome="correct")),
-        wrong_language=Count("attempts", filter=Q(attempts__outcome="wrong_language")),
-        incorrect=Count("attempts", filter=Q(attempts__outcome="incorrect_answer")),
-        no_speech=Count("attempts", filter=Q(attempts__outcome="no_speech")),
+        correct=Count("attempts", filter=Q(attempts__outcome=Outcome.CORRECT)),
+        wrong_language=Count("attempts", filter=Q(attempts__outcome=Outcome.WRONG_LANGUAGE)),
+        incorrect=Count("attempts", filter=Q(attempts__outcome=Outcome.INCORRECT_ANSWER)),
+        no_speech=Count("attempts", filter=Q(attempts__outcome=Outcome.NO_SPEECH)),
         reached=Count("attempts__session", filter=judged, distinct=True),
         mean_confidence=Avg("attempts__confidence", filter=judged),
         mean_similarity=Avg("attempts__similarity", filter=judged),
@@ -75,7 +77,9 @@ def turn_difficulty_list(*, scenario_slug: str | None = None) -> list[TurnDiffic
                 wrong_language_rate=_rate(turn.wrong_language, attempts),
                 incorrect_rate=_rate(turn.incorrect, attempts),
                 no_speech=turn.no_speech,
-                first_try_pass_rate=_rate(sum(1 for o in firsts if o == "correct"), len(firsts)),
+                first_try_pass_rate=_rate(
+                    sum(1 for o in firsts if o == Outcome.CORRECT), len(firsts)
+                ),
                 mean_attempts_to_pass=round(attempts / passed, 2) if passed else None,
                 mean_confidence=_round(turn.mean_confidence),
                 mean_similarity=_round(turn.mean_similarity),
@@ -87,7 +91,7 @@ def turn_difficulty_list(*, scenario_slug: str | None = None) -> list[TurnDiffic
 def _failed_counts() -> dict[tuple[int, int], int]:
     return {
         (row["scenario_id"], row["turn_index"]): row["n"]
-        for row in Session.objects.filter(status=Status.FAILED)
+        for row in Session.objects.filter(status=SessionStatus.FAILED)
         .values("scenario_id", "turn_index")
         .annotate(n=Count("id"))
     }
@@ -95,10 +99,10 @@ def _failed_counts() -> dict[tuple[int, int], int]:
 
 def _first_try_outcomes() -> dict[int, list[str]]:
     """turn id → the outcome of each session's first judged attempt at it."""
-    seen: set[tuple[str, int]] = set()
+    seen: set[tuple[UUID, int]] = set()
     outcomes: dict[int, list[str]] = {}
     attempts = (
-        Attempt.objects.exclude(outcome="no_speech")
+        Attempt.objects.exclude(outcome=Outcome.NO_SPEECH)
         .order_by("session_id", "turn_id", "created_at", "id")
         .values_list("session_id", "turn_id", "outcome")
     )

@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from scenarios.models import Scenario
+from scenarios.selectors import scenario_slugs
 from telemetry.selectors import TurnDifficulty, attempt_export_rows, turn_difficulty_list
 
 
@@ -38,7 +38,7 @@ def _difficulty_rows(rows: list[TurnDifficulty]) -> Iterator[list[object]]:
 
 
 @staff_member_required
-def difficulty_report(request: HttpRequest) -> HttpResponse:
+def difficulty_report(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     scenario = request.GET.get("scenario") or None
     rows = turn_difficulty_list(scenario_slug=scenario)
     if request.GET.get("format") == "csv":
@@ -48,7 +48,7 @@ def difficulty_report(request: HttpRequest) -> HttpResponse:
         "telemetry/difficulty.html",
         {
             "rows": sorted(rows, key=lambda row: (-row.difficulty, row.scenario, row.turn_index)),
-            "scenarios": Scenario.objects.order_by("slug").values_list("slug", flat=True),
+            "scenarios": scenario_slugs(),
             "selected": scenario,
         },
     )

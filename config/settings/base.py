@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import environ
 
@@ -67,7 +68,7 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
-CHANNEL_LAYERS = {
+CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CHANNEL_PREFIX", default="parley")},
@@ -110,7 +111,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Scoring: global defaults, overridden per difficulty, then per scenario, then per turn. ---
-PARLEY_RULES = {
+PARLEY_RULES: dict[str, Any] = {
     "reward": 10,
     "lives": 3,
     "confidence_threshold": 0.8,

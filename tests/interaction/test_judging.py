@@ -5,10 +5,6 @@ from __future__ import annotations
 import pytest
 
 from interaction.judging import (
-    CORRECT,
-    INCORRECT_ANSWER,
-    NO_SPEECH,
-    WRONG_LANGUAGE,
     Evidence,
     Policy,
     answer_match,
@@ -16,6 +12,7 @@ from interaction.judging import (
     language_suspect,
     normalise,
 )
+from interaction.vocabulary import Outcome
 
 CAFE = ["Je voudrais un café, s'il vous plaît", "Un café, s'il vous plaît"]
 
@@ -113,15 +110,27 @@ POLICY = Policy(
 @pytest.mark.parametrize(
     ("evidence", "outcome"),
     [
-        (Evidence("Je voudrais un café, s'il vous plaît", {"fr": 0.8, "en": 0.1}), CORRECT),
-        (Evidence("Un café s'il vous plaît", {}), CORRECT),  # no language evidence: judge words
-        (Evidence("Je voudrais un café, s'il vous plaît", {"fr": 0.3, "en": 0.65}), WRONG_LANGUAGE),
-        (Evidence("I would like a coffee please", {"en": 0.95, "fr": 0.01}), WRONG_LANGUAGE),
-        (Evidence("I would like a coffee please", {"en": 0.55, "fr": 0.2}), INCORRECT_ANSWER),
-        (Evidence("Je voudrais une bière", {"fr": 0.9}), INCORRECT_ANSWER),
-        (Evidence("", {"fr": 0.9}), NO_SPEECH),
-        (Evidence("   ", {}), NO_SPEECH),
-        (Evidence("Un café", {"fr": 0.9}, no_speech=True), NO_SPEECH),
+        (Evidence("Je voudrais un café, s'il vous plaît", {"fr": 0.8, "en": 0.1}), Outcome.CORRECT),
+        (
+            Evidence("Un café s'il vous plaît", {}),
+            Outcome.CORRECT,
+        ),  # no language evidence: judge words
+        (
+            Evidence("Je voudrais un café, s'il vous plaît", {"fr": 0.3, "en": 0.65}),
+            Outcome.WRONG_LANGUAGE,
+        ),
+        (
+            Evidence("I would like a coffee please", {"en": 0.95, "fr": 0.01}),
+            Outcome.WRONG_LANGUAGE,
+        ),
+        (
+            Evidence("I would like a coffee please", {"en": 0.55, "fr": 0.2}),
+            Outcome.INCORRECT_ANSWER,
+        ),
+        (Evidence("Je voudrais une bière", {"fr": 0.9}), Outcome.INCORRECT_ANSWER),
+        (Evidence("", {"fr": 0.9}), Outcome.NO_SPEECH),
+        (Evidence("   ", {}), Outcome.NO_SPEECH),
+        (Evidence("Un café", {"fr": 0.9}, no_speech=True), Outcome.NO_SPEECH),
     ],
 )
 def test_judge_outcomes(evidence: Evidence, outcome: str) -> None:
@@ -130,13 +139,17 @@ def test_judge_outcomes(evidence: Evidence, outcome: str) -> None:
 
 def test_verdict_reports_the_language_evidence_and_the_best_answer() -> None:
     verdict = judge(Evidence("I want coffee", {"en": 0.9, "fr": 0.05}), CAFE, POLICY)
-    assert verdict.outcome == WRONG_LANGUAGE
+    assert verdict.outcome == Outcome.WRONG_LANGUAGE
     assert (verdict.language, verdict.language_probability) == ("en", 0.9)
     assert verdict.suspect_language == "en"
     assert verdict.best_answer in CAFE
 
     verdict = judge(Evidence("Un café s'il vous plaît", {"fr": 0.7}), CAFE, POLICY)
-    assert (verdict.outcome, verdict.best_answer, verdict.similarity) == (CORRECT, CAFE[1], 100.0)
+    assert (verdict.outcome, verdict.best_answer, verdict.similarity) == (
+        Outcome.CORRECT,
+        CAFE[1],
+        100.0,
+    )
     assert verdict.suspect_language is None
 
 
@@ -144,12 +157,12 @@ def test_similarity_threshold_comes_from_the_policy() -> None:
     near = Evidence("Je voudrais un thé, s'il vous plaît", {"fr": 0.9})
     strict = judge(near, CAFE, POLICY)
     lenient = judge(near, CAFE, Policy("fr", ("en",), 0.6, answer_similarity=85))
-    assert (strict.outcome, lenient.outcome) == (INCORRECT_ANSWER, CORRECT)
+    assert (strict.outcome, lenient.outcome) == (Outcome.INCORRECT_ANSWER, Outcome.CORRECT)
 
 
 def test_accents_can_count() -> None:
     evidence = Evidence("Je voudrais un cafe, s'il vous plait", {"fr": 0.9})
     strict = Policy("fr", ("en",), 0.6, answer_similarity=100, ignore_accents=False)
-    assert judge(evidence, CAFE, strict).outcome == INCORRECT_ANSWER
+    assert judge(evidence, CAFE, strict).outcome == Outcome.INCORRECT_ANSWER
     folded = Policy("fr", ("en",), 0.6, answer_similarity=100, ignore_accents=True)
-    assert judge(evidence, CAFE, folded).outcome == CORRECT
+    assert judge(evidence, CAFE, folded).outcome == Outcome.CORRECT

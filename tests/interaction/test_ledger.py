@@ -9,6 +9,7 @@ from django.db.utils import DatabaseError
 from interaction.models import ScoreEvent
 from interaction.selectors import session_ledger_totals
 from interaction.services import Answer, answer_from_text, attempt_record, session_start
+from interaction.vocabulary import Source
 
 
 @pytest.mark.django_db
@@ -31,7 +32,7 @@ def test_every_change_has_its_row_and_no_speech_has_none(learner, make_scenario)
     session = session_start(learner=learner, scenario=scenario)
     answers = [
         answer_from_text(text="Un café, s'il vous plaît"),
-        Answer(source="audio", transcript="", no_speech=True),
+        Answer(source=Source.AUDIO, transcript="", no_speech=True),
         answer_from_text(text="Je voudrais une bière bien fraîche"),
         answer_from_text(text="I would like to take it away please"),
     ]

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from interaction.judging import CORRECT, INCORRECT_ANSWER, NO_SPEECH, WRONG_LANGUAGE
-from interaction.scoring import (
-    ACTIVE,
-    COMPLETED,
-    FAILED,
-    SessionNotActive,
-    SessionState,
-    score_apply,
-)
+from interaction.scoring import SessionNotActive, SessionState, score_apply
+from interaction.vocabulary import Outcome, SessionStatus
 from scenarios.rules import Penalty, Rules
 
 RULES = Rules(
@@ -28,8 +23,8 @@ RULES = Rules(
 )
 
 
-def state(**changes) -> SessionState:
-    values = {"score": 20, "lives_remaining": 3, "turn_index": 1, "turn_count": 3}
+def state(**changes: Any) -> SessionState:
+    values: dict[str, Any] = {"score": 20, "lives_remaining": 3, "turn_index": 1, "turn_count": 3}
     values.update(changes)
     return SessionState(**values)
 
@@ -37,39 +32,50 @@ def state(**changes) -> SessionState:
 @pytest.mark.parametrize(
     ("before", "outcome", "deltas", "after"),
     [
-        (state(), CORRECT, (10, 0), state(score=30, turn_index=2)),
-        (state(turn_index=2), CORRECT, (10, 0), state(score=30, turn_index=3, status=COMPLETED)),
-        (state(), WRONG_LANGUAGE, (0, -2), state(lives_remaining=1)),
-        (state(), INCORRECT_ANSWER, (-5, -1), state(score=15, lives_remaining=2)),
-        (state(score=3), INCORRECT_ANSWER, (-3, -1), state(score=0, lives_remaining=2)),
+        (state(), Outcome.CORRECT, (10, 0), state(score=30, turn_index=2)),
+        (
+            state(turn_index=2),
+            Outcome.CORRECT,
+            (10, 0),
+            state(score=30, turn_index=3, status=SessionStatus.COMPLETED),
+        ),
+        (state(), Outcome.WRONG_LANGUAGE, (0, -2), state(lives_remaining=1)),
+        (state(), Outcome.INCORRECT_ANSWER, (-5, -1), state(score=15, lives_remaining=2)),
+        (state(score=3), Outcome.INCORRECT_ANSWER, (-3, -1), state(score=0, lives_remaining=2)),
         (
             state(lives_remaining=1),
-            INCORRECT_ANSWER,
+            Outcome.INCORRECT_ANSWER,
             (-5, -1),
-            state(score=15, lives_remaining=0, status=FAILED),
+            state(score=15, lives_remaining=0, status=SessionStatus.FAILED),
         ),
         (
             state(lives_remaining=1),
-            WRONG_LANGUAGE,
+            Outcome.WRONG_LANGUAGE,
             (0, -1),
-            state(lives_remaining=0, status=FAILED),
+            state(lives_remaining=0, status=SessionStatus.FAILED),
         ),
-        (state(), NO_SPEECH, (0, 0), state()),
+        (state(), Outcome.NO_SPEECH, (0, 0), state()),
     ],
 )
 def test_score_apply(before, outcome, deltas, after) -> None:
     change = score_apply(state=before, outcome=outcome, rules=RULES)
     assert (change.score_delta, change.lives_delta) == deltas
     assert change.state == after
-    assert (change.penalty is not None) == (outcome in (WRONG_LANGUAGE, INCORRECT_ANSWER))
+    assert (change.penalty is not None) == (
+        outcome in (Outcome.WRONG_LANGUAGE, Outcome.INCORRECT_ANSWER)
+    )
 
 
-@pytest.mark.parametrize("status", [COMPLETED, FAILED, "abandoned"])
+@pytest.mark.parametrize("status", [SessionStatus.COMPLETED, SessionStatus.FAILED, "abandoned"])
 def test_an_ended_session_takes_no_answer(status: str) -> None:
     with pytest.raises(SessionNotActive, match=status):
-        score_apply(state=state(status=status), outcome=CORRECT, rules=RULES)
+        score_apply(state=state(status=status), outcome=Outcome.CORRECT, rules=RULES)
 
 
 def test_unknown_outcome_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown outcome"):
-        score_apply(state=state(status=ACTIVE), outcome="maybe", rules=RULES)
+        score_apply(
+            state=state(status=SessionStatus.ACTIVE),
+            outcome="maybe",  # type: ignore[arg-type]  # an unknown outcome, on purpose
+            rules=RULES,
+        )

@@ -47,8 +47,13 @@ def turn_fields(index: int, *, order: int, prompt: str, answers: str, **extra: s
     return {prefix + key: value for key, value in data.items()}
 
 
-def add_form(*, turns: list[dict] | None = None, initial: int = 0, **fields: str) -> dict:
-    """POST data for the add (or change) view: the scenario form plus the turns formset."""
+def add_form(
+    turns: list[dict] | None = None, initial: int = 0, /, **fields: str | None
+) -> dict[str, str]:
+    """POST data for the add (or change) view: the scenario form plus the turns formset.
+
+    A field given as None is left out of the POST (an unticked checkbox).
+    """
     if turns is None:
         turns = [
             turn_fields(
@@ -61,7 +66,7 @@ def add_form(*, turns: list[dict] | None = None, initial: int = 0, **fields: str
             ),
             turn_fields(1, order=1, prompt="Son diez euros.", answers="Aquí tiene"),
         ]
-    data: dict[str, str] = {
+    data: dict[str, str | None] = {
         "slug": "museo-madrid",
         "title": "Buy a museum ticket",
         "description": "",
@@ -103,8 +108,8 @@ def change_form(scenario: Scenario, **fields: str) -> dict:
         for name in OVERRIDE_FIELDS
     }
     data = add_form(
-        turns=turns,
-        initial=len(turns),
+        turns,
+        len(turns),
         title=scenario.title,
         description=scenario.description,
         language=scenario.language,
@@ -242,7 +247,7 @@ def test_add_orders_turns_by_their_order_field_from_zero(admin_client: Client):
         turn_fields(1, order=3, prompt="First", answers="a\n\n  \nA  "),
     ]
 
-    response = admin_client.post(reverse(ADD), add_form(turns=turns))
+    response = admin_client.post(reverse(ADD), add_form(turns))
 
     assert response.status_code == 302, errors_of(response)
     turns_stored = list(Turn.objects.order_by("order").values_list("order", "prompt"))
@@ -372,7 +377,7 @@ def test_invalid_add_rerenders_the_form_and_creates_nothing(
 
 
 def test_add_without_turns_is_refused(admin_client: Client):
-    response = admin_client.post(reverse(ADD), add_form(turns=[]))
+    response = admin_client.post(reverse(ADD), add_form([]))
 
     errors = errors_of(response)
     assert errors["formset"] == ["A scenario needs at least one turn."]
@@ -382,7 +387,7 @@ def test_add_without_turns_is_refused(admin_client: Client):
 def test_add_with_only_deleted_turns_is_refused(admin_client: Client):
     turns = [turn_fields(0, order=0, prompt="Hola", answers="Hola", DELETE="on")]
 
-    response = admin_client.post(reverse(ADD), add_form(turns=turns))
+    response = admin_client.post(reverse(ADD), add_form(turns))
 
     errors = errors_of(response)
     assert errors["formset"] == ["A scenario needs at least one turn."]

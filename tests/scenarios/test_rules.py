@@ -69,8 +69,13 @@ def rules(
     )
 
 
-HARD = {"wrong_language": (2, 0), "incorrect_answer": (1, 5)}
-EASY = {"lives": 5, "reward": 5, "confidence_threshold": 0.7, "wrong_language": (0, 0)}
+HARD: dict[str, Any] = {"wrong_language": (2, 0), "incorrect_answer": (1, 5)}
+EASY: dict[str, Any] = {
+    "lives": 5,
+    "reward": 5,
+    "confidence_threshold": 0.7,
+    "wrong_language": (0, 0),
+}
 
 CASES = [
     # --- global and per-difficulty defaults ---

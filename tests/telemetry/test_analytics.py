@@ -63,11 +63,11 @@ def test_report_and_csv_exports(played, analyst_client: Client) -> None:
     assert "Sur place ou à emporter ?" in page.content.decode()
 
     difficulty = analyst_client.get("/analytics/difficulty/?format=csv")
-    rows = list(csv.DictReader(io.StringIO(b"".join(difficulty.streaming_content).decode())))
+    rows = list(csv.DictReader(io.StringIO(difficulty.getvalue().decode())))
     assert [(row["turn_index"], row["attempts"]) for row in rows] == [("0", "4"), ("1", "5")]
 
     attempts = analyst_client.get("/analytics/attempts.csv?scenario=cafe-test")
-    exported = list(csv.DictReader(io.StringIO(b"".join(attempts.streaming_content).decode())))
+    exported = list(csv.DictReader(io.StringIO(attempts.getvalue().decode())))
     assert len(exported) == 9
     assert {row["outcome"] for row in exported} == {"correct", "incorrect_answer", "wrong_language"}
     assert exported[0]["transcript"] == RIGHT[0]

@@ -9,8 +9,8 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.test.utils import override_settings
 
-from interaction.models import Status
 from interaction.services import answer_from_text, attempt_record, session_start
+from interaction.vocabulary import SessionStatus, Source
 
 pytestmark = pytest.mark.django_db
 
@@ -63,7 +63,7 @@ def test_the_list_shows_language_difficulty_and_the_best_result(
     for _ in range(3):
         attempt_record(session=failed, answer=answer_from_text(text="Une pizza"))
     failed.refresh_from_db()
-    assert (failed.status, failed.score) == (Status.FAILED, 15)
+    assert (failed.status, failed.score) == (SessionStatus.FAILED, 15)
 
     page = browser.get("/").content.decode()
     assert "French" in page
@@ -186,7 +186,7 @@ def test_the_review_hides_a_spoken_wrong_language_answers_invented_transcript(
     attempt_record(
         session=session,
         answer=Answer(
-            source="audio",
+            source=Source.AUDIO,
             transcript="Je m'en fous.",
             language_probabilities={"en": 0.94},
             confidence=0.24,
