@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -33,10 +34,10 @@ class Command(BaseCommand):
         parser.add_argument("--cpu-threads", type=int, default=0, help="0: all cores, up to 8")
         parser.add_argument("--model-dir", type=Path, default=None, help="ASR_MODEL_DIR")
 
-    def handle(self, *args: object, **options: object) -> None:
-        # Imported here: it loads torch and CTranslate2, which other commands never need.
-        from interaction.asr.models import ModelError
-        from interaction.asr.server import run
+    def handle(self, *args: object, **options: Any) -> None:
+        # The server package imports no model library at module level; run() makes the
+        # process offline (HF_HUB_OFFLINE=1) before it loads faster-whisper and whisper-live.
+        from interaction.asr.server import ModelError, run
 
         model = options["model"] or settings.ASR_MODEL
         if model not in MODEL_CHOICES:
@@ -48,13 +49,13 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, _interrupt)
         try:
             run(
-                host=options["host"],
-                port=options["port"] or _default_port(),
+                host=str(options["host"]),
+                port=int(options["port"] or _default_port()),
                 model=model,
-                max_clients=options["max_clients"],
+                max_clients=int(options["max_clients"]),
                 model_dir=options["model_dir"] or Path(settings.ASR_MODEL_DIR),
-                device=options["device"],
-                cpu_threads=options["cpu_threads"],
+                device=str(options["device"]),
+                cpu_threads=int(options["cpu_threads"]),
                 announce=self._announce,
             )
         except ModelError as exc:
