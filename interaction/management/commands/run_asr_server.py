@@ -14,6 +14,10 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+# Light: the package loads no model library until run(), which first makes the process
+# offline (HF_HUB_OFFLINE=1) and then imports faster-whisper and whisper-live.
+from interaction.asr.server import ModelError, run
+
 MODEL_CHOICES = ("base", "tiny.en")
 
 
@@ -35,10 +39,6 @@ class Command(BaseCommand):
         parser.add_argument("--model-dir", type=Path, default=None, help="ASR_MODEL_DIR")
 
     def handle(self, *args: object, **options: Any) -> None:
-        # The server package imports no model library at module level; run() makes the
-        # process offline (HF_HUB_OFFLINE=1) before it loads faster-whisper and whisper-live.
-        from interaction.asr.server import ModelError, run
-
         model = options["model"] or settings.ASR_MODEL
         if model not in MODEL_CHOICES:
             raise CommandError(
@@ -49,13 +49,13 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, _interrupt)
         try:
             run(
-                host=str(options["host"]),
-                port=int(options["port"] or _default_port()),
+                host=options["host"],
+                port=options["port"] or _default_port(),
                 model=model,
-                max_clients=int(options["max_clients"]),
+                max_clients=options["max_clients"],
                 model_dir=options["model_dir"] or Path(settings.ASR_MODEL_DIR),
-                device=str(options["device"]),
-                cpu_threads=int(options["cpu_threads"]),
+                device=options["device"],
+                cpu_threads=options["cpu_threads"],
                 announce=self._announce,
             )
         except ModelError as exc:
