@@ -119,8 +119,10 @@ def worker(model_name: str) -> int:
     sys.path.insert(0, str(REPO))
     started = time.perf_counter()
     _stub_whisper_live()
-    from interaction.asr.models import model_path
-    from interaction.asr.server import FinalPassOptions, final_pass, load_model
+    from interaction.asr.server.final_pass import final_pass
+    from interaction.asr.server.loading import load_model
+    from interaction.asr.server.model_files import model_path
+    from interaction.asr.server.options import FinalPassOptions
     from tests.speech import read_wav
 
     assert "torch" not in sys.modules, "the in-process worker must not load torch"

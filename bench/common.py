@@ -13,11 +13,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from interaction.asr.wire import READY_MARKER
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 CACHE = REPO / "var" / "bench"  # git-ignored: synthesised clips live here
 DEFAULT_PORT = 9291
-READY_MARKER = "parley-asr ready"  # printed by interaction.asr.server once it listens
 SERVER_START_TIMEOUT_S = 120
 
 

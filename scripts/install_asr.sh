@@ -46,5 +46,5 @@ for name in ("whisper_live.server", "whisper_live.backend.faster_whisper_backend
 PYCHECK
 
 cd "$REPO"
-"$PY" -m interaction.asr.models
+"$PY" -m interaction.asr.server.model_files
 echo "ASR stack ready in $VENV"

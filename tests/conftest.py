@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from interaction.asr.wire import READY_MARKER
 from scenarios.models import Scenario
 from scenarios.services import scenario_upsert
 from scenarios.specs import spec_from_mapping
@@ -92,7 +93,6 @@ def learner_client(learner: Any) -> APIClient:
 # --- Real servers and real speech, started once per test session --------------------------
 
 REPO = Path(__file__).resolve().parents[1]
-READY_MARKER = "parley-asr ready"  # printed by interaction.asr.server once it listens
 SERVER_START_TIMEOUT_S = 120
 
 

@@ -1,6 +1,7 @@
 """Speech recognition for Parley: the provider contract, WhisperLive client, audio, confidence.
 
 `get_provider()` is the one way the app obtains a provider; it reads the ASR_* settings.
+The ASR server process lives in the `server` subpackage; `wire` is what both sides spell.
 """
 
 from __future__ import annotations

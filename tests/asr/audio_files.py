@@ -31,14 +31,15 @@ def encode(samples: np.ndarray, *, rate: int, fmt: str) -> bytes:
     buf = io.BytesIO()
     with av.open(buf, "w", format=muxer) as container:
         stream = container.add_stream(codec, rate=out_rate)
+        assert isinstance(stream, av.AudioStream)
         stream.layout = layout
         frame = av.AudioFrame.from_ndarray(
             np.ascontiguousarray(samples), format="fltp", layout=layout
         )
         frame.sample_rate = rate
-        resampler = av.AudioResampler(
-            format=stream.codec_context.format.name, layout=layout, rate=out_rate
-        )
+        sample_format = stream.codec_context.format
+        assert sample_format is not None
+        resampler = av.AudioResampler(format=sample_format.name, layout=layout, rate=out_rate)
         for converted in [*resampler.resample(frame), *resampler.resample(None)]:
             converted.pts = None
             for packet in stream.encode(converted):

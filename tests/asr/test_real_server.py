@@ -45,7 +45,7 @@ async def test_french_answer(asr_server, speech_clip):
     assert hypothesis.language_probabilities, "the unbiased language-ID pass ran"
     assert "fr" in hypothesis.language_probabilities
     assert hypothesis.language == max(
-        hypothesis.language_probabilities, key=hypothesis.language_probabilities.get
+        hypothesis.language_probabilities, key=hypothesis.language_probabilities.__getitem__
     )
     assert 2_000 <= hypothesis.audio_ms <= 3_500
     assert hypothesis.asr_ms > 0
@@ -74,7 +74,7 @@ async def test_english_answer_is_identified_as_english(asr_server, speech_clip):
     hypothesis = await provider(asr_server).transcribe(samples, RecognitionOptions(language="en"))
 
     assert similarity(hypothesis.text, ENGLISH_ANSWER) >= 85, hypothesis.text
-    top = max(hypothesis.language_probabilities, key=hypothesis.language_probabilities.get)
+    top = max(hypothesis.language_probabilities, key=hypothesis.language_probabilities.__getitem__)
     assert top == "en"
     assert hypothesis.language_probabilities["en"] >= 0.6
 

@@ -10,12 +10,9 @@ import numpy as np
 import pytest
 
 from interaction.asr.confidence import SegmentStats, utterance_confidence
+from interaction.asr.hypotheses import final_hypothesis, partial_hypothesis
 from interaction.asr.types import AsrError, AsrUnavailable, RecognitionOptions
-from interaction.asr.whisperlive import (
-    WhisperLiveProvider,
-    final_hypothesis,
-    partial_hypothesis,
-)
+from interaction.asr.whisperlive import WhisperLiveProvider
 from tests.asr.whisperlive_peer import Script, ScriptedPeer, final_message
 
 FRENCH = RecognitionOptions(
@@ -27,9 +24,15 @@ def audio(seconds: float) -> bytes:
     return np.zeros(int(16_000 * seconds), dtype=np.float32).tobytes()
 
 
-def provider(*urls: str, **kwargs: float) -> WhisperLiveProvider:
-    timeouts = {"connect_timeout": 1.0, "read_timeout": 2.0, "final_timeout": 1.0, **kwargs}
-    return WhisperLiveProvider(list(urls), **timeouts)
+def provider(
+    *urls: str, connect_timeout: float = 1.0, read_timeout: float = 2.0, final_timeout: float = 1.0
+) -> WhisperLiveProvider:
+    return WhisperLiveProvider(
+        list(urls),
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        final_timeout=final_timeout,
+    )
 
 
 def closed_port_url() -> str:

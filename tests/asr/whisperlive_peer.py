@@ -157,7 +157,7 @@ def final_message(
         for i, p in enumerate(probabilities)
     ]
     probs = language_probabilities if language_probabilities is not None else {"fr": 0.8, "en": 0.1}
-    top = max(probs, key=probs.get) if probs else None
+    top = max(probs, key=probs.__getitem__) if probs else None
     return {
         "segments": [
             {

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import signal
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+# Light: the package loads no model library until run(), which first makes the process
+# offline (HF_HUB_OFFLINE=1) and then imports faster-whisper and whisper-live.
+from interaction.asr.server import ModelError, run
 
 MODEL_CHOICES = ("base", "tiny.en")
 
@@ -33,11 +38,7 @@ class Command(BaseCommand):
         parser.add_argument("--cpu-threads", type=int, default=0, help="0: all cores, up to 8")
         parser.add_argument("--model-dir", type=Path, default=None, help="ASR_MODEL_DIR")
 
-    def handle(self, *args: object, **options: object) -> None:
-        # Imported here: it loads torch and CTranslate2, which other commands never need.
-        from interaction.asr.models import ModelError
-        from interaction.asr.server import run
-
+    def handle(self, *args: object, **options: Any) -> None:
         model = options["model"] or settings.ASR_MODEL
         if model not in MODEL_CHOICES:
             raise CommandError(

