@@ -66,7 +66,7 @@ def browser_with_mic(
             browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=chromium_args(wav))
             context = browser.new_context(viewport={"width": 1000, "height": 900})
             context.grant_permissions(["microphone"], origin=live_app)
-            page = context.new_page()
+            page: Any = context.new_page()  # carries `errors` for the tests
             page.set_default_timeout(TIMEOUT_MS)
             errors: list[str] = []
             page.errors = errors  # uncaught page errors, checked by the tests
