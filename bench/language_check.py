@@ -42,6 +42,8 @@ from bench.common import (
     median,
     memory_mb,
     pct,
+    recognise_wav,
+    whisperlive_provider,
 )
 
 BIAS_MODES = ("none", "initial_prompt", "hotwords")
@@ -71,21 +73,10 @@ async def recognise(
     done: dict[tuple[str, str], dict[str, Any]],
     bias_clips: str = "first",
 ) -> None:
-    from django.conf import settings
-
     from bench.clipset import turn_answers
-    from interaction.asr.audio import decode_upload
-    from interaction.asr.types import AsrError, RecognitionOptions
-    from interaction.asr.whisperlive import WhisperLiveProvider
 
     turns = turn_answers()
-    provider = WhisperLiveProvider(
-        (url,),
-        connect_timeout=settings.ASR_CONNECT_TIMEOUT_S,
-        read_timeout=settings.ASR_READ_TIMEOUT_S,
-        final_timeout=settings.ASR_FINAL_TIMEOUT_S,
-        model="base",
-    )
+    provider = whisperlive_provider(url)
     todo = [
         (c, m) for c in clips for m in clip_modes(c, modes, bias_clips) if (c.id, m) not in done
     ]
@@ -97,33 +88,9 @@ async def recognise(
         for mode in rotated:
             if (clip.id, mode) in done:
                 continue
-            samples = decode_upload(
-                clip.wav.read_bytes(),
-                content_type="audio/wav",
-                filename=clip.wav.name,
-                max_bytes=settings.ASR_MAX_UPLOAD_BYTES,
-                max_seconds=settings.ASR_MAX_CLIP_SECONDS,
-            )
-            options = RecognitionOptions(
-                language=clip.target,
-                bias_phrases=turns[(clip.scenario, clip.turn)].answers,
-                bias_mode=mode,
-            )
-            call = time.perf_counter()
+            answers = turns[(clip.scenario, clip.turn)].answers
             record: dict[str, Any] = {"clip": clip.id, "mode": mode}
-            try:
-                hypothesis = await provider.transcribe(samples.tobytes(), options)
-            except AsrError as exc:
-                record.update(error=str(exc), wall_ms=round(1000 * (time.perf_counter() - call)))
-            else:
-                record.update(
-                    transcript=hypothesis.text,
-                    language_probabilities=dict(hypothesis.language_probabilities),
-                    no_speech=hypothesis.no_speech,
-                    confidence=round(hypothesis.confidence, 4),
-                    asr_ms=hypothesis.asr_ms,
-                    audio_ms=round(samples.size / 16),
-                )
+            record.update(await recognise_wav(provider, clip.wav, clip.target, answers, mode))
             done[(clip.id, mode)] = record
         if number % 20 == 19:
             left = sum(1 for c, m in todo if (c.id, m) not in done)
