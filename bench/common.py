@@ -98,7 +98,7 @@ def memory_mb(pid: int | str = "self") -> dict[str, float]:
     return {"rss_mb": round(values["VmRSS"], 1), "peak_rss_mb": round(values["VmHWM"], 1)}
 
 
-def median(values: Iterable[float]) -> float | None:
+def median(values: Iterable[float | None]) -> float | None:
     data = [v for v in values if v is not None]
     return statistics.median(data) if data else None
 

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 from unittest import mock
 
 from bench.common import (
@@ -143,7 +143,7 @@ def build_policies() -> dict[tuple[str, int], Any]:
             with mock.patch.object(services, "learner_other_languages", return_value=other):
                 policies[(spec.slug, index)] = services._policy(
                     answer=answer,
-                    scenario=SimpleNamespace(language=spec.language),
+                    scenario=cast(Any, SimpleNamespace(language=spec.language)),
                     rules=rules,
                     learner=None,
                 )
@@ -231,8 +231,8 @@ def analyse(clips: list[Any], done: Mapping[tuple[str, str], Mapping[str, Any]])
 
     def judged(
         mode: str, *, wl: float | None = None, sim: float | None = None
-    ) -> list[tuple[Any, dict[str, Any], Any]]:
-        rows = []
+    ) -> list[tuple[Any, Mapping[str, Any], Any]]:
+        rows: list[tuple[Any, Mapping[str, Any], Any]] = []
         for clip in clips:
             record = done.get((clip.id, mode))
             if record is None or "error" in record:
@@ -379,24 +379,24 @@ def analyse(clips: list[Any], done: Mapping[tuple[str, str], Mapping[str, Any]])
     out.append(f"\n## Sweep: wrong_language_probability ({main_mode}, similarity as configured)\n")
     sweep = []
     for threshold in WL_SWEEP:
-        rows = judged(main_mode, wl=threshold)
-        row: list[object] = [f"{threshold:.2f}"]
+        judged_rows = judged(main_mode, wl=threshold)
+        sweep_row: list[object] = [f"{threshold:.2f}"]
         for language in (*LANGUAGES, "all"):
             pairs = [
                 (c.label, v.outcome)
-                for c, _, v in rows
+                for c, _, v in judged_rows
                 if language == "all" or c.target == language
             ]
             p, r, _, _ = precision_recall(pairs, "wrong_language")
             false_wl = sum(
                 1
-                for c, _, v in rows
+                for c, _, v in judged_rows
                 if (language == "all" or c.target == language)
                 and c.label == "correct"
                 and v.outcome == "wrong_language"
             )
-            row.append(f"{p} / {r} · {false_wl}")
-        sweep.append(row)
+            sweep_row.append(f"{p} / {r} · {false_wl}")
+        sweep.append(sweep_row)
     out.append(
         "Cells: wrong_language precision / recall · correct answers judged wrong_language.\n\n"
         + md_table(["threshold", *LANGUAGES, "all"], sweep)
@@ -405,20 +405,20 @@ def analyse(clips: list[Any], done: Mapping[tuple[str, str], Mapping[str, Any]])
     out.append(f"\n## Sweep: answer_similarity ({main_mode})\n")
     sweep = []
     for threshold in SIM_SWEEP:
-        rows = judged(main_mode, sim=threshold)
-        pairs = [(c.label, v.outcome) for c, _, v in rows]
-        correct = [v for c, _, v in rows if c.label == "correct"]
-        incorrect = [(c, v) for c, _, v in rows if c.label == "incorrect_answer"]
+        judged_rows = judged(main_mode, sim=threshold)
+        pairs = [(c.label, v.outcome) for c, _, v in judged_rows]
+        correct = [v for c, _, v in judged_rows if c.label == "correct"]
+        incorrect = [(c, v) for c, _, v in judged_rows if c.label == "incorrect_answer"]
         near = [v for c, v in incorrect if c.kind == "near"]
         p, r, _, _ = precision_recall(pairs, "incorrect_answer")
         per_language = " · ".join(
             pct(
                 sum(
                     v.outcome == "correct"
-                    for c, _, v in rows
+                    for c, _, v in judged_rows
                     if c.label == "correct" and c.target == lang
                 ),
-                sum(1 for c, _, v in rows if c.label == "correct" and c.target == lang),
+                sum(1 for c, _, v in judged_rows if c.label == "correct" and c.target == lang),
             )
             for lang in LANGUAGES
         )
@@ -488,20 +488,20 @@ def analyse(clips: list[Any], done: Mapping[tuple[str, str], Mapping[str, Any]])
         )
         table = []
         for mode in modes:
-            rows = [row for row in judged(mode) if row[0].id in common]
-            rate = functools.partial(outcome_rate, rows)
+            mode_rows = [row for row in judged(mode) if row[0].id in common]
+            rate = functools.partial(outcome_rate, mode_rows)
 
             wrong_match = [
                 (c, v)
-                for c, _, v in rows
+                for c, _, v in mode_rows
                 if c.label == "wrong_language"
                 and v.similarity is not None
                 and v.similarity >= policies[(c.scenario, c.turn)].answer_similarity
             ]
-            n_wrong = sum(1 for c, _, _ in rows if c.label == "wrong_language")
+            n_wrong = sum(1 for c, _, _ in mode_rows if c.label == "wrong_language")
             speed = [
                 done[(c.id, mode)]["asr_ms"] / ref_ms[c.id]
-                for c, r, _ in rows
+                for c, r, _ in mode_rows
                 if c.id in ref_ms and ref_ms[c.id] and "asr_ms" in r
             ]
             table.append(
