@@ -316,7 +316,7 @@ def _render(item: _Planned) -> tuple[Voice, Path]:
     for voice in candidates:
         try:
             parts = [voices.synthesise(p, voice, SOURCE_CACHE) for p in item.parts]
-        except RuntimeError as exc:
+        except voices.CannotSay as exc:
             failures.append(str(exc).splitlines()[0])
             continue
         if failures:

@@ -58,6 +58,10 @@ PHONEME_MAP: dict[str, dict[str, str]] = {
 }
 
 
+class CannotSay(RuntimeError):
+    """The voice cannot say this text (an MBROLA database lacks a diphone it needs)."""
+
+
 @dataclass(frozen=True)
 class Voice:
     """One voice: `family` mbrola / piper / espeak; `name` the espeak-ng voice (mb-fr1,
@@ -268,10 +272,10 @@ def _mbrola(text: str, voice: Voice, target: Path) -> None:
         env=env,
     )
     if run.returncode != 0 or not target.is_file():
-        raise RuntimeError(f"mbrola {voice.name} failed on {text!r}: {run.stderr[-500:]}")
+        raise CannotSay(f"mbrola {voice.name} failed on {text!r}: {run.stderr[-500:]}")
     unknown = [line for line in run.stderr.splitlines() if "unknown" in line]
     if unknown:
-        raise RuntimeError(f"mbrola {voice.name}: diphones missing for {text!r}: {unknown[:3]}")
+        raise CannotSay(f"mbrola {voice.name}: diphones missing for {text!r}: {unknown[:3]}")
 
 
 def _piper(text: str, voice: Voice, target: Path) -> None:
