@@ -42,6 +42,7 @@ import importlib
 import json
 import os
 import shutil
+import socket
 import sys
 import time
 from collections import Counter
@@ -431,8 +432,20 @@ def judge_factory(name: str) -> JudgeFactory:
 
 
 @register("today")
+def today_judge(folder: Path) -> AbstractContextManager[JudgeFn]:
+    """Today's product path (bias mode initial_prompt, the product default)."""
+    return _today(folder, mode="initial_prompt")
+
+
+@register("today-unbiased")
+def today_unbiased_judge(folder: Path) -> AbstractContextManager[JudgeFn]:
+    """Today's path without the accepted answers as prompt (bias mode none): what the
+    prompt itself costs and buys."""
+    return _today(folder, mode="none")
+
+
 @contextlib.contextmanager
-def today_judge(folder: Path, mode: str = "initial_prompt") -> Iterator[JudgeFn]:
+def _today(folder: Path, mode: str) -> Iterator[JudgeFn]:
     """Today's product path: the WhisperLive server (bench.common.asr_server), transcribe()
     with the accepted answers as bias (`mode`, the product default initial_prompt), then
     `interaction.judging.judge` with the Policy the app builds for an audio answer."""
@@ -442,7 +455,10 @@ def today_judge(folder: Path, mode: str = "initial_prompt") -> Iterator[JudgeFn]
     from bench.language_check import build_policies, verdict
 
     policies = build_policies()
-    with asr_server() as server:
+    with socket.socket() as probe:  # a free port: several judges may hold servers at once
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with asr_server(port=port) as server:
         print(f"  today: {server.ready_line} (ready in {server.ready_s:.1f} s)", flush=True)
         provider = whisperlive_provider(server.url)
         loop = asyncio.new_event_loop()
@@ -484,7 +500,9 @@ def load_raw(path: Path = RAW) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {"meta": {}, "results": []}
 
 
-def run(folder: Path, judges: Sequence[str], fresh: bool = False, limit: int = 0) -> None:
+def run(
+    folder: Path, judges: Sequence[str], fresh: bool = False, limit: int = 0, raw_path: Path = RAW
+) -> None:
     from bench.clipset import turn_answers
     from bench.common import django_setup
 
@@ -493,7 +511,7 @@ def run(folder: Path, judges: Sequence[str], fresh: bool = False, limit: int = 0
     if limit:
         clips = clips[:limit]
     turns = turn_answers()
-    raw = {"meta": {}, "results": []} if fresh else load_raw()
+    raw = {"meta": {}, "results": []} if fresh else load_raw(raw_path)
     done = {(r["judge"], r["clip"], r["sha1"]): r for r in raw["results"]}
     todo = [(j, c) for c in clips for j in judges if (j, c.id, c.sha1) not in done]
     print(f"judging {len(todo)} clip × judge pairs ({len(clips)} clips) …", flush=True)
@@ -521,19 +539,19 @@ def run(folder: Path, judges: Sequence[str], fresh: bool = False, limit: int = 0
                     print(
                         f"  {number + 1}/{len(clips)} clips, {time.perf_counter() - started:.0f} s"
                     )
-                    _save(raw, done)
+                    _save(raw, done, raw_path)
         raw["meta"][",".join(judges)] = {
             "clips": len(clips),
             "wall_s": round(time.perf_counter() - started, 1),
             "when": time.strftime("%Y-%m-%d %H:%M"),
         }
-    _save(raw, done)
+    _save(raw, done, raw_path)
 
 
-def _save(raw: dict[str, Any], done: Mapping[tuple[str, str, str], Any]) -> None:
+def _save(raw: dict[str, Any], done: Mapping[tuple[str, str, str], Any], path: Path) -> None:
     raw["results"] = [done[key] for key in sorted(done)]
-    RAW.parent.mkdir(parents=True, exist_ok=True)
-    RAW.write_text(json.dumps(raw, ensure_ascii=False, indent=0) + "\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(raw, ensure_ascii=False, indent=0) + "\n")
 
 
 # --------------------------------------------------------------------------- report
@@ -587,9 +605,9 @@ HEADER = [
 ]
 
 
-def report(folder: Path = DEFAULT_OUT) -> str:
+def report(folder: Path = DEFAULT_OUT, raw_path: Path = RAW) -> str:
     clips = {c.id: c for c in load_manifest(folder)}
-    raw = load_raw()
+    raw = load_raw(raw_path)
     by_judge: dict[str, list[tuple[RealClip, Mapping[str, Any]]]] = {}
     for record in raw["results"]:
         clip = clips.get(record["clip"])
@@ -697,6 +715,9 @@ def main(argv: list[str] | None = None) -> int:
     p_run.add_argument("--limit", type=int, default=0, help="first N clips (smoke test)")
     p_report = commands.add_parser("report", help="tables from the stored results")
     p_report.add_argument("--set", type=Path, default=DEFAULT_OUT)
+    for sub in (p_run, p_report):
+        sub.add_argument("--raw", type=Path, default=RAW, help="results file (JSON)")
+        sub.add_argument("--report", type=Path, default=REPORT, help="markdown tables")
     args = parser.parse_args(argv)
     if args.command == "build":
         families = [f for f in args.families.split(",") if f]
@@ -711,13 +732,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"copied to {args.copy_to}")
     elif args.command == "run":
         judges = [j for spec in args.judge or ["today"] for j in spec.split(",")]
-        run(args.set, judges, fresh=args.fresh, limit=args.limit)
-        text = report(args.set)
-        REPORT.write_text(text)
+        run(args.set, judges, fresh=args.fresh, limit=args.limit, raw_path=args.raw)
+        text = report(args.set, args.raw)
+        args.report.write_text(text)
         print(text)
     else:
-        text = report(args.set)
-        REPORT.write_text(text)
+        text = report(args.set, args.raw)
+        args.report.write_text(text)
         print(text)
     return 0
 
