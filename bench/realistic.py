@@ -605,6 +605,17 @@ HEADER = [
 ]
 
 
+def _continues_answer(clip: RealClip, transcript: str) -> bool:
+    """The transcript starts with one of the turn's accepted answers and goes on."""
+    from interaction.judging import normalise
+
+    said = normalise(transcript, language=clip.target)
+    return any(
+        said.startswith(answer) and len(said) > len(answer) + 1
+        for answer in (normalise(a, language=clip.target) for a in clip.answers)
+    )
+
+
 def report(folder: Path = DEFAULT_OUT, raw_path: Path = RAW) -> str:
     clips = {c.id: c for c in load_manifest(folder)}
     raw = load_raw(raw_path)
@@ -669,6 +680,14 @@ def report(folder: Path = DEFAULT_OUT, raw_path: Path = RAW) -> str:
             or (c.expected in PENALTIES and r["outcome"] == "correct")
             or (c.expected == "no_speech" and r["outcome"] in (*PENALTIES, "correct"))
         ]
+        penalised = [
+            (c, r) for c, r in rows if c.expected == "correct" and r["outcome"] in PENALTIES
+        ]
+        tails = sum(_continues_answer(c, r["transcript"] or "") for c, r in penalised)
+        out.append(
+            f"\nCorrect answers penalised whose transcript is an accepted answer followed by "
+            f"words nobody said: {tails} of {len(penalised)}.\n"
+        )
         out.append(f"\n### Worst mistakes ({len(worst)}: a life lost or points given wrongly)\n")
         out.append(
             md_table(
