@@ -616,6 +616,18 @@ def _continues_answer(clip: RealClip, transcript: str) -> bool:
     )
 
 
+def _contains_answer(clip: RealClip, transcript: str) -> bool:
+    """The transcript contains one of the turn's accepted answers that `clip.text` lacks."""
+    from interaction.judging import normalise
+
+    said = normalise(transcript, language=clip.target)
+    spoken = normalise(clip.text, language=clip.target)
+    return any(
+        answer in said and answer not in spoken
+        for answer in (normalise(a, language=clip.target) for a in clip.answers)
+    )
+
+
 def report(folder: Path = DEFAULT_OUT, raw_path: Path = RAW) -> str:
     clips = {c.id: c for c in load_manifest(folder)}
     raw = load_raw(raw_path)
@@ -687,6 +699,12 @@ def report(folder: Path = DEFAULT_OUT, raw_path: Path = RAW) -> str:
         out.append(
             f"\nCorrect answers penalised whose transcript is an accepted answer followed by "
             f"words nobody said: {tails} of {len(penalised)}.\n"
+        )
+        wrong = [(c, r) for c, r in rows if c.expected in PENALTIES]
+        leaks = sum(_contains_answer(c, r["transcript"] or "") for c, r in wrong)
+        out.append(
+            f"Wrong answers (incorrect or wrong language) whose transcript contains an "
+            f"accepted answer that was not said: {leaks} of {len(wrong)}.\n"
         )
         out.append(f"\n### Worst mistakes ({len(worst)}: a life lost or points given wrongly)\n")
         out.append(
