@@ -709,12 +709,13 @@ def report(folder: Path = DEFAULT_OUT, raw_path: Path = RAW) -> str:
         out.append(f"\n### Worst mistakes ({len(worst)}: a life lost or points given wrongly)\n")
         out.append(
             md_table(
-                ["clip", "voice · condition", "said", "judged", "transcript"],
+                ["clip", "voice · condition", "said", "expected", "judged", "transcript"],
                 [
                     [
                         c.id,
                         f"{c.voice} · {c.condition}",
                         c.text or "(no speech)",
+                        c.expected,
                         r["outcome"],
                         (r["transcript"] or "").replace("|", "/")[:120],
                     ]
