@@ -53,8 +53,11 @@ from bench.common import (
 )
 
 # Cost assumptions (stated in docs/asr-shootout.md; change them here).
-CPU_VM = {"name": "2-vCPU general-purpose cloud VM, on demand", "usd_per_hour": 0.10}
-GPU_VM = {"name": "1× NVIDIA T4 cloud VM (4 vCPU), on demand", "usd_per_hour": 0.53}
+CPU_VM: dict[str, Any] = {
+    "name": "2-vCPU general-purpose cloud VM, on demand",
+    "usd_per_hour": 0.10,
+}
+GPU_VM: dict[str, Any] = {"name": "1× NVIDIA T4 cloud VM (4 vCPU), on demand", "usd_per_hour": 0.53}
 # GPU real-time factors are NOT measured here (no GPU on this machine). Assumed range for
 # Whisper base on a T4-class GPU: best case from published long-form throughput (RTFx ≈ 39
 # for faster-whisper base.en on CUDA, i.e. RTF ≈ 0.026), worst case 0.10 for our short
@@ -99,7 +102,7 @@ def _stub_whisper_live() -> None:
             segments, info = super().transcribe(*args, **kwargs)
             return list(segments), info
 
-    modules = {
+    modules: dict[str, dict[str, Any]] = {
         "whisper_live": {},
         "whisper_live.backend": {},
         "whisper_live.backend.faster_whisper_backend": {"ServeClientFasterWhisper": _Unused},
@@ -435,10 +438,10 @@ def report(summary: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
 
 
 def chart(summary: Mapping[str, Any], path: Path) -> None:
-    import matplotlib
+    import matplotlib  # type: ignore[import-not-found,unused-ignore]
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # type: ignore[import-not-found,unused-ignore]
 
     systems = list(summary)
     palette = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import statistics
@@ -9,9 +10,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from interaction.asr.wire import READY_MARKER
 
@@ -97,7 +99,7 @@ def memory_mb(pid: int | str = "self") -> dict[str, float]:
     return {"rss_mb": round(values["VmRSS"], 1), "peak_rss_mb": round(values["VmHWM"], 1)}
 
 
-def median(values: Iterable[float]) -> float | None:
+def median(values: Iterable[float | None]) -> float | None:
     data = [v for v in values if v is not None]
     return statistics.median(data) if data else None
 
@@ -114,7 +116,60 @@ def fmt(value: float | None, digits: int = 2) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
-def md_table(header: list[str], rows: list[list[object]]) -> str:
+def md_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- today's path
+
+
+def whisperlive_provider(url: str) -> Any:
+    """`WhisperLiveProvider` against `url` with the product's timeouts (base model)."""
+    from django.conf import settings
+
+    from interaction.asr.whisperlive import WhisperLiveProvider
+
+    return WhisperLiveProvider(
+        (url,),
+        connect_timeout=settings.ASR_CONNECT_TIMEOUT_S,
+        read_timeout=settings.ASR_READ_TIMEOUT_S,
+        final_timeout=settings.ASR_FINAL_TIMEOUT_S,
+        model="base",
+    )
+
+
+async def recognise_wav(
+    provider: Any, wav: Path, language: str, answers: Sequence[str], mode: str
+) -> dict[str, Any]:
+    """One clip through today's upload path: `decode_upload`, then `transcribe` with the
+    scenario's language and the turn's accepted answers as bias (`mode`). Returns the raw
+    record (transcript, language_probabilities, no_speech, confidence, asr_ms, audio_ms), or
+    {"error": ...} when the recogniser fails."""
+    from django.conf import settings
+
+    from interaction.asr.audio import decode_upload
+    from interaction.asr.types import AsrError, RecognitionOptions
+
+    samples = decode_upload(
+        await asyncio.to_thread(wav.read_bytes),
+        content_type="audio/wav",
+        filename=wav.name,
+        max_bytes=settings.ASR_MAX_UPLOAD_BYTES,
+        max_seconds=settings.ASR_MAX_CLIP_SECONDS,
+    )
+    options = RecognitionOptions(language=language, bias_phrases=tuple(answers), bias_mode=mode)
+    call = time.perf_counter()
+    try:
+        hypothesis = await provider.transcribe(samples.tobytes(), options)
+    except AsrError as exc:
+        return {"error": str(exc), "wall_ms": round(1000 * (time.perf_counter() - call))}
+    return {
+        "transcript": hypothesis.text,
+        "language_probabilities": dict(hypothesis.language_probabilities),
+        "no_speech": hypothesis.no_speech,
+        "confidence": round(hypothesis.confidence, 4),
+        "asr_ms": hypothesis.asr_ms,
+        "audio_ms": round(samples.size / 16),
+    }

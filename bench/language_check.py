@@ -40,6 +40,8 @@ from bench.common import (
     median,
     memory_mb,
     pct,
+    recognise_wav,
+    whisperlive_provider,
 )
 
 BIAS_MODES = ("none", "initial_prompt", "hotwords")
@@ -69,21 +71,10 @@ async def recognise(
     done: dict[tuple[str, str], dict[str, Any]],
     bias_clips: str = "first",
 ) -> None:
-    from django.conf import settings
-
     from bench.clipset import turn_answers
-    from interaction.asr.audio import decode_upload
-    from interaction.asr.types import AsrError, RecognitionOptions
-    from interaction.asr.whisperlive import WhisperLiveProvider
 
     turns = turn_answers()
-    provider = WhisperLiveProvider(
-        (url,),
-        connect_timeout=settings.ASR_CONNECT_TIMEOUT_S,
-        read_timeout=settings.ASR_READ_TIMEOUT_S,
-        final_timeout=settings.ASR_FINAL_TIMEOUT_S,
-        model="base",
-    )
+    provider = whisperlive_provider(url)
     todo = [
         (c, m) for c in clips for m in clip_modes(c, modes, bias_clips) if (c.id, m) not in done
     ]
@@ -95,33 +86,9 @@ async def recognise(
         for mode in rotated:
             if (clip.id, mode) in done:
                 continue
-            samples = decode_upload(
-                clip.wav.read_bytes(),
-                content_type="audio/wav",
-                filename=clip.wav.name,
-                max_bytes=settings.ASR_MAX_UPLOAD_BYTES,
-                max_seconds=settings.ASR_MAX_CLIP_SECONDS,
-            )
-            options = RecognitionOptions(
-                language=clip.target,
-                bias_phrases=turns[(clip.scenario, clip.turn)].answers,
-                bias_mode=mode,
-            )
-            call = time.perf_counter()
+            answers = turns[(clip.scenario, clip.turn)].answers
             record: dict[str, Any] = {"clip": clip.id, "mode": mode}
-            try:
-                hypothesis = await provider.transcribe(samples.tobytes(), options)
-            except AsrError as exc:
-                record.update(error=str(exc), wall_ms=round(1000 * (time.perf_counter() - call)))
-            else:
-                record.update(
-                    transcript=hypothesis.text,
-                    language_probabilities=dict(hypothesis.language_probabilities),
-                    no_speech=hypothesis.no_speech,
-                    confidence=round(hypothesis.confidence, 4),
-                    asr_ms=hypothesis.asr_ms,
-                    audio_ms=round(samples.size / 16),
-                )
+            record.update(await recognise_wav(provider, clip.wav, clip.target, answers, mode))
             done[(clip.id, mode)] = record
         if number % 20 == 19:
             left = sum(1 for c, m in todo if (c.id, m) not in done)
@@ -260,8 +227,8 @@ def analyse(clips: list[Any], done: Mapping[tuple[str, str], Mapping[str, Any]])
 
     def judged(
         mode: str, *, wl: float | None = None, sim: float | None = None
-    ) -> list[tuple[Any, dict[str, Any], Any]]:
-        rows = []
+    ) -> list[tuple[Any, Mapping[str, Any], Any]]:
+        rows: list[tuple[Any, Mapping[str, Any], Any]] = []
         for clip in clips:
             record = done.get((clip.id, mode))
             if record is None or "error" in record:
@@ -408,24 +375,24 @@ def analyse(clips: list[Any], done: Mapping[tuple[str, str], Mapping[str, Any]])
     out.append(f"\n## Sweep: wrong_language_probability ({main_mode}, similarity as configured)\n")
     sweep = []
     for threshold in WL_SWEEP:
-        rows = judged(main_mode, wl=threshold)
-        row: list[object] = [f"{threshold:.2f}"]
+        judged_rows = judged(main_mode, wl=threshold)
+        sweep_row: list[object] = [f"{threshold:.2f}"]
         for language in (*LANGUAGES, "all"):
             pairs = [
                 (c.label, v.outcome)
-                for c, _, v in rows
+                for c, _, v in judged_rows
                 if language == "all" or c.target == language
             ]
             p, r, _, _ = precision_recall(pairs, "wrong_language")
             false_wl = sum(
                 1
-                for c, _, v in rows
+                for c, _, v in judged_rows
                 if (language == "all" or c.target == language)
                 and c.label == "correct"
                 and v.outcome == "wrong_language"
             )
-            row.append(f"{p} / {r} · {false_wl}")
-        sweep.append(row)
+            sweep_row.append(f"{p} / {r} · {false_wl}")
+        sweep.append(sweep_row)
     out.append(
         "Cells: wrong_language precision / recall · correct answers judged wrong_language.\n\n"
         + md_table(["threshold", *LANGUAGES, "all"], sweep)
@@ -434,20 +401,20 @@ def analyse(clips: list[Any], done: Mapping[tuple[str, str], Mapping[str, Any]])
     out.append(f"\n## Sweep: answer_similarity ({main_mode})\n")
     sweep = []
     for threshold in SIM_SWEEP:
-        rows = judged(main_mode, sim=threshold)
-        pairs = [(c.label, v.outcome) for c, _, v in rows]
-        correct = [v for c, _, v in rows if c.label == "correct"]
-        incorrect = [(c, v) for c, _, v in rows if c.label == "incorrect_answer"]
+        judged_rows = judged(main_mode, sim=threshold)
+        pairs = [(c.label, v.outcome) for c, _, v in judged_rows]
+        correct = [v for c, _, v in judged_rows if c.label == "correct"]
+        incorrect = [(c, v) for c, _, v in judged_rows if c.label == "incorrect_answer"]
         near = [v for c, v in incorrect if c.kind == "near"]
         p, r, _, _ = precision_recall(pairs, "incorrect_answer")
         per_language = " · ".join(
             pct(
                 sum(
                     v.outcome == "correct"
-                    for c, _, v in rows
+                    for c, _, v in judged_rows
                     if c.label == "correct" and c.target == lang
                 ),
-                sum(1 for c, _, v in rows if c.label == "correct" and c.target == lang),
+                sum(1 for c, _, v in judged_rows if c.label == "correct" and c.target == lang),
             )
             for lang in LANGUAGES
         )
@@ -517,20 +484,20 @@ def analyse(clips: list[Any], done: Mapping[tuple[str, str], Mapping[str, Any]])
         )
         table = []
         for mode in modes:
-            rows = [row for row in judged(mode) if row[0].id in common]
-            rate = functools.partial(outcome_rate, rows)
+            mode_rows = [row for row in judged(mode) if row[0].id in common]
+            rate = functools.partial(outcome_rate, mode_rows)
 
             wrong_match = [
                 (c, v)
-                for c, _, v in rows
+                for c, _, v in mode_rows
                 if c.label == "wrong_language"
                 and v.similarity is not None
                 and v.similarity >= policies[(c.scenario, c.turn)].answer_similarity
             ]
-            n_wrong = sum(1 for c, _, _ in rows if c.label == "wrong_language")
+            n_wrong = sum(1 for c, _, _ in mode_rows if c.label == "wrong_language")
             speed = [
                 done[(c.id, mode)]["asr_ms"] / ref_ms[c.id]
-                for c, r, _ in rows
+                for c, r, _ in mode_rows
                 if c.id in ref_ms and ref_ms[c.id] and "asr_ms" in r
             ]
             table.append(
