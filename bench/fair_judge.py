@@ -206,21 +206,22 @@ def realistic_clips(root: Path) -> list[LabelledClip]:
     items = manifest["clips"] if isinstance(manifest, dict) else manifest
     out = []
     for item in items:
-        scenario = item.get("scenario") or item.get("scenario_slug")
-        index = int(item.get("turn", item.get("turn_index", 0)))
-        turn = turns[(scenario, index)]
-        others = tuple(item.get("other_languages") or (OTHER_LANGUAGE[turn.language],))
+        scenario = item["scenario"]
+        index = int(item["turn"])
+        language = item.get("target") or turns[(scenario, index)].language
+        answers = tuple(item.get("answers") or turns[(scenario, index)].answers)
+        others = tuple(item.get("other_languages") or (OTHER_LANGUAGE[language],))
         out.append(
             LabelledClip(
                 wav=root / item["wav"],
                 scenario=scenario,
                 turn=index,
-                language=turn.language,
+                language=language,
                 other_languages=others,
-                answers=turn.answers,
-                expected=item.get("expected") or item.get("expected_outcome") or item["label"],
+                answers=answers,
+                expected=item["expected"],
                 kind=str(item.get("kind", "")),
-                family=str(item.get("voice_family", "")),
+                family=str(item.get("family", "")),
                 voice=str(item.get("voice", "")),
                 condition=str(item.get("condition", "")),
                 text=str(item.get("text", "")),
