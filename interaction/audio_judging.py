@@ -3,24 +3,29 @@
 Pure: no Django, no numpy. The evidence comes from `interaction.asr.evidence.answer_evidence`
 (the payload of the ASR server's final message); the thresholds from the scenario rules.
 
-Three tiers (docs/fair-judge.md says why each threshold is where it is):
+Three tiers (docs/fair-judge.md says why each threshold is where it is). Signals:
+`margin` = best accepted answer's teacher-forced mean log-probability per word token minus
+the free transcript's (≤ 0 when the transcript is the model's best guess); `similarity` of
+the transcript to the closest answer (0..100, interaction.judging); `other_probability`, the
+restricted language ID of the learner's likeliest other language; `other_fit`, how much
+better a decode forced to that language explains the audio than the target-language one.
 
-- **confident correct → `correct`**: an accepted answer explains the audio nearly as well as
-  the recogniser's own unprompted transcript (teacher-forced mean log-probability per token,
-  `margin` = answer − transcript ≥ `correct_margin`, with the transcript at least
-  `correct_margin_similarity` alike), or the transcript matches an accepted answer
-  (similarity ≥ `correct_similarity`) and that answer does not explain the audio badly;
-  in both cases the audio must not be confidently another language;
-- **confident wrong → the penalty**: `wrong_language` when a learner's other language has
-  restricted probability ≥ `wrong_language_probability` and no answer explains the audio;
-  `incorrect_answer` when the language is the target's, the transcript is far from every
-  answer (similarity < `incorrect_similarity`) and the best answer explains the audio much
-  worse than the transcript (margin < `incorrect_margin`);
+- **confident correct → `correct`**: not near-certainly another language, not a translation
+  by the decoder (`other_probability` ≥ `wrong_language_probability` with `other_fit` ≥
+  `wrong_language_other_fit`), and either an accepted answer explains the audio nearly as
+  well as the transcript (`margin` ≥ `correct_margin`, similarity ≥
+  `correct_margin_similarity`) or the transcript *is* an accepted answer (similarity ≥
+  `correct_similarity`) that does not explain the audio badly (`correct_similarity_margin`);
+- **confident wrong → the penalty**: `wrong_language` when the other language is confident
+  and either the decoder translated or no answer explains the audio (`margin` <
+  `wrong_language_margin`); `incorrect_answer` when the language is the target's, the
+  recogniser heard the words clearly (transcript mean log-probability ≥
+  `incorrect_min_transcript_logprob`, no loop), they are not an accepted answer (similarity
+  < `incorrect_similarity`) and no answer explains the audio (`margin` < `incorrect_margin`);
 - **otherwise `unclear`**: no points, no lives, "say it again".
 
 The house principle: a learner never loses a heart on doubt; a wrong answer never earns
-points. So the penalty tier asks for agreement of two signals, the correct tier for an answer
-the audio supports.
+points. So each penalty needs two signals that agree, and points need the audio's support.
 """
 
 from __future__ import annotations
@@ -126,7 +131,7 @@ class AudioJudgingPolicy:
 
     target_language: str
     other_languages: tuple[str, ...] = ("en",)
-    correct_margin: float = -0.8
+    correct_margin: float = -1.0
     correct_margin_similarity: float = 60.0
     correct_similarity: float = 90.0
     correct_similarity_margin: float = -2.5
@@ -135,8 +140,9 @@ class AudioJudgingPolicy:
     wrong_language_margin: float = -1.5
     wrong_language_other_fit: float = 0.5
     wrong_language_min_other_logprob: float = -9.0
+    wrong_language_min_fit: float = -9.0
     incorrect_similarity: float = 90.0
-    incorrect_margin: float = -2.5
+    incorrect_margin: float = -3.0
     incorrect_max_other_probability: float = 0.95
     incorrect_min_transcript_logprob: float = -1.3
     ignore_accents: bool = True
@@ -265,7 +271,12 @@ def judge_audio(
         )
         or not evidence.other_logprobs
     )
-    if confident_other and other_understood and (translated or badly_explained):
+    other_no_worse = other_fit is None or other_fit >= policy.wrong_language_min_fit
+    if (
+        confident_other
+        and other_understood
+        and (translated or (badly_explained and other_no_worse))
+    ):
         return verdict(WRONG_LANGUAGE, f"spoken in {other}, no accepted answer fits the audio")
     if (
         not evidence.looped

@@ -173,6 +173,17 @@ def test_the_other_language_decode_backs_the_language_id(
     assert judge_audio(said, CAFE, POLICY).outcome == expected
 
 
+def test_a_worse_other_language_decode_can_veto_the_language_id() -> None:
+    # German "Hier, bitte" mumbled: "Geer", language ID 0.99 English, English decode "Dear"
+    # explains it worse than the German one. A policy may then refuse the penalty.
+    said = evidence(
+        "Geer", en=0.99, transcript_logprob=-0.4, scores={CAFE[1]: -4.0}, english_logprob=-1.1
+    )
+    assert judge_audio(said, CAFE, POLICY).outcome == WRONG_LANGUAGE
+    strict = replace(POLICY, wrong_language_min_fit=-0.5)
+    assert judge_audio(said, CAFE, strict).outcome == UNCLEAR
+
+
 def test_language_id_is_restricted_to_the_learners_other_languages() -> None:
     said = AudioEvidence(
         transcript="Ich möchte einen Kaffee.",
