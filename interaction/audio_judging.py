@@ -141,6 +141,7 @@ class AudioJudgingPolicy:
     wrong_language_other_fit: float = 0.5
     wrong_language_min_other_logprob: float = -9.0
     wrong_language_min_fit: float = -9.0
+    wrong_language_certain_probability: float = 0.995
     incorrect_similarity: float = 90.0
     incorrect_margin: float = -3.0
     incorrect_max_other_probability: float = 0.95
@@ -272,10 +273,15 @@ def judge_audio(
         or not evidence.other_logprobs
     )
     other_no_worse = other_fit is None or other_fit >= policy.wrong_language_min_fit
+    # Near-certain language ID with a decode in that language at least as good: whatever
+    # the target-language decode made of it, the learner spoke the other language.
+    certain_other = other_probability >= policy.wrong_language_certain_probability and (
+        other_fit is None or other_fit >= 0.0
+    )
     if (
         confident_other
         and other_understood
-        and (translated or (badly_explained and other_no_worse))
+        and (translated or certain_other or (badly_explained and other_no_worse))
     ):
         return verdict(WRONG_LANGUAGE, f"spoken in {other}, no accepted answer fits the audio")
     if (

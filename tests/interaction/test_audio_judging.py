@@ -37,6 +37,7 @@ POLICY = AudioJudgingPolicy(
     wrong_language_margin=-1.5,
     wrong_language_other_fit=0.5,
     wrong_language_min_other_logprob=-1.2,
+    wrong_language_certain_probability=0.995,
     incorrect_similarity=90.0,
     incorrect_margin=-2.5,
     incorrect_max_other_probability=0.95,
@@ -103,7 +104,7 @@ TOILETS = "Où sont les toilettes ?"
         ),
         (evidence("Un café, s'il vous plaît.", en=0.96, scores={CAFE[1]: -0.5}), CORRECT),
         # ... and near-certain English never earns points, even when the answer fits
-        (evidence("Je voudrais un café.", en=0.995, scores={CAFE[0]: -0.55}), UNCLEAR),
+        (evidence("Je voudrais un café.", en=0.992, scores={CAFE[0]: -0.55}), UNCLEAR),
         # tier 2, incorrect answer: target language, heard clearly, no answer explains it
         (evidence(THE, scores={CAFE[0]: -3.1}), INCORRECT_ANSWER),
         (evidence(TOILETS, scores={CAFE[0]: -3.2, CAFE[1]: -3.5}), INCORRECT_ANSWER),
@@ -182,6 +183,31 @@ def test_a_worse_other_language_decode_can_veto_the_language_id() -> None:
     assert judge_audio(said, CAFE, POLICY).outcome == WRONG_LANGUAGE
     strict = replace(POLICY, wrong_language_min_fit=-0.5)
     assert judge_audio(said, CAFE, strict).outcome == UNCLEAR
+
+
+@pytest.mark.parametrize(
+    ("en", "english_logprob", "expected"),
+    [
+        # near-certain English, and the English decode is at least as good: English, even
+        # though the answer explains the audio somewhat (margin -1.1)
+        (0.999, -0.3, WRONG_LANGUAGE),
+        # just below "near-certain": the margin is not bad enough for a penalty
+        (0.99, -0.3, UNCLEAR),
+        # near-certain, but the English decode explains it worse: not sure
+        (0.999, -0.9, UNCLEAR),
+    ],
+)
+def test_near_certain_language_id_needs_a_decode_as_good(
+    en: float, english_logprob: float, expected: str
+) -> None:
+    said = evidence(
+        "Thank you.",
+        en=en,
+        transcript_logprob=-0.6,
+        scores={CAFE[1]: -1.7},
+        english_logprob=english_logprob,
+    )
+    assert judge_audio(said, CAFE, POLICY).outcome == expected
 
 
 def test_language_id_is_restricted_to_the_learners_other_languages() -> None:
