@@ -153,9 +153,7 @@ def answer_evidence(
     tokenizer = Tokenizer(model.hf_tokenizer, multilingual, task="transcribe", language=language)
     prefix = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
     max_new = min(MAX_NEW_TOKENS, TOKENS_BASE + math.ceil(TOKENS_PER_SECOND * payload["speech_s"]))
-    candidates = _answer_candidates(
-        accepted_answers, fillers if fillers is not None else FILLERS.get(target_language, ())
-    )
+    fillers = fillers if fillers is not None else FILLERS.get(target_language, ())
 
     lock_wait = time.perf_counter()
     with _holding(lock):
@@ -224,6 +222,9 @@ def answer_evidence(
         timings["decode"] = _ms(mark)
 
         mark = time.perf_counter()
+        candidates = _answer_candidates(
+            accepted_answers, fillers, lower_first=payload["transcript"][:1].islower()
+        )
         texts = [tokens] + [tokenizer.encode(" " + text) for _answer, _filler, text in candidates]
         scored = [i for i, t in enumerate(texts) if t]
         alignments: list[Any] = []
@@ -309,20 +310,31 @@ def cut_loop(
 
 
 def _answer_candidates(
-    answers: Sequence[str], fillers: Sequence[str]
+    answers: Sequence[str], fillers: Sequence[str], *, lower_first: bool = False
 ) -> list[tuple[str, str | None, str]]:
-    """(answer, filler or None, text to score) for each answer alone and after each filler."""
+    """(answer, filler or None, text to score) for each answer alone and after each filler.
+
+    Case is the recogniser's choice, not the learner's: the text is cased like the free
+    transcript's first letter ("una tortilla…" scored against "Una tortilla" cost ~9 nats on
+    its first token). Acronyms and other all-capital starts are left alone.
+    """
     candidates: list[tuple[str, str | None, str]] = []
     for answer in dict.fromkeys(a.strip() for a in answers if a.strip()):
-        candidates.append((answer, None, answer))
-        lowered = answer[0].lower() + answer[1:] if answer[:2] != answer[:2].upper() else answer
-        candidates.extend((answer, filler, f"{filler}, {lowered}") for filler in fillers)
+        lowered = _lower_first(answer)
+        candidates.append((answer, None, lowered if lower_first else answer))
+        for filler in fillers:
+            text = f"{filler}, {lowered}"
+            candidates.append((answer, filler, _lower_first(text) if lower_first else text))
     return candidates
 
 
 def _wordlike(tokenizer: Tokenizer, tokens: Sequence[int]) -> list[bool]:
     """Which tokens carry a letter or digit (punctuation tokens are fed, never counted)."""
     return [any(char.isalnum() for char in tokenizer.decode([token])) for token in tokens]
+
+
+def _lower_first(text: str) -> str:
+    return text[0].lower() + text[1:] if text[:2] != text[:2].upper() else text
 
 
 def _score(alignment: Any, wordlike: Sequence[bool]) -> dict[str, Any]:
