@@ -16,6 +16,7 @@ import pytest
 
 from interaction.asr.evidence import (
     DEFAULT_WINDOW_S,
+    _answer_candidates,
     answer_evidence,
     cut_loop,
     restricted_probabilities,
@@ -227,3 +228,19 @@ def test_window_and_language_helpers() -> None:
         "en": 0.25,
     }
     assert restricted_probabilities({}, ["fr", "en"]) == {"fr": 0.5, "en": 0.5}
+
+
+def test_candidates_follow_the_transcripts_case() -> None:
+    assert _answer_candidates(["Una tortilla, por favor", "OK"], ["Eh"]) == [
+        ("Una tortilla, por favor", None, "Una tortilla, por favor"),
+        ("Una tortilla, por favor", "Eh", "Eh, una tortilla, por favor"),
+        ("OK", None, "OK"),
+        ("OK", "Eh", "Eh, OK"),
+    ]
+    lowered = _answer_candidates(["Una tortilla, por favor", "OK"], ["Eh"], lower_first=True)
+    assert [text for _answer, _filler, text in lowered] == [
+        "una tortilla, por favor",
+        "eh, una tortilla, por favor",
+        "OK",
+        "eh, OK",
+    ]
