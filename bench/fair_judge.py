@@ -1,23 +1,26 @@
 """The fair judge, in-process: evidence pass (interaction.asr.evidence) + three-tier decision
 (interaction.audio_judging), measured on labelled clips.
 
-`judge_clip(wav, language=..., other_languages=..., answers=...)` is the judge callable a bench
-runner plugs in by name (model loaded once per process). `python -m bench.fair_judge` runs it
-over a clip set and prints accuracy per outcome and voice family, the window-floor table and
-stage timings, side by side with a plain `model.transcribe()` on the same clips:
+`judge_clip(wav, language=..., other_languages=..., answers=...)` is the judge callable (model
+loaded once per process); `fair` wraps it for `python -m bench.realistic run --judge
+bench.fair_judge:fair`. `python -m bench.fair_judge` runs it over a clip set and prints
+accuracy per outcome and voice family (tuned vs held-out), stage timings, and with
+`--baseline` a plain `model.transcribe()` of the same clips side by side:
 
     python -m bench.fair_judge --set quick                 # espeak-ng + sox effects, made here
     python -m bench.fair_judge --set realistic --root DIR  # DIR/manifest.json (bench clip set)
     python -m bench.fair_judge --windows 5,8,10,15,30      # the window floor
 
-Evidence is cached as JSON lines under var/bench/fair_judge/, so decision rules can be tuned
-offline (`--tune`) without running the model again.
+Evidence is cached as JSON lines under var/bench/fair_judge/ (one file per set and window), so
+decision rules can be re-run offline (`decide`, `metrics`) without running the model again.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
+import importlib
 import json
 import os
 import statistics
@@ -25,7 +28,7 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -74,6 +77,18 @@ def load_model(model_dir: str | None = None) -> Any:
     )
 
 
+def warm_up() -> None:
+    """Load the model and Silero VAD and run each once, so no timed call pays for that."""
+    import numpy as np
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    model = load_model()
+    noise = (0.01 * np.random.default_rng(0).standard_normal(16_000)).astype(np.float32)
+    get_speech_timestamps(noise, VadOptions())
+    segments, _info = model.transcribe(noise, language="en", beam_size=1, temperature=0.0)
+    list(segments)
+
+
 def read_audio(path: Path) -> Any:
     from faster_whisper.audio import decode_audio
 
@@ -120,6 +135,41 @@ def judge_clip(
         "evidence": payload,
         "verdict": asdict(verdict),
     }
+
+
+@contextlib.contextmanager
+def fair(folder: Path) -> Iterator[Callable[[Any, Any], Any]]:
+    """The judge factory for `bench.realistic run --judge bench.fair_judge:fair`.
+
+    Yields `callable(clip, turn) -> JudgeResult` (bench.realistic's interface: `clip.wav`
+    relative to `folder`, `clip.target`, `clip.answers`); the learner's other language is
+    bench.clipset's OTHER_LANGUAGE. The model is loaded (and warmed on one clip) before the
+    first timed call.
+    """
+    from bench.clipset import OTHER_LANGUAGE
+
+    # The bench runner's own result type (bench/realistic.py, on the bench branch).
+    JudgeResult = importlib.import_module("bench.realistic").JudgeResult
+
+    warm_up()
+
+    def judge_one(clip: Any, turn: Any) -> Any:
+        language = getattr(clip, "target", None) or turn.language
+        answers = tuple(getattr(clip, "answers", None) or turn.answers)
+        result = judge_clip(
+            folder / clip.wav,
+            language=language,
+            other_languages=(OTHER_LANGUAGE[language],),
+            answers=answers,
+        )
+        return JudgeResult(
+            outcome=result["outcome"],
+            transcript=result["transcript"],
+            latency_s=result["latency_s"],
+            extra={"verdict": result["verdict"], "timings_ms": result["evidence"]["timings_ms"]},
+        )
+
+    yield judge_one
 
 
 # --- clip sets -------------------------------------------------------------------------------
