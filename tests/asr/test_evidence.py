@@ -7,6 +7,7 @@ are scored against the audio; no pass that decides a verdict carries them as a p
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -148,8 +149,9 @@ def test_the_payload_is_json_with_timings_and_words(
 class _Spy:
     """Records every call into the CTranslate2 model while delegating to it."""
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Any, on_call: Callable[[str], None] | None = None) -> None:
         self._inner = inner
+        self._on_call = on_call
         self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
 
     def __getattr__(self, name: str) -> Any:
@@ -159,6 +161,8 @@ class _Spy:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             self.calls.append((name, args, kwargs))
+            if self._on_call is not None:
+                self._on_call(name)
             return attribute(*args, **kwargs)
 
         return call
@@ -244,3 +248,42 @@ def test_candidates_follow_the_transcripts_case() -> None:
         "OK",
         "eh, OK",
     ]
+
+
+class _RecordingLock:
+    """A real lock that counts acquisitions."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.acquired = 0
+
+    def acquire(self, timeout: float = -1) -> bool:
+        self.acquired += 1
+        return self._lock.acquire(timeout=timeout)
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def locked(self) -> bool:
+        return self._lock.locked()
+
+
+def test_the_model_runs_only_under_the_callers_lock(
+    model: Any, speech_clip: Callable[..., Path]
+) -> None:
+    wav = speech_clip("Merci beaucoup", "fr", speed=150)
+    lock = _RecordingLock()
+    held: list[bool] = []
+    spy = _Spy(model.model, on_call=lambda _name: held.append(lock.locked()))
+    answer_evidence(
+        _Wrapped(model, spy),
+        read_wav(wav),
+        target_language="fr",
+        other_languages=("en",),
+        accepted_answers=("Merci beaucoup",),
+        lock=lock,  # type: ignore[arg-type]
+    )
+    assert lock.acquired == 1
+    assert not lock.locked()
+    assert len(held) >= 4  # encode, detect_language, generate, align
+    assert all(held)
