@@ -1,0 +1,298 @@
+"""The fair judge of a spoken answer: evidence from the audio in, one of five outcomes out.
+
+Pure: no Django, no numpy. The evidence comes from `interaction.asr.evidence.answer_evidence`
+(the payload of the ASR server's final message); the thresholds from the scenario rules.
+
+Three tiers (docs/fair-judge.md says why each threshold is where it is). Signals:
+`margin` = best accepted answer's teacher-forced mean log-probability per word token minus
+the free transcript's (≤ 0 when the transcript is the model's best guess); `similarity` of
+the transcript to the closest answer (0..100, interaction.judging); `other_probability`, the
+restricted language ID of the learner's likeliest other language; `other_fit`, how much
+better a decode forced to that language explains the audio than the target-language one.
+
+- **confident correct → `correct`**: not near-certainly another language, not a translation
+  by the decoder (`other_probability` ≥ `wrong_language_probability` with `other_fit` ≥
+  `wrong_language_other_fit`), and either an accepted answer explains the audio nearly as
+  well as the transcript (`margin` ≥ `correct_margin`, similarity ≥
+  `correct_margin_similarity`) or the transcript *is* an accepted answer (similarity ≥
+  `correct_similarity`) that does not explain the audio badly (`correct_similarity_margin`);
+- **confident wrong → the penalty**: `wrong_language` when the other language is confident
+  and either the decoder translated or no answer explains the audio (`margin` <
+  `wrong_language_margin`); `incorrect_answer` when the language is the target's, the
+  recogniser heard the words clearly (transcript mean log-probability ≥
+  `incorrect_min_transcript_logprob`, no loop), they are not an accepted answer (similarity
+  < `incorrect_similarity`) and no answer explains the audio (`margin` < `incorrect_margin`);
+- **otherwise `unclear`**: no points, no lives, "say it again".
+
+The house principle: a learner never loses a heart on doubt; a wrong answer never earns
+points. So each penalty needs two signals that agree, and points need the audio's support.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from interaction.judging import answer_match
+
+CORRECT = "correct"
+WRONG_LANGUAGE = "wrong_language"
+INCORRECT_ANSWER = "incorrect_answer"
+NO_SPEECH = "no_speech"
+UNCLEAR = "unclear"
+OUTCOMES = (CORRECT, WRONG_LANGUAGE, INCORRECT_ANSWER, NO_SPEECH, UNCLEAR)
+
+
+@dataclass(frozen=True)
+class AnswerScore:
+    """One accepted answer, teacher-forced against the audio.
+
+    filler: the leading hesitation scored before it ("euh"), or None for the answer alone.
+    mean_logprob: natural log-probability per token (≤ 0); tokens: how many.
+    """
+
+    answer: str
+    mean_logprob: float
+    tokens: int = 0
+    filler: str | None = None
+
+
+@dataclass(frozen=True)
+class AudioEvidence:
+    """What the audio says about one answer (see interaction.asr.evidence for the payload).
+
+    language_probabilities: restricted to the target and the learner's other languages, 0..1,
+    summing to 1. transcript_logprob: the free transcript's own teacher-forced mean
+    log-probability per token, the yardstick the answers are measured against.
+    decode_logprob / other_logprobs: the decoder's own mean log-probability per token of the
+    free transcript forced to the target, and of one forced to each other language: when the
+    other language's decode explains the audio much better, the learner spoke it (and the
+    target transcript may be the decoder's translation).
+    """
+
+    transcript: str
+    no_speech: bool = False
+    speech_s: float = 0.0
+    language_probabilities: Mapping[str, float] = field(default_factory=dict)
+    transcript_logprob: float | None = None
+    answers: tuple[AnswerScore, ...] = ()
+    looped: bool = False
+    decode_logprob: float | None = None
+    other_logprobs: Mapping[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> AudioEvidence:
+        """Parse the evidence payload leniently (missing fields: no evidence for them)."""
+        score = payload.get("transcript_score") or {}
+        answers = tuple(
+            AnswerScore(
+                answer=str(item["answer"]),
+                mean_logprob=float(item["mean_logprob"]),
+                tokens=int(item.get("tokens") or 0),
+                filler=item.get("filler"),
+            )
+            for item in payload.get("answers") or ()
+            if item.get("mean_logprob") is not None
+        )
+        transcript_logprob = score.get("mean_logprob")
+        decode_logprob = payload.get("decode_logprob")
+        others = payload.get("other_transcripts") or {}
+        return cls(
+            transcript=str(payload.get("transcript") or ""),
+            no_speech=bool(payload.get("no_speech", False)),
+            speech_s=float(payload.get("speech_s") or 0.0),
+            language_probabilities={
+                str(k): float(v) for k, v in (payload.get("language_probabilities") or {}).items()
+            },
+            transcript_logprob=float(transcript_logprob)
+            if transcript_logprob is not None
+            else None,
+            answers=answers,
+            looped=bool(payload.get("looped", False)),
+            decode_logprob=float(decode_logprob) if decode_logprob is not None else None,
+            other_logprobs={
+                str(lang): float(item["decode_logprob"])
+                for lang, item in others.items()
+                if item.get("decode_logprob") is not None
+            },
+        )
+
+
+@dataclass(frozen=True)
+class AudioJudgingPolicy:
+    """Thresholds of the three tiers (rules: global → difficulty → scenario).
+
+    Similarities are 0..100 (interaction.judging.similarity); margins and fits are differences
+    of mean natural log-probabilities per token (answer − transcript: ≤ 0 when the transcript
+    is the model's best guess; other-language decode − target decode); probabilities 0..1
+    over the restricted language set. Defaults: tuned on the bench (docs/fair-judge.md).
+    """
+
+    target_language: str
+    other_languages: tuple[str, ...] = ("en",)
+    correct_margin: float = -1.0
+    correct_margin_similarity: float = 60.0
+    correct_similarity: float = 90.0
+    correct_similarity_margin: float = -2.5
+    correct_max_other_probability: float = 0.99
+    wrong_language_probability: float = 0.95
+    wrong_language_margin: float = -1.5
+    wrong_language_other_fit: float = 0.5
+    wrong_language_min_other_logprob: float = -9.0
+    wrong_language_min_fit: float = -9.0
+    wrong_language_certain_probability: float = 0.995
+    incorrect_similarity: float = 90.0
+    incorrect_margin: float = -3.0
+    incorrect_max_other_probability: float = 0.95
+    incorrect_min_transcript_logprob: float = -1.3
+    ignore_accents: bool = True
+
+
+@dataclass(frozen=True)
+class AudioVerdict:
+    """outcome: one of OUTCOMES; reason: which rule decided (for the review and the logs).
+
+    similarity: 0..100 of the transcript to `best_answer` (the closest by text);
+    margin: best answer's mean log-probability minus the transcript's (None without scores);
+    scored_answer: the answer that explains the audio best (with `filler` if one was scored);
+    language / language_probability: the most probable of the restricted languages;
+    other_language / other_probability: the likeliest of the learner's other languages.
+    """
+
+    outcome: str
+    reason: str
+    similarity: float | None = None
+    best_answer: str | None = None
+    margin: float | None = None
+    scored_answer: str | None = None
+    filler: str | None = None
+    language: str | None = None
+    language_probability: float | None = None
+    other_language: str | None = None
+    other_probability: float = 0.0
+    other_fit: float | None = None
+
+
+def best_score(scores: Iterable[AnswerScore]) -> AnswerScore | None:
+    """The answer (any filler variant) with the highest mean log-probability per token."""
+    return max(scores, key=lambda score: score.mean_logprob, default=None)
+
+
+def likeliest_other(
+    probabilities: Mapping[str, float], *, target: str, others: Sequence[str]
+) -> tuple[str | None, float]:
+    ranked = sorted(
+        ((lang, probabilities.get(lang, 0.0)) for lang in others if lang != target),
+        key=lambda item: item[1],
+        reverse=True,
+    )
+    return ranked[0] if ranked else (None, 0.0)
+
+
+def judge_audio(
+    evidence: AudioEvidence, answers: Iterable[str], policy: AudioJudgingPolicy
+) -> AudioVerdict:
+    """The three-tier decision (module docstring): no speech, correct, penalty, or unclear."""
+    answers = tuple(answers)
+    top = max(evidence.language_probabilities.items(), key=lambda item: item[1], default=None)
+    language, language_probability = top if top else (None, None)
+    other, other_probability = likeliest_other(
+        evidence.language_probabilities,
+        target=policy.target_language,
+        others=policy.other_languages,
+    )
+    base: dict[str, Any] = {
+        "language": language,
+        "language_probability": language_probability,
+        "other_language": other,
+        "other_probability": other_probability,
+    }
+    if evidence.no_speech or not evidence.transcript.strip():
+        return AudioVerdict(NO_SPEECH, "no speech heard", **base)
+
+    match = answer_match(
+        evidence.transcript,
+        answers,
+        language=policy.target_language,
+        ignore_accents=policy.ignore_accents,
+    )
+    scored = best_score(score for score in evidence.answers if score.answer in answers)
+    margin = (
+        round(scored.mean_logprob - evidence.transcript_logprob, 4)
+        if scored is not None and evidence.transcript_logprob is not None
+        else None
+    )
+    base.update(
+        similarity=match.similarity,
+        best_answer=match.answer,
+        margin=margin,
+        scored_answer=scored.answer if scored else None,
+        filler=scored.filler if scored else None,
+    )
+    similarity = match.similarity if match.answer is not None else 0.0
+
+    def verdict(outcome: str, reason: str) -> AudioVerdict:
+        return AudioVerdict(outcome, reason, **base)
+
+    fits = [
+        logprob - evidence.decode_logprob
+        for lang, logprob in evidence.other_logprobs.items()
+        if lang in policy.other_languages and evidence.decode_logprob is not None
+    ]
+    other_fit = max(fits) if fits else None
+    base["other_fit"] = round(other_fit, 4) if other_fit is not None else None
+    confident_other = other_probability >= policy.wrong_language_probability
+    # The decoder forced to the target may *translate* (English "Thank you very much" comes
+    # out as "Merci beaucoup."): then the other language's own decode explains it better.
+    translated = (
+        confident_other and other_fit is not None and other_fit >= policy.wrong_language_other_fit
+    )
+
+    # Tier 1: an accepted answer the audio supports.
+    if not translated and other_probability < policy.correct_max_other_probability:
+        if (
+            margin is not None
+            and margin >= policy.correct_margin
+            and similarity >= policy.correct_margin_similarity
+        ):
+            return verdict(CORRECT, "an accepted answer explains the audio")
+        if similarity >= policy.correct_similarity and (
+            margin is None or margin >= policy.correct_similarity_margin
+        ):
+            return verdict(CORRECT, "the transcript matches an accepted answer")
+
+    # Tier 2: confident penalties, two signals agreeing.
+    badly_explained = margin is None or margin < policy.wrong_language_margin
+    other_understood = (
+        any(
+            logprob >= policy.wrong_language_min_other_logprob
+            for lang, logprob in evidence.other_logprobs.items()
+            if lang in policy.other_languages
+        )
+        or not evidence.other_logprobs
+    )
+    other_no_worse = other_fit is None or other_fit >= policy.wrong_language_min_fit
+    # Near-certain language ID with a decode in that language at least as good: whatever
+    # the target-language decode made of it, the learner spoke the other language.
+    certain_other = other_probability >= policy.wrong_language_certain_probability and (
+        other_fit is None or other_fit >= 0.0
+    )
+    if (
+        confident_other
+        and other_understood
+        and (translated or certain_other or (badly_explained and other_no_worse))
+    ):
+        return verdict(WRONG_LANGUAGE, f"spoken in {other}, no accepted answer fits the audio")
+    if (
+        not evidence.looped
+        and other_probability < policy.incorrect_max_other_probability
+        and similarity < policy.incorrect_similarity
+        and margin is not None
+        and margin < policy.incorrect_margin
+        and evidence.transcript_logprob is not None
+        and evidence.transcript_logprob >= policy.incorrect_min_transcript_logprob
+    ):
+        return verdict(INCORRECT_ANSWER, "heard in the target language, no accepted answer fits")
+    # Tier 3: doubt.
+    return verdict(UNCLEAR, "not sure: ask the learner to say it again")
