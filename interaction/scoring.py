@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from interaction.vocabulary import PENALISED_OUTCOMES, Outcome, SessionStatus
+from interaction.vocabulary import PENALISED_OUTCOMES, UNCHANGED_OUTCOMES, Outcome, SessionStatus
 from scenarios.rules import Penalty, Rules
 
 
@@ -40,11 +40,11 @@ def score_apply(*, state: SessionState, outcome: Outcome, rules: Rules) -> Chang
 
     A correct answer adds the turn's reward and advances; the last turn completes the session.
     A penalty costs its lives and points (the score never goes below 0) and the turn stays;
-    no lives left fails the session. No speech changes nothing.
+    no lives left fails the session. No speech and an unclear answer change nothing.
     """
     if state.status != SessionStatus.ACTIVE:
         raise SessionNotActive(state.status)
-    if outcome == Outcome.NO_SPEECH:
+    if outcome in UNCHANGED_OUTCOMES:
         return Change(0, 0, state)
     if outcome == Outcome.CORRECT:
         turn_index = state.turn_index + 1

@@ -28,7 +28,12 @@ class Outcome(_Labelled):
     WRONG_LANGUAGE = "wrong_language"
     INCORRECT_ANSWER = "incorrect_answer"
     NO_SPEECH = "no_speech"
+    UNCLEAR = "unclear"
+    """The audio did not settle it either way: no points, no lives, the learner says it again."""
 
+
+UNCHANGED_OUTCOMES = frozenset({Outcome.NO_SPEECH, Outcome.UNCLEAR})
+"""The outcomes that leave score, lives and turn as they were (no ledger row)."""
 
 PENALISED_OUTCOMES = frozenset({Outcome.WRONG_LANGUAGE, Outcome.INCORRECT_ANSWER})
 """The outcomes that can cost lives (and points); every other outcome leaves the ledger alone."""

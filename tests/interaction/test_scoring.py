@@ -55,6 +55,8 @@ def state(**changes: Any) -> SessionState:
             state(lives_remaining=0, status=SessionStatus.FAILED),
         ),
         (state(), Outcome.NO_SPEECH, (0, 0), state()),
+        # unclear: no points, no lives, the turn stays (the learner says it again)
+        (state(lives_remaining=1), Outcome.UNCLEAR, (0, 0), state(lives_remaining=1)),
     ],
 )
 def test_score_apply(before, outcome, deltas, after) -> None:
