@@ -123,6 +123,9 @@ PARLEY_RULES: dict[str, Any] = {
         "easy": {"penalties": {"wrong_language": {"lives": 1}, "incorrect_answer": {"lives": 1}}},
         "normal": {},
         "hard": {
+            # The fair judge asks more of an answer before it scores (interaction.audio_judging;
+            # docs/fair-judge.md): a smaller window of likelihood below the transcript.
+            "audio_judging": {"correct_margin": -0.7, "correct_similarity_margin": -2.0},
             "penalties": {
                 "wrong_language": {"lives": 2},
                 "incorrect_answer": {"lives": 1, "points": 5},
@@ -139,6 +142,9 @@ PARLEY_JUDGING = {
     "wrong_language_probability": env.float("PARLEY_WRONG_LANGUAGE_PROBABILITY", default=0.6),
     "ignore_accents": True,
     "other_languages": ["en"],
+    # The fair judge's thresholds for spoken answers, global layer (scenarios.rules.
+    # AUDIO_JUDGING_BOUNDS; unset keys keep interaction.audio_judging.AudioJudgingPolicy's).
+    "audio": {},
 }
 
 # --- Speech recognition (WhisperLive servers started by `manage.py run_asr_server`). ---
