@@ -41,7 +41,8 @@ from interaction.events import (
 )
 from interaction.judging import answer_match
 from interaction.services import answer_from_hypothesis
-from interaction.stream_services import PartialRow, StreamContext, StreamRefused
+from interaction.stream_selectors import StreamContext
+from interaction.stream_services import PartialRow, StreamRefused
 from telemetry import metrics
 
 logger = logging.getLogger(__name__)
