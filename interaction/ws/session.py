@@ -60,7 +60,7 @@ class StreamingSession:
         self.outbox = Outbox(
             send=send, owner=self.owner, flush_interval_s=self.limits.flush_interval_s
         )
-        self.endpointer = Endpointer(self.limits.endpointing())
+        self.endpointer = Endpointer(self.limits.endpointing)
         self._judging = asyncio.Lock()
         self.relay = AsrRelay(
             provider=provider,
@@ -182,7 +182,8 @@ class StreamingSession:
             await self.relay.abandon(utterance)
             await self._error_event(
                 "utterance_too_long",
-                f"An answer may last at most {self.limits.max_utterance_s:g} s; it was discarded.",
+                f"An answer may last at most {self.endpointer.params.max_utterance_s:g} s; "
+                "it was discarded.",
                 retryable=True,
             )
             await self._reset_event("too_long", utterance.id)
