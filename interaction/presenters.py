@@ -127,7 +127,9 @@ def attempt_events(
     events: list[StoredEvent] = []
     if judged.outcome == Outcome.NO_SPEECH:
         events.append(
-            reset_event(seq=next_seq, standing=standing, reason="no_speech", utterance=utterance)
+            reset_event(
+                seq=next_seq, standing=standing, reason=Outcome.NO_SPEECH, utterance=utterance
+            )
         )
     elif judged.outcome in PENALISED_OUTCOMES:
         events.append(

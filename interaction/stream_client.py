@@ -19,6 +19,8 @@ from urllib.parse import urlencode, urlparse
 import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 
+from interaction.vocabulary import SessionStatus
+
 CHUNK_S = 0.1
 TAIL_SILENCE_S = 0.6
 SAMPLE_RATE = 16_000
@@ -127,7 +129,7 @@ class StreamClient:
             if event["type"] == "partial" and timing.first_partial_s is None:
                 timing.first_partial_s = elapsed
             if event["type"] in ("final", "penalty", "reset", "error"):
-                if event["type"] == "penalty" and event.get("status") == "failed":
+                if event["type"] == "penalty" and event.get("status") == SessionStatus.FAILED:
                     continue  # the final that ends the session follows
                 timing.verdict_s = elapsed
                 return

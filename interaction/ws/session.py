@@ -20,11 +20,19 @@ from django.conf import settings
 
 from interaction import stream_services
 from interaction.asr.types import AsrError, AsrProvider, Hypothesis, RecognitionOptions
-from interaction.events import Send, error_event, partial_event, ready_event, reset_event
+from interaction.events import (
+    Send,
+    StoredEvent,
+    error_event,
+    partial_event,
+    ready_event,
+    reset_event,
+)
 from interaction.judging import answer_match
 from interaction.services import answer_from_hypothesis
 from interaction.stream_selectors import StreamContext
 from interaction.stream_services import PartialRow, StreamRefused, StreamSuperseded
+from interaction.vocabulary import Mode, Outcome
 from interaction.ws.audio_in import AudioInput
 from interaction.ws.endpointing import SAMPLE_RATE, Action, Endpointer, auto_finalise_due
 from interaction.ws.errors import StreamError
@@ -88,7 +96,7 @@ class StreamingSession:
         if self.context is not None:
             raise StreamError("already_started", "This connection already has a session.")
         self._audio = AudioInput(encoding=message.encoding, sample_rate=message.sample_rate)
-        missed: list[Any] = []
+        missed: list[StoredEvent] = []
         try:
             if message.session is not None:
                 self.context, missed = await database_sync_to_async(
@@ -130,7 +138,7 @@ class StreamingSession:
             return  # the utterance is being judged already (auto-finalise or silence)
         if self.utterance is None:
             self.endpointer.clear()
-            await self._reset_event("no_speech", None)
+            await self._reset_event(Outcome.NO_SPEECH, None)
             return
         # Judging waits for the recogniser's final pass: off the receive path.
         self.tasks.spawn(self.finalise(auto=False, expected=self.utterance), name="stream-judge")
@@ -251,7 +259,7 @@ class StreamingSession:
                 return
             if hypothesis is None:
                 return  # the ASR never came up; the relay has reported it
-            metrics.ASR_SECONDS.labels("streaming").observe(hypothesis.asr_ms / 1000)
+            metrics.ASR_SECONDS.labels(Mode.STREAMING).observe(hypothesis.asr_ms / 1000)
             answer = answer_from_hypothesis(
                 hypothesis,
                 audio_ms=hypothesis.audio_ms or round(utterance.samples * 1000 / SAMPLE_RATE),
