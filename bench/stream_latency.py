@@ -39,7 +39,12 @@ from django.conf import settings  # noqa: E402
 from interaction.asr.audio import decode_upload  # noqa: E402
 from interaction.asr.types import RecognitionOptions  # noqa: E402
 from interaction.asr.whisperlive import WhisperLiveProvider  # noqa: E402
-from interaction.stream_client import CHUNK_S, TAIL_SILENCE_S, StreamClient  # noqa: E402
+from interaction.stream_client import (  # noqa: E402
+    TAIL_SILENCE_S,
+    StreamClient,
+    paced,
+    with_tail,
+)
 from interaction.stream_client import register_learner as register  # noqa: E402
 from scenarios.models import Scenario  # noqa: E402
 from tests.live import ServerProcess, daphne_command, free_port, port_open  # noqa: E402
@@ -75,13 +80,8 @@ async def direct(provider: WhisperLiveProvider, samples: np.ndarray, options: Re
                 first_partial.append(time.monotonic() - started)
 
     reader = asyncio.create_task(read())
-    pcm = np.concatenate([samples, np.zeros(int(TAIL_SILENCE_S * 16_000), np.float32)])
-    step = int(CHUNK_S * 16_000)
-    for index, offset in enumerate(range(0, pcm.size, step)):
-        await stream.send_audio(pcm[offset : offset + step].tobytes())
-        delay = started + (index + 1) * CHUNK_S - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
+    async for frame in paced(with_tail(samples, TAIL_SILENCE_S)):
+        await stream.send_audio(frame.tobytes())
     await stream.finish()
     verdict = time.monotonic() - started
     reader.cancel()

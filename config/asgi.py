@@ -15,7 +15,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from interaction.auth import TokenAuthMiddleware  # noqa: E402
-from interaction.routing import websocket_urlpatterns  # noqa: E402
+from interaction.ws.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

@@ -27,7 +27,7 @@ from interaction.api_errors import (
 from interaction.asr.audio import AudioError
 from interaction.asr.types import AsrError
 from interaction.models import Session
-from interaction.payloads import attempt_payload, score_fields, turn_payload
+from interaction.presenters import attempt_payload, score_fields, turn_payload
 from interaction.scoring import SessionNotActive
 from interaction.selectors import (
     session_get_for_learner,

@@ -6,6 +6,7 @@ docs/protocol.md documents the same shapes; tests validate emitted events agains
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
@@ -57,9 +58,24 @@ class PartialEvent(Event):
     audio_ms: int
 
 
+class _PenaltyFields(TypedDict):
+    type: str
+    lives: int
+    points: int
+
+
+class PenaltyInfo(_PenaltyFields, total=False):
+    """What a penalty cost and why: the languages for wrong_language, the hint otherwise."""
+
+    expected_language: str
+    detected_language: str | None
+    hint: str
+    similarity: float | None
+
+
 class PenaltyEvent(Event):
     utterance: str
-    penalty: dict[str, Any]
+    penalty: PenaltyInfo | None
     outcome: str
     transcript: str
     confidence: float | None
@@ -102,17 +118,29 @@ class PongEvent(TypedDict):
     t: float
 
 
-def _base(kind: str, seq: int, standing: Standing, score_delta: int = 0, lives_delta: int = 0):
-    return {
-        "type": kind,
-        "seq": seq,
-        "session": standing.session,
-        "score": standing.score,
-        "lives_remaining": standing.lives_remaining,
-        "lives_total": standing.lives_total,
-        "scoreDelta": score_delta,
-        "livesDelta": lives_delta,
-    }
+StoredEvent = ReadyEvent | PartialEvent | PenaltyEvent | FinalEvent | ResetEvent | ErrorEvent
+"""The numbered events: stored with the session and replayed on resume."""
+
+ServerEvent = StoredEvent | PongEvent
+"""Everything the server sends on /stream/interaction."""
+
+Send = Callable[[ServerEvent], Awaitable[None]]
+"""Delivers one event to the client (the consumer's send, in the end)."""
+
+
+def _base(
+    kind: str, seq: int, standing: Standing, score_delta: int = 0, lives_delta: int = 0
+) -> Event:
+    return Event(
+        type=kind,
+        seq=seq,
+        session=standing.session,
+        score=standing.score,
+        lives_remaining=standing.lives_remaining,
+        lives_total=standing.lives_total,
+        scoreDelta=score_delta,
+        livesDelta=lives_delta,
+    )
 
 
 def ready_event(
@@ -161,39 +189,66 @@ def partial_event(
     )
 
 
-def penalty_event(
-    *, seq: int, standing: Standing, attempt: dict[str, Any], utterance: str
-) -> PenaltyEvent:
-    """From the time-stop response payload (`interaction.payloads.attempt_payload`)."""
+@dataclass(frozen=True)
+class Judged:
+    """A recorded answer as the stream reports it (built by `presenters.attempt_judged`)."""
+
+    outcome: str
+    transcript: str
+    confidence: float | None
+    language: str | None
+    language_probability: float | None
+    words: list[dict[str, Any]]
+    penalty: PenaltyInfo | None
+    score_delta: int
+    lives_delta: int
+    turn: TurnInfo | None
+    status: str
+
+
+def penalty_event(*, seq: int, standing: Standing, judged: Judged, utterance: str) -> PenaltyEvent:
     return PenaltyEvent(
-        **_base("penalty", seq, standing, attempt["scoreDelta"], attempt["livesDelta"]),
+        **_base("penalty", seq, standing, judged.score_delta, judged.lives_delta),
         utterance=utterance,
-        penalty=attempt["penalty"],
-        outcome=attempt["outcome"],
-        transcript=attempt["transcript"],
-        confidence=attempt["confidence"],
-        language=attempt["language"],
-        language_probability=attempt["language_probability"],
-        turn=attempt["turn"],
-        status=attempt["status"],
+        penalty=judged.penalty,
+        outcome=judged.outcome,
+        transcript=judged.transcript,
+        confidence=judged.confidence,
+        language=judged.language,
+        language_probability=judged.language_probability,
+        turn=judged.turn,
+        status=judged.status,
     )
 
 
 def final_event(
-    *, seq: int, standing: Standing, attempt: dict[str, Any], utterance: str, auto: bool
+    *,
+    seq: int,
+    standing: Standing,
+    judged: Judged,
+    utterance: str,
+    auto: bool,
+    with_deltas: bool = True,
 ) -> FinalEvent:
+    """`with_deltas=False` when a penalty event already carried the answer's deltas."""
     return FinalEvent(
-        **_base("final", seq, standing, attempt["scoreDelta"], attempt["livesDelta"]),
+        **_base(
+            "final",
+            seq,
+            standing,
+            judged.score_delta if with_deltas else 0,
+            judged.lives_delta if with_deltas else 0,
+        ),
         utterance=utterance,
-        transcript=attempt["transcript"],
-        confidence=attempt["confidence"],
-        outcome=attempt["outcome"],
+        transcript=judged.transcript,
+        confidence=judged.confidence,
+        outcome=judged.outcome,
         auto=auto,
-        language=attempt["language"],
-        language_probability=attempt["language_probability"],
-        words=attempt["words"],
-        turn=attempt["turn"],
-        status=attempt["status"],
+        language=judged.language,
+        language_probability=judged.language_probability,
+        words=judged.words,
+        turn=judged.turn,
+        status=judged.status,
     )
 
 

@@ -21,12 +21,6 @@ from rapidfuzz.distance import Levenshtein
 
 from interaction.vocabulary import Outcome
 
-# Aliases until the streaming wing moves to `Outcome` (stream_services and payloads import them).
-CORRECT = Outcome.CORRECT
-WRONG_LANGUAGE = Outcome.WRONG_LANGUAGE
-INCORRECT_ANSWER = Outcome.INCORRECT_ANSWER
-NO_SPEECH = Outcome.NO_SPEECH
-
 _DIGITS = re.compile(r"\d+")
 _SPACES = re.compile(r"\s+")
 _APOSTROPHES = re.compile(r"['’ʼ`´]")

@@ -15,9 +15,6 @@ from django.db import models
 
 from interaction.vocabulary import Mode, Outcome, SessionStatus, Source
 
-# Alias until the streaming wing moves to `SessionStatus` (stream_services imports it).
-Status = SessionStatus
-
 
 class LearnerProfile(models.Model):
     """A learner's settings: the languages they may slip into (used by the language check)."""

@@ -1,7 +1,9 @@
 """A small client of /stream/interaction: plays 16 kHz clips at real-time pace.
 
-Used by `manage.py stream_wav` and by the end-to-end tests and benchmark, so all three speak
-the protocol the same way a browser does (100 ms pcm_s16le frames, then the stop gesture).
+The one stream client: `manage.py stream_wav`, the end-to-end tests (tests/e2e) and the
+latency benchmark (bench/stream_latency.py) all use it, so all three speak the protocol the
+same way a browser does (100 ms pcm_s16le frames, then the stop gesture). `paced` is the
+frame clock, shared with the benchmark's direct-to-WhisperLive path.
 """
 
 from __future__ import annotations
@@ -9,13 +11,15 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlparse
 
 import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
+
+from interaction.vocabulary import SessionStatus
 
 CHUNK_S = 0.1
 TAIL_SILENCE_S = 0.6
@@ -24,6 +28,22 @@ SAMPLE_RATE = 16_000
 
 def pcm16(samples: np.ndarray) -> np.ndarray:
     return (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
+
+
+def with_tail(samples: np.ndarray, tail_s: float) -> np.ndarray:
+    """The clip followed by `tail_s` seconds of silence (what a learner's pause sounds like)."""
+    return np.concatenate([samples, np.zeros(int(tail_s * SAMPLE_RATE), samples.dtype)])
+
+
+async def paced(samples: np.ndarray, *, speed: float = 1.0) -> AsyncIterator[np.ndarray]:
+    """The clip in 100 ms frames, the first at once, the rest at real-time pace (speed 1)."""
+    step = int(CHUNK_S * SAMPLE_RATE)
+    started = time.monotonic()
+    for index, offset in enumerate(range(0, samples.size, step)):
+        yield samples[offset : offset + step]
+        delay = started + (index + 1) * CHUNK_S / speed - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
 
 
 def stream_url(base_url: str, token: str) -> tuple[str, str]:
@@ -88,19 +108,15 @@ class StreamClient:
 
     async def answer(self, samples: np.ndarray) -> tuple[list[dict[str, Any]], AnswerTiming]:
         """Play one clip (+ trailing silence), stop unless auto-finalised, return its events."""
-        pcm = np.concatenate([pcm16(samples), np.zeros(int(self.tail_s * SAMPLE_RATE), "<i2")])
+        pcm = pcm16(with_tail(samples, self.tail_s))
         first = len(self.events)
         timing = AnswerTiming(speech_end_s=samples.size / SAMPLE_RATE / self.speed)
-        step = int(CHUNK_S * SAMPLE_RATE)
         started = time.monotonic()
         verdict = asyncio.create_task(self._verdict(timing, started))
-        for index, offset in enumerate(range(0, pcm.size, step)):
+        async for frame in paced(pcm, speed=self.speed):
             if verdict.done():
                 break  # auto-finalised: the rest of the clip is not needed
-            await self.ws.send(pcm[offset : offset + step].tobytes())
-            delay = started + (index + 1) * CHUNK_S / self.speed - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            await self.ws.send(frame.tobytes())
         if not verdict.done():
             await self.send({"type": "stop"})
         await verdict
@@ -113,7 +129,7 @@ class StreamClient:
             if event["type"] == "partial" and timing.first_partial_s is None:
                 timing.first_partial_s = elapsed
             if event["type"] in ("final", "penalty", "reset", "error"):
-                if event["type"] == "penalty" and event.get("status") == "failed":
+                if event["type"] == "penalty" and event.get("status") == SessionStatus.FAILED:
                     continue  # the final that ends the session follows
                 timing.verdict_s = elapsed
                 return

@@ -7,25 +7,19 @@ row lock, so after a resume elsewhere the old connection can no longer write.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from django.db import transaction
 
-from interaction.events import (
-    Standing,
-    TurnInfo,
-    final_event,
-    penalty_event,
-    reset_event,
-)
-from interaction.judging import CORRECT, NO_SPEECH
-from interaction.models import Mode, PartialTranscript, Session, SessionEvent, Status
-from interaction.payloads import attempt_payload, turn_payload
+from interaction.events import StoredEvent
+from interaction.models import PartialTranscript, Session, SessionEvent
+from interaction.presenters import attempt_events
 from interaction.services import Answer, ScenarioNotPlayable, attempt_record, session_start
-from scenarios.models import Scenario, Turn
-from scenarios.selectors import scenario_rules_get
+from interaction.stream_selectors import StreamContext, stream_context_get, stream_events_after
+from interaction.vocabulary import Mode
+from scenarios.models import Scenario
 
 
 class StreamSuperseded(Exception):
@@ -42,27 +36,9 @@ class StreamRefused(Exception):
 
 
 @dataclass(frozen=True)
-class StreamContext:
-    """What a live stream needs to know about its session, refreshed after every attempt."""
-
-    session_id: str
-    status: str
-    mode: str
-    standing: Standing
-    language: str
-    turn: TurnInfo | None
-    answers: tuple[str, ...]
-    confidence_threshold: float
-    answer_similarity: float
-    event_seq: int
-
-    @property
-    def active(self) -> bool:
-        return self.status == Status.ACTIVE
-
-
-@dataclass(frozen=True)
 class PartialRow:
+    """One partial transcript as stored; confidence and similarity 0..1, times in ms."""
+
     turn_index: int
     utterance: str
     seq: int
@@ -71,37 +47,6 @@ class PartialRow:
     similarity: float | None
     audio_ms: int
     latency_ms: int
-
-
-def stream_context_get(*, session: Session) -> StreamContext:
-    scenario = session.scenario
-    turn = None
-    if session.status == Status.ACTIVE:
-        turn = Turn.objects.prefetch_related("answers").get(
-            scenario=scenario, order=session.turn_index
-        )
-    rules = scenario_rules_get(scenario=scenario, turn=turn)
-    return StreamContext(
-        session_id=str(session.pk),
-        status=session.status,
-        mode=session.mode,
-        standing=_standing(session),
-        language=scenario.language,
-        turn=turn_payload(turn, session=session),  # type: ignore[arg-type]
-        answers=tuple(answer.text for answer in turn.answers.all()) if turn else (),
-        confidence_threshold=rules.confidence_threshold,
-        answer_similarity=rules.answer_similarity,
-        event_seq=session.event_seq,
-    )
-
-
-def _standing(session: Session) -> Standing:
-    return Standing(
-        session=str(session.pk),
-        score=session.score,
-        lives_remaining=session.lives_remaining,
-        lives_total=session.lives_total,
-    )
 
 
 def stream_session_open(*, learner: Any, scenario_slug: str, owner: str) -> StreamContext:
@@ -122,7 +67,7 @@ def stream_session_open(*, learner: Any, scenario_slug: str, owner: str) -> Stre
 @transaction.atomic
 def stream_session_resume(
     *, learner: Any, session_id: str, last_seq: int, owner: str
-) -> tuple[StreamContext, list[dict[str, Any]]]:
+) -> tuple[StreamContext, list[StoredEvent]]:
     """Take over `session_id` for connection `owner`; return it and the events after last_seq.
 
     The client's last_seq may be ahead of the stored events (partials not yet flushed when the
@@ -136,10 +81,7 @@ def stream_session_resume(
     )
     if session is None:
         raise StreamRefused("unknown_session", "No such session for this learner.")
-    missed = [
-        event.payload
-        for event in SessionEvent.objects.filter(session=session, seq__gt=last_seq).order_by("seq")
-    ]
+    missed = stream_events_after(session=session, seq=last_seq)
     session.stream_owner = owner
     session.event_seq = max(session.event_seq, last_seq)
     session.save(update_fields=["stream_owner", "event_seq"])
@@ -157,7 +99,7 @@ def _locked_for(session_id: str, owner: str) -> Session:
     return session
 
 
-def _store(session: Session, events: Sequence[Mapping[str, Any]], partials: Sequence[PartialRow]):
+def _store(session: Session, events: Sequence[StoredEvent], partials: Sequence[PartialRow]) -> None:
     if events:
         SessionEvent.objects.bulk_create(
             SessionEvent(session=session, seq=event["seq"], type=event["type"], payload=event)
@@ -167,7 +109,7 @@ def _store(session: Session, events: Sequence[Mapping[str, Any]], partials: Sequ
         Session.objects.filter(pk=session.pk).update(event_seq=session.event_seq)
     if partials:
         PartialTranscript.objects.bulk_create(
-            PartialTranscript(session=session, **row.__dict__) for row in partials
+            PartialTranscript(session=session, **asdict(row)) for row in partials
         )
 
 
@@ -176,7 +118,7 @@ def stream_events_store(
     *,
     session_id: str,
     owner: str,
-    events: Sequence[Mapping[str, Any]],
+    events: Sequence[StoredEvent],
     partials: Sequence[PartialRow] = (),
 ) -> None:
     """Store events already sent (and partial transcripts) in one batch."""
@@ -192,9 +134,9 @@ def stream_attempt_record(
     utterance: str,
     auto: bool,
     next_seq: int,
-    pending_events: Sequence[Mapping[str, Any]] = (),
+    pending_events: Sequence[StoredEvent] = (),
     pending_partials: Sequence[PartialRow] = (),
-) -> tuple[list[dict[str, Any]], StreamContext]:
+) -> tuple[list[StoredEvent], StreamContext]:
     """Record a streamed answer through `attempt_record` and store the events it produces.
 
     The events (numbered from next_seq) are stored in the attempt's transaction, so a client
@@ -203,40 +145,7 @@ def stream_attempt_record(
     session = _locked_for(session_id, owner)
     _store(session, pending_events, pending_partials)
     result = attempt_record(session=session, answer=answer)
-    payload = attempt_payload(result)
-    standing = _standing(result.session)
-    events: list[dict[str, Any]] = []
-    if payload["outcome"] == NO_SPEECH:
-        events.append(
-            dict(
-                reset_event(
-                    seq=next_seq, standing=standing, reason="no_speech", utterance=utterance
-                )
-            )
-        )
-    elif payload["outcome"] != CORRECT:
-        events.append(
-            dict(
-                penalty_event(seq=next_seq, standing=standing, attempt=payload, utterance=utterance)
-            )
-        )
-    if payload["outcome"] == CORRECT or result.session.status != Status.ACTIVE:
-        deltas = (
-            payload
-            if payload["outcome"] == CORRECT
-            else {**payload, "scoreDelta": 0, "livesDelta": 0}
-        )
-        events.append(
-            dict(
-                final_event(
-                    seq=next_seq + len(events),
-                    standing=standing,
-                    attempt=deltas,
-                    utterance=utterance,
-                    auto=auto,
-                )
-            )
-        )
+    events = attempt_events(result, next_seq=next_seq, utterance=utterance, auto=auto)
     _store(result.session, events, ())
     return events, stream_context_get(session=result.session)
 

@@ -284,6 +284,6 @@ def test_helpers() -> None:
     assert likeliest_other({"fr": 1.0}, target="fr", others=("fr",)) == (None, 0.0)
 
 
-def test_outcome_values_extend_the_shared_vocabulary() -> None:
-    assert set(OUTCOMES) - {UNCLEAR} == {outcome.value for outcome in Outcome}
-    assert UNCLEAR == "unclear"
+def test_outcome_values_are_the_shared_vocabulary() -> None:
+    assert set(OUTCOMES) == {outcome.value for outcome in Outcome}
+    assert UNCLEAR == Outcome.UNCLEAR

@@ -14,10 +14,10 @@ from channels.testing import WebsocketCommunicator
 from rest_framework.authtoken.models import Token
 
 from config.asgi import application
-from interaction import consumers
 from interaction.asr.types import Hypothesis, Word
 from interaction.events import EVENT_TYPES
 from interaction.models import Attempt, PartialTranscript, ScoreEvent, Session, SessionEvent
+from interaction.ws import consumer
 from tests.interaction.scripted_asr import Script, ScriptedProvider
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -66,7 +66,7 @@ def final(text: str, confidence: float = 0.9, probabilities: dict[str, float] | 
 def provider(monkeypatch: pytest.MonkeyPatch):
     def install(*scripts: Script, unavailable: bool = False) -> ScriptedProvider:
         scripted = ScriptedProvider(*scripts, unavailable=unavailable)
-        monkeypatch.setattr(consumers, "get_provider", lambda: scripted)
+        monkeypatch.setattr(consumer, "get_provider", lambda: scripted)
         return scripted
 
     return install
@@ -91,7 +91,9 @@ async def receive(communicator: WebsocketCommunicator, wait: float = 5) -> dict[
     expected = set(EVENT_TYPES[event["type"]].__annotations__)
     if event["type"] != "pong":
         assert set(event) >= COMMON, event
-        optional = getattr(EVENT_TYPES[event["type"]], "__optional_keys__", frozenset())
+        optional: frozenset[str] = getattr(
+            EVENT_TYPES[event["type"]], "__optional_keys__", frozenset()
+        )
         assert expected - optional <= set(event) <= expected, event
     return event
 

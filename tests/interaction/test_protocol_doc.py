@@ -21,7 +21,9 @@ def documented_fields(section: str) -> set[str]:
         start = text.index(f"### `{section}`")
     table = re.search(r"\| field \|.*?\n\|[- |]+\n((?:\|.*\n)+)", text[start:])
     assert table, f"no field table for {section}"
-    return {re.match(r"\| `(\w+)`", row).group(1) for row in table.group(1).splitlines()}
+    fields = [re.match(r"\| `(\w+)`", row) for row in table.group(1).splitlines()]
+    assert all(fields), f"a row of the {section} table does not start with a `field`"
+    return {field.group(1) for field in fields if field}
 
 
 def test_common_fields_match() -> None:

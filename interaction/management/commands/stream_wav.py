@@ -17,6 +17,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from interaction.asr.audio import AudioError, decode_upload
 from interaction.stream_client import StreamClient, register_learner
+from interaction.vocabulary import SessionStatus
+
+ENDED = (SessionStatus.COMPLETED, SessionStatus.FAILED)
 
 
 class Command(BaseCommand):
@@ -69,7 +72,7 @@ class Command(BaseCommand):
             if ready["type"] == "error":
                 raise CommandError(ready["message"])
             for clip in clips:
-                if client.events[-1].get("status") in ("completed", "failed"):
+                if client.events[-1].get("status") in ENDED:
                     break
                 await client.answer(clip)
         finally:

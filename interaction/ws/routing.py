@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from interaction.consumers import InteractionConsumer
+from interaction.ws.consumer import InteractionConsumer
 
 websocket_urlpatterns = [
     path("stream/interaction", InteractionConsumer.as_asgi()),

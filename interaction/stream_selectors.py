@@ -1,0 +1,65 @@
+"""Reads for the live stream: what a connection needs to know about its session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from interaction.events import Standing, StoredEvent, TurnInfo
+from interaction.models import Session, SessionEvent
+from interaction.presenters import session_standing, turn_payload
+from interaction.vocabulary import SessionStatus
+from scenarios.models import Turn
+from scenarios.selectors import scenario_rules_get
+
+
+@dataclass(frozen=True)
+class StreamContext:
+    """What a live stream needs to know about its session, refreshed after every attempt.
+
+    confidence_threshold and answer_similarity: 0..1, the effective rules of the turn due.
+    """
+
+    session_id: str
+    status: str
+    mode: str
+    standing: Standing
+    language: str
+    turn: TurnInfo | None
+    answers: tuple[str, ...]
+    confidence_threshold: float
+    answer_similarity: float
+    event_seq: int
+
+    @property
+    def active(self) -> bool:
+        return self.status == SessionStatus.ACTIVE
+
+
+def stream_context_get(*, session: Session) -> StreamContext:
+    scenario = session.scenario
+    turn = None
+    if session.status == SessionStatus.ACTIVE:
+        turn = Turn.objects.prefetch_related("answers").get(
+            scenario=scenario, order=session.turn_index
+        )
+    rules = scenario_rules_get(scenario=scenario, turn=turn)
+    return StreamContext(
+        session_id=str(session.pk),
+        status=session.status,
+        mode=session.mode,
+        standing=session_standing(session),
+        language=scenario.language,
+        turn=turn_payload(turn, session=session),
+        answers=tuple(answer.text for answer in turn.answers.all()) if turn else (),
+        confidence_threshold=rules.confidence_threshold,
+        answer_similarity=rules.answer_similarity,
+        event_seq=session.event_seq,
+    )
+
+
+def stream_events_after(*, session: Session, seq: int) -> list[StoredEvent]:
+    """The stored events after `seq`, in order: what a resuming client missed."""
+    return [
+        event.payload
+        for event in SessionEvent.objects.filter(session=session, seq__gt=seq).order_by("seq")
+    ]

@@ -1,0 +1,133 @@
+"""Where an utterance begins and ends: a pure state machine over 16 kHz sample blocks.
+
+No asyncio and no I/O: `Endpointer.push` takes one block of float32 samples and returns a
+`Step` saying what to do with it. The session acts on the step (opens the ASR relay, queues
+audio, judges, discards) and tells the endpointer when it ended an utterance itself (`end`).
+`auto_finalise_due` is the other end-of-utterance rule: a confident partial that matches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+SAMPLE_RATE = 16_000
+
+
+@dataclass(frozen=True)
+class EndpointingParams:
+    """Seconds, except voice_rms (RMS of a block, 0..1 of full scale, that counts as voice)."""
+
+    voice_rms: float = 0.01
+    preroll_s: float = 0.3
+    min_speech_s: float = 0.3
+    silence_end_s: float = 1.2
+    max_utterance_s: float = 30.0
+    sample_rate: int = SAMPLE_RATE
+
+
+class Action(StrEnum):
+    WAIT = "wait"  # no utterance: the block is kept as pre-roll, nothing to send
+    SEND = "send"  # send `audio` to the utterance's recogniser
+    END = "end"  # send `audio`, then judge: voice was heard and trailing silence is long
+    TOO_LONG = "too_long"  # the utterance passed its maximum: discard it (already forgotten)
+
+
+@dataclass(frozen=True)
+class Step:
+    action: Action
+    audio: np.ndarray | None = None
+    opened: bool = False  # this block opened a new utterance
+    samples: int = 0  # the utterance's length so far, in samples
+
+
+def is_voiced(samples: np.ndarray, *, voice_rms: float) -> bool:
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
+    return rms >= voice_rms
+
+
+@dataclass
+class _Open:
+    samples: int = 0
+    voiced: int = 0
+    trailing_silence: int = 0
+
+
+class Endpointer:
+    """Voice detection by RMS, pre-roll, utterance open, trailing silence, maximum length."""
+
+    def __init__(self, params: EndpointingParams) -> None:
+        self.params = params
+        rate = params.sample_rate
+        self._preroll_max = int(params.preroll_s * rate)
+        self._min_speech = params.min_speech_s * rate
+        self._silence_end = params.silence_end_s * rate
+        self._max_samples = params.max_utterance_s * rate
+        self._preroll: list[np.ndarray] = []
+        self._open: _Open | None = None
+
+    @property
+    def in_utterance(self) -> bool:
+        return self._open is not None
+
+    def push(self, samples: np.ndarray) -> Step:
+        voiced = is_voiced(samples, voice_rms=self.params.voice_rms)
+        opened = False
+        if self._open is None:
+            # An utterance starts at the first voiced block; a short pre-roll keeps the onset
+            # that came just before it.
+            self._preroll.append(samples)
+            if not voiced:
+                while sum(part.size for part in self._preroll) > self._preroll_max:
+                    self._preroll.pop(0)
+                return Step(Action.WAIT)
+            samples = np.concatenate(self._preroll)
+            self._preroll.clear()
+            self._open, opened = _Open(), True
+        current = self._open
+        current.samples += samples.size
+        if voiced:
+            current.voiced += samples.size
+            current.trailing_silence = 0
+        else:
+            current.trailing_silence += samples.size
+        if current.samples > self._max_samples:
+            self._open = None
+            return Step(Action.TOO_LONG, opened=opened, samples=current.samples)
+        heard = current.voiced >= self._min_speech
+        ended = heard and current.trailing_silence >= self._silence_end
+        return Step(
+            Action.END if ended else Action.SEND,
+            audio=samples,
+            opened=opened,
+            samples=current.samples,
+        )
+
+    def end(self) -> None:
+        """The session ended the utterance (judged, reset or failed): the next voice opens one."""
+        self._open = None
+
+    def clear(self) -> None:
+        """Forget the utterance and the pre-roll."""
+        self._open = None
+        self._preroll.clear()
+
+
+def auto_finalise_due(
+    *,
+    similarity: float,
+    answer_similarity: float,
+    confidence: float,
+    confidence_threshold: float,
+    lives_remaining: int,
+) -> bool:
+    """A partial ends the utterance when it matches an accepted answer (similarity at least
+    the turn's answer_similarity) at the turn's confidence threshold (both 0..1), while the
+    learner still has lives."""
+    return (
+        similarity >= answer_similarity
+        and confidence >= confidence_threshold
+        and lives_remaining > 0
+    )

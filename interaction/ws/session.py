@@ -1,0 +1,327 @@
+"""StreamingSession: one learner's live stream, the control flow that wires the rooms.
+
+start/stop/reset/close come from control messages; audio frames go through `AudioInput`
+(decoding) and the `Endpointer` (where an utterance begins and ends) to the `AsrRelay`. An
+utterance ends by the stop gesture, by trailing silence, or by auto-finalise (a confident
+partial that matches an accepted answer); it is judged and recorded through the time-stop
+scoring path (`stream_services.stream_attempt_record`) by the `Outbox`, which numbers,
+stores and sends every event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from interaction import stream_services
+from interaction.asr.types import AsrError, AsrProvider, Hypothesis, RecognitionOptions
+from interaction.events import (
+    Send,
+    StoredEvent,
+    error_event,
+    partial_event,
+    ready_event,
+    reset_event,
+)
+from interaction.judging import answer_match
+from interaction.services import answer_from_hypothesis
+from interaction.stream_selectors import StreamContext
+from interaction.stream_services import PartialRow, StreamRefused, StreamSuperseded
+from interaction.vocabulary import Mode, Outcome
+from interaction.ws.audio_in import AudioInput
+from interaction.ws.endpointing import SAMPLE_RATE, Action, Endpointer, auto_finalise_due
+from interaction.ws.errors import StreamError
+from interaction.ws.limits import StreamLimits
+from interaction.ws.messages import Start
+from interaction.ws.outbox import Outbox
+from interaction.ws.relay import AsrRelay, Utterance
+from interaction.ws.tasks import TaskSet
+from telemetry import metrics
+
+logger = logging.getLogger(__name__)
+
+
+class StreamingSession:
+    """State and control flow of one connection. `send` delivers an event to the client."""
+
+    def __init__(
+        self,
+        *,
+        learner: Any,
+        provider: AsrProvider,
+        send: Send,
+        limits: StreamLimits | None = None,
+        bias_mode: str = "none",
+    ) -> None:
+        self.learner = learner
+        self.limits = limits or StreamLimits.from_settings()
+        self.bias_mode = bias_mode
+        self.owner = uuid.uuid4().hex
+        self.context: StreamContext | None = None
+        self.utterance: Utterance | None = None
+        self.tasks = TaskSet(on_failure=self._task_failed)
+        self.outbox = Outbox(
+            send=send, owner=self.owner, flush_interval_s=self.limits.flush_interval_s
+        )
+        self.endpointer = Endpointer(self.limits.endpointing)
+        self._judging = asyncio.Lock()
+        self.relay = AsrRelay(
+            provider=provider,
+            tasks=self.tasks,
+            judging=self._judging,
+            options=self._recognition_options,
+            on_partial=self._partial,
+            on_failure=self._asr_failed,
+            partial_interval_s=self.limits.partial_interval_s,
+            max_backlog_s=self.limits.max_backlog_s,
+        )
+        self._audio: AudioInput | None = None
+        self._finished_reported = False
+
+    @property
+    def superseded(self) -> bool:
+        return self.outbox.superseded
+
+    def supersede(self) -> None:
+        """Another connection resumed this session: write nothing more."""
+        self.outbox.superseded = True
+
+    # --- control messages -------------------------------------------------------------
+    async def start(self, message: Start) -> StreamContext:
+        if self.context is not None:
+            raise StreamError("already_started", "This connection already has a session.")
+        self._audio = AudioInput(encoding=message.encoding, sample_rate=message.sample_rate)
+        missed: list[StoredEvent] = []
+        try:
+            if message.session is not None:
+                self.context, missed = await database_sync_to_async(
+                    stream_services.stream_session_resume
+                )(
+                    learner=self.learner,
+                    session_id=message.session,
+                    last_seq=message.last_seq,
+                    owner=self.owner,
+                )
+            else:
+                self.context = await database_sync_to_async(stream_services.stream_session_open)(
+                    learner=self.learner, scenario_slug=message.scenario or "", owner=self.owner
+                )
+        except StreamRefused as refused:
+            raise StreamError(refused.code, str(refused), fallback=refused.fallback) from refused
+        context = self.context
+        self.outbox.attach(context)
+        await self.outbox.replay(missed)
+        if not context.active:
+            raise StreamError("session_finished", f"The session is {context.status}.")
+        await self.outbox.emit(
+            lambda seq, standing: ready_event(
+                seq=seq,
+                standing=standing,
+                turn=context.turn,
+                confidence_threshold=context.confidence_threshold,
+                status=context.status,
+                mode=context.mode,
+                resumed=message.session is not None,
+            )
+        )
+        self.tasks.spawn(self.outbox.flush_periodically(), name="stream-flush")
+        return context
+
+    async def stop(self) -> None:
+        self._require_started()
+        if self.utterance is None and self._judging.locked():
+            return  # the utterance is being judged already (auto-finalise or silence)
+        if self.utterance is None:
+            self.endpointer.clear()
+            await self._reset_event(Outcome.NO_SPEECH, None)
+            return
+        # Judging waits for the recogniser's final pass: off the receive path.
+        self.tasks.spawn(self.finalise(auto=False, expected=self.utterance), name="stream-judge")
+
+    async def reset(self, reason: str = "asked") -> None:
+        self._require_started()
+        utterance = self._take_utterance()
+        self.endpointer.clear()
+        if utterance is not None:
+            await self.relay.abandon(utterance)
+        await self._reset_event(reason, utterance.id if utterance else None)
+
+    async def close(self) -> None:
+        """The connection is gone: abandon the utterance, store what is pending, let go."""
+        self.tasks.cancel_all()
+        utterance = self._take_utterance()
+        if utterance is not None:
+            await self.relay.abandon(utterance)
+        await self.outbox.close()
+
+    async def error(self, failure: StreamError) -> None:
+        await self._error_event(
+            failure.code, str(failure), retryable=failure.retryable, fallback=failure.fallback
+        )
+
+    # --- audio --------------------------------------------------------------------------
+    async def audio(self, chunk: bytes) -> None:
+        """Convert a chunk, find where utterances begin and end, queue it for the ASR task."""
+        context = self._require_started()
+        if not context.active:
+            if self._finished_reported:
+                return  # said once; the rest of the microphone's audio is dropped quietly
+            self._finished_reported = True
+            raise StreamError("session_finished", f"The session is {context.status}.")
+        assert self._audio is not None
+        samples = await self._audio.convert(chunk)
+        if samples.size == 0:
+            return
+        step = self.endpointer.push(samples)
+        if step.action == Action.WAIT:
+            return
+        if step.opened:
+            self.utterance = self.relay.open()
+        utterance = self.utterance
+        assert utterance is not None
+        utterance.samples = step.samples
+        if step.action == Action.TOO_LONG:
+            self.utterance = None
+            await self.relay.abandon(utterance)
+            await self._error_event(
+                "utterance_too_long",
+                f"An answer may last at most {self.endpointer.params.max_utterance_s:g} s; "
+                "it was discarded.",
+                retryable=True,
+            )
+            await self._reset_event("too_long", utterance.id)
+            return
+        assert step.audio is not None
+        self.relay.queue(utterance, step.audio)
+        if step.action == Action.END:
+            self.tasks.spawn(self.finalise(auto=False, expected=utterance), name="stream-judge")
+
+    async def _partial(self, utterance: Utterance, hypothesis: Hypothesis, now: float) -> None:
+        """A throttled partial: match it, send it (its transcript stored), maybe judge now."""
+        context = self._require_started()
+        match = answer_match(
+            hypothesis.text,
+            context.answers,
+            language=context.language,
+            ignore_accents=settings.PARLEY_JUDGING["ignore_accents"],
+        )
+        matched = match.similarity >= context.answer_similarity
+        await self.outbox.emit(
+            lambda seq, standing: partial_event(
+                seq=seq,
+                standing=standing,
+                utterance=utterance.id,
+                transcript=hypothesis.text,
+                confidence=round(hypothesis.confidence, 4),
+                language=context.language,
+                language_probability=None,
+                intent=match.answer if matched else None,
+                similarity=match.similarity,
+                audio_ms=hypothesis.audio_ms,
+            ),
+            partial=lambda seq: PartialRow(
+                turn_index=context.turn["index"] if context.turn else 0,
+                utterance=utterance.id,
+                seq=seq,
+                transcript=hypothesis.text,
+                confidence=hypothesis.confidence,
+                similarity=match.similarity,
+                audio_ms=hypothesis.audio_ms,
+                latency_ms=round((now - utterance.started) * 1000),
+            ),
+        )
+        if auto_finalise_due(
+            similarity=match.similarity,
+            answer_similarity=context.answer_similarity,
+            confidence=hypothesis.confidence,
+            confidence_threshold=context.confidence_threshold,
+            lives_remaining=context.standing.lives_remaining,
+        ):
+            self.tasks.spawn(self.finalise(auto=True, expected=utterance), name="stream-judge")
+
+    # --- judging ------------------------------------------------------------------------
+    async def finalise(self, *, auto: bool, expected: Utterance | None = None) -> None:
+        """End the utterance and judge it through the time-stop scoring path."""
+        async with self._judging:
+            utterance = self.utterance
+            if utterance is None or (expected is not None and utterance is not expected):
+                return  # already judged (a stop and an auto-finalise raced)
+            self._take_utterance()
+            try:
+                hypothesis = await self.relay.finish(utterance)
+            except AsrError as failed:
+                await self._asr_failed(utterance, str(failed))
+                return
+            if hypothesis is None:
+                return  # the ASR never came up; the relay has reported it
+            metrics.ASR_SECONDS.labels(Mode.STREAMING).observe(hypothesis.asr_ms / 1000)
+            answer = answer_from_hypothesis(
+                hypothesis,
+                audio_ms=hypothesis.audio_ms or round(utterance.samples * 1000 / SAMPLE_RATE),
+                auto_finalised=auto,
+            )
+            self.context = await self.outbox.record(
+                answer=answer, utterance=utterance.id, auto=auto
+            )
+
+    async def _asr_failed(self, utterance: Utterance, message: str) -> None:
+        if self.utterance is utterance:
+            self._take_utterance()
+        utterance.closed = True
+        session = self.context.session_id if self.context else None
+        logger.warning("ASR failed for session %s: %s", session, message)
+        await self._error_event("asr_unavailable", message, retryable=True, fallback=True)
+        await self._reset_event("asr_unavailable", utterance.id)
+
+    # --- helpers ------------------------------------------------------------------------
+    def _take_utterance(self) -> Utterance | None:
+        """Forget the utterance under way (the endpointer too): the next voice opens one."""
+        utterance, self.utterance = self.utterance, None
+        self.endpointer.end()
+        return utterance
+
+    def _recognition_options(self) -> RecognitionOptions:
+        context = self._require_started()
+        return RecognitionOptions(
+            language=context.language,
+            bias_phrases=context.answers,
+            bias_mode=self.bias_mode,
+            bias_partials=settings.ASR_BIAS_PARTIALS,
+        )
+
+    def _require_started(self) -> StreamContext:
+        if self.context is None:
+            raise StreamError("not_started", 'Send {"type": "start", ...} first.')
+        return self.context
+
+    def _task_failed(self, error: BaseException) -> None:
+        if isinstance(error, StreamSuperseded):
+            self.supersede()
+        else:
+            logger.error("stream task failed", exc_info=error)
+
+    async def _reset_event(self, reason: str, utterance: str | None) -> None:
+        await self.outbox.emit(
+            lambda seq, standing: reset_event(
+                seq=seq, standing=standing, reason=reason, utterance=utterance
+            )
+        )
+
+    async def _error_event(
+        self, code: str, message: str, *, retryable: bool, fallback: bool = False
+    ) -> None:
+        await self.outbox.emit(
+            lambda seq, standing: error_event(
+                seq=seq,
+                standing=standing,
+                code=code,
+                message=message,
+                retryable=retryable,
+                fallback="http" if fallback else None,
+            )
+        )
