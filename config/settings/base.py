@@ -151,9 +151,9 @@ PARLEY_JUDGING = {
 ASR_SERVERS = env.list("ASR_SERVERS", default=["ws://127.0.0.1:9090"])
 ASR_MODEL = env("ASR_MODEL", default="base")  # "base" (multilingual) or "tiny.en"
 ASR_MODEL_DIR = Path(env("ASR_MODEL_DIR", default=str(BASE_DIR / "var" / "models")))
-ASR_BIAS_MODE = env("ASR_BIAS_MODE", default="initial_prompt")  # initial_prompt | hotwords | none
-# Bias the streaming passes too, so partials can match and auto-finalise (docs/asr.md).
-ASR_BIAS_PARTIALS = env.bool("ASR_BIAS_PARTIALS", default=True)
+# Give the accepted answers to the streaming partials as a prompt (docs/asr.md). Partials
+# decide nothing (the evidence pass judges, never prompted); off, they show what was heard.
+ASR_PARTIAL_PROMPT = env.bool("ASR_PARTIAL_PROMPT", default=False)
 ASR_CONNECT_TIMEOUT_S = env.float("ASR_CONNECT_TIMEOUT_S", default=5.0)
 ASR_READ_TIMEOUT_S = env.float("ASR_READ_TIMEOUT_S", default=20.0)
 ASR_FINAL_TIMEOUT_S = env.float("ASR_FINAL_TIMEOUT_S", default=15.0)
