@@ -89,7 +89,8 @@ async def test_no_prompt_is_sent_unless_partials_ask_for_one(streaming):
         await stream.finish()
     plain, asked = (conn.options for conn in peer.connections)
     assert "initial_prompt" not in plain
-    assert "hotwords" not in plain and "hotwords" not in asked
+    assert "hotwords" not in plain
+    assert "hotwords" not in asked
     # Partials (streaming only) may carry a prompt; a whole clip never decodes partials.
     assert asked.get("initial_prompt") == ("Oui." if streaming else None)
     assert asked["parley"]["candidates"] == ["Oui"]
@@ -118,7 +119,8 @@ async def test_evaluate_returns_the_evidence_so_far_while_the_stream_goes_on():
     )
     assert early.evidence["transcript"] == "Je voudrais"
     assert conn.audio_bytes == len(audio(1.5))  # the evaluations were not taken for audio
-    assert final.final and final.text == "Je voudrais un café."
+    assert final.final
+    assert final.text == "Je voudrais un café."
 
 
 async def test_a_failed_evaluation_is_an_error_and_the_stream_goes_on():
