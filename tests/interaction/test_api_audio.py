@@ -220,7 +220,7 @@ def _scripted_final(text: str, **evidence: Any) -> Hypothesis:
     )
 
 
-UNCLEAR_FINAL = {
+UNCLEAR_FINAL: dict[str, Any] = {
     # unsure of what it heard ("Supply, sil Commission", −2 nats a token) and no accepted
     # answer explains the audio: neither points nor a penalty
     "text": "Supply, sil Commission",

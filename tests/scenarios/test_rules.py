@@ -487,6 +487,11 @@ def test_the_settings_thresholds_build_a_policy() -> None:
 
     for difficulty in ("easy", "normal", "hard"):
         resolved = scenario_rules_get(scenario=Scenario(slug="x", difficulty=difficulty))
-        policy = AudioJudgingPolicy(target_language="fr", **resolved.audio_judging)
+        policy = AudioJudgingPolicy(
+            target_language="fr",
+            other_languages=("en",),
+            ignore_accents=True,
+            **resolved.audio_judging,
+        )
         if difficulty == "hard":
             assert policy.correct_margin > AudioJudgingPolicy(target_language="fr").correct_margin

@@ -43,7 +43,7 @@ class FakeSocket:
 
 def server_with(client: Any) -> ParleyTranscriptionServer:
     server = ParleyTranscriptionServer()
-    server.client_manager = SimpleNamespace(get_client=lambda _ws: client)  # type: ignore[assignment]
+    server.client_manager = SimpleNamespace(get_client=lambda _ws: client)
     server.single_model = False
     return server
 
