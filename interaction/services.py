@@ -196,8 +196,18 @@ def audio_policy_get(
 def spoken_verdict(
     *, answer: Answer, accepted: Sequence[str], policy: AudioJudgingPolicy
 ) -> tuple[Verdict, AudioVerdict]:
-    """The fair judge's verdict on a spoken answer's evidence, and the same as a `Verdict`."""
-    audio = judge_audio(AudioEvidence.from_payload(answer.evidence), accepted, policy)
+    """The fair judge's verdict on a spoken answer's evidence, and the same as a `Verdict`.
+
+    An answer without an evidence payload (a provider that gives only a transcript) is
+    judged on what it has: its transcript and language probabilities, no answer scores, so
+    it can score or be wrong-language but never an incorrect answer (that needs the scores).
+    """
+    payload = answer.evidence or {
+        "transcript": answer.transcript,
+        "no_speech": answer.no_speech,
+        "language_probabilities": dict(answer.language_probabilities),
+    }
+    audio = judge_audio(AudioEvidence.from_payload(payload), accepted, policy)
     outcome = Outcome(audio.outcome)
     return (
         Verdict(
