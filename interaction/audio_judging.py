@@ -35,13 +35,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from interaction.judging import answer_match
+from interaction.vocabulary import Outcome
 
-CORRECT = "correct"
-WRONG_LANGUAGE = "wrong_language"
-INCORRECT_ANSWER = "incorrect_answer"
-NO_SPEECH = "no_speech"
-UNCLEAR = "unclear"
-OUTCOMES = (CORRECT, WRONG_LANGUAGE, INCORRECT_ANSWER, NO_SPEECH, UNCLEAR)
+# Aliases kept for the bench and the tests: the outcomes are the vocabulary's.
+CORRECT = Outcome.CORRECT
+WRONG_LANGUAGE = Outcome.WRONG_LANGUAGE
+INCORRECT_ANSWER = Outcome.INCORRECT_ANSWER
+NO_SPEECH = Outcome.NO_SPEECH
+UNCLEAR = Outcome.UNCLEAR
+OUTCOMES = tuple(Outcome)
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,7 @@ class AudioJudgingPolicy:
 
 @dataclass(frozen=True)
 class AudioVerdict:
-    """outcome: one of OUTCOMES; reason: which rule decided (for the review and the logs).
+    """outcome: an `Outcome` (a `str`, equal to its value); reason: which rule decided.
 
     similarity: 0..100 of the transcript to `best_answer` (the closest by text);
     margin: best answer's mean log-probability minus the transcript's (None without scores);
@@ -160,7 +162,7 @@ class AudioVerdict:
     other_language / other_probability: the likeliest of the learner's other languages.
     """
 
-    outcome: str
+    outcome: Outcome
     reason: str
     similarity: float | None = None
     best_answer: str | None = None
@@ -232,7 +234,7 @@ def judge_audio(
     )
     similarity = match.similarity if match.answer is not None else 0.0
 
-    def verdict(outcome: str, reason: str) -> AudioVerdict:
+    def verdict(outcome: Outcome, reason: str) -> AudioVerdict:
         return AudioVerdict(outcome, reason, **base)
 
     fits = [

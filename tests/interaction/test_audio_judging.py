@@ -284,6 +284,8 @@ def test_helpers() -> None:
     assert likeliest_other({"fr": 1.0}, target="fr", others=("fr",)) == (None, 0.0)
 
 
-def test_outcome_values_extend_the_shared_vocabulary() -> None:
-    assert set(OUTCOMES) - {UNCLEAR} == {outcome.value for outcome in Outcome}
+def test_outcomes_are_the_shared_vocabulary() -> None:
+    assert tuple(Outcome) == OUTCOMES
+    assert UNCLEAR is Outcome.UNCLEAR
     assert UNCLEAR == "unclear"
+    assert judge_audio(AudioEvidence(transcript=""), CAFE, POLICY).outcome is Outcome.NO_SPEECH
