@@ -52,12 +52,14 @@ class AnswerScore:
 
     filler: the leading hesitation scored before it ("euh"), or None for the answer alone.
     mean_logprob: natural log-probability per token (≤ 0); tokens: how many.
+    end_s: where its last word ends (s of speech, cross-attention DTW), None if unknown.
     """
 
     answer: str
     mean_logprob: float
     tokens: int = 0
     filler: str | None = None
+    end_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,9 @@ class AudioEvidence:
     looped: bool = False
     decode_logprob: float | None = None
     other_logprobs: Mapping[str, float] = field(default_factory=dict)
+    speech_end_s: float | None = None
+    """Where the speech the encoder saw ends (s, VAD-trimmed): with `AnswerScore.end_s`, how
+    much of the utterance an answer leaves unexplained."""
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> AudioEvidence:
@@ -93,6 +98,7 @@ class AudioEvidence:
                 mean_logprob=float(item["mean_logprob"]),
                 tokens=int(item.get("tokens") or 0),
                 filler=item.get("filler"),
+                end_s=float(item["end_s"]) if item.get("end_s") is not None else None,
             )
             for item in payload.get("answers") or ()
             if item.get("mean_logprob") is not None
@@ -100,7 +106,9 @@ class AudioEvidence:
         transcript_logprob = score.get("mean_logprob")
         decode_logprob = payload.get("decode_logprob")
         others = payload.get("other_transcripts") or {}
+        speech_end = payload.get("speech_end_s")
         return cls(
+            speech_end_s=float(speech_end) if speech_end is not None else None,
             transcript=str(payload.get("transcript") or ""),
             no_speech=bool(payload.get("no_speech", False)),
             speech_s=float(payload.get("speech_s") or 0.0),
@@ -136,18 +144,23 @@ class AudioJudgingPolicy:
     correct_margin: float = -1.0
     correct_margin_similarity: float = 60.0
     correct_similarity: float = 90.0
-    correct_similarity_margin: float = -2.5
+    correct_similarity_margin: float = -3.0
     correct_max_other_probability: float = 0.99
-    wrong_language_probability: float = 0.95
+    wrong_language_probability: float = 0.9
     wrong_language_margin: float = -1.5
     wrong_language_other_fit: float = 0.5
-    wrong_language_min_other_logprob: float = -9.0
+    wrong_language_min_other_logprob: float = -1.0
     wrong_language_min_fit: float = -9.0
-    wrong_language_certain_probability: float = 0.995
+    wrong_language_certain_probability: float = 0.99
     incorrect_similarity: float = 90.0
     incorrect_margin: float = -3.0
-    incorrect_max_other_probability: float = 0.95
+    incorrect_max_other_probability: float = 0.5
     incorrect_min_transcript_logprob: float = -1.3
+    correct_max_unexplained_s: float = 0.8
+    loose_margin: float = -1.0
+    loose_similarity: float = 0.0
+    loose_min_answer_logprob: float = -2.5
+    loose_max_other_probability: float = 0.8
     ignore_accents: bool = True
 
 
@@ -174,11 +187,19 @@ class AudioVerdict:
     other_language: str | None = None
     other_probability: float = 0.0
     other_fit: float | None = None
+    unexplained_s: float | None = None
 
 
 def best_score(scores: Iterable[AnswerScore]) -> AnswerScore | None:
     """The answer (any filler variant) with the highest mean log-probability per token."""
     return max(scores, key=lambda score: score.mean_logprob, default=None)
+
+
+def _unexplained(score: AnswerScore | None, evidence: AudioEvidence) -> float | None:
+    """Seconds of speech after the answer's last word (None without DTW times)."""
+    if score is None or score.end_s is None or evidence.speech_end_s is None:
+        return None
+    return max(0.0, evidence.speech_end_s - score.end_s)
 
 
 def likeliest_other(
@@ -233,6 +254,14 @@ def judge_audio(
         filler=scored.filler if scored else None,
     )
     similarity = match.similarity if match.answer is not None else 0.0
+    unexplained = _unexplained(scored, evidence)
+    base["unexplained_s"] = round(unexplained, 3) if unexplained is not None else None
+    matched = best_score(score for score in evidence.answers if score.answer == match.answer)
+
+    def covers(score: AnswerScore | None) -> bool:
+        """The answer explains the utterance to its end (no DTW times: no veto)."""
+        left = _unexplained(score, evidence)
+        return left is None or left <= policy.correct_max_unexplained_s
 
     def verdict(outcome: Outcome, reason: str) -> AudioVerdict:
         return AudioVerdict(outcome, reason, **base)
@@ -257,12 +286,25 @@ def judge_audio(
             margin is not None
             and margin >= policy.correct_margin
             and similarity >= policy.correct_margin_similarity
+            and covers(scored)
         ):
             return verdict(CORRECT, "an accepted answer explains the audio")
-        if similarity >= policy.correct_similarity and (
-            margin is None or margin >= policy.correct_similarity_margin
+        if (
+            similarity >= policy.correct_similarity
+            and (margin is None or margin >= policy.correct_similarity_margin)
+            and covers(matched)
         ):
             return verdict(CORRECT, "the transcript matches an accepted answer")
+        if (
+            scored is not None
+            and margin is not None
+            and margin >= policy.loose_margin
+            and similarity >= policy.loose_similarity
+            and scored.mean_logprob >= policy.loose_min_answer_logprob
+            and other_probability < policy.loose_max_other_probability
+            and covers(scored)
+        ):
+            return verdict(CORRECT, "an accepted answer explains all of the unclear audio")
 
     # Tier 2: confident penalties, two signals agreeing.
     badly_explained = margin is None or margin < policy.wrong_language_margin

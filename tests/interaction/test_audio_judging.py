@@ -42,6 +42,11 @@ POLICY = AudioJudgingPolicy(
     incorrect_margin=-2.5,
     incorrect_max_other_probability=0.95,
     incorrect_min_transcript_logprob=-1.3,
+    correct_max_unexplained_s=0.8,
+    loose_margin=-0.8,
+    loose_similarity=0.0,
+    loose_min_answer_logprob=-2.5,
+    loose_max_other_probability=0.5,
 )
 
 
@@ -55,8 +60,13 @@ def evidence(
     english_logprob: float | None = None,
     looped: bool = False,
     no_speech: bool = False,
+    ends: dict[str, float] | None = None,
+    speech_end_s: float | None = None,
 ) -> AudioEvidence:
-    answers = tuple(AnswerScore(answer, lp, tokens=8) for answer, lp in (scores or {}).items())
+    answers = tuple(
+        AnswerScore(answer, lp, tokens=8, end_s=(ends or {}).get(answer))
+        for answer, lp in (scores or {}).items()
+    )
     answers += tuple(
         AnswerScore(answer, lp, tokens=10, filler="Euh")
         for answer, lp in (filler_scores or {}).items()
@@ -71,6 +81,7 @@ def evidence(
         looped=looped,
         decode_logprob=transcript_logprob,
         other_logprobs={"en": english_logprob} if english_logprob is not None else {},
+        speech_end_s=speech_end_s,
     )
 
 
@@ -230,12 +241,13 @@ def test_language_id_is_restricted_to_the_learners_other_languages() -> None:
     [
         ({}, CORRECT),
         # a hard scenario asks the answer to explain the audio better
-        ({"correct_margin": -0.2, "correct_similarity": 95.0}, UNCLEAR),
+        ({"correct_margin": -0.2, "correct_similarity": 95.0, "loose_margin": -0.2}, UNCLEAR),
         # and may penalise sooner
         (
             {
                 "correct_margin": -0.2,
                 "correct_similarity": 95.0,
+                "loose_margin": -0.2,
                 "incorrect_margin": -0.25,
                 "incorrect_similarity": 95.0,
             },
@@ -289,3 +301,98 @@ def test_outcomes_are_the_shared_vocabulary() -> None:
     assert UNCLEAR is Outcome.UNCLEAR
     assert UNCLEAR == "unclear"
     assert judge_audio(AudioEvidence(transcript=""), CAFE, POLICY).outcome is Outcome.NO_SPEECH
+
+
+VOILA = ("Voilà", "Voilà, merci beaucoup")
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        # the answer explains the whole utterance: its last word ends near the speech's end
+        (
+            evidence("Voilà !", scores={"Voilà": -0.5}, ends={"Voilà": 1.2}, speech_end_s=1.7),
+            CORRECT,
+        ),
+        # "Voilà, bonne soirée": the short answer fits the start and leaves 1.3 s unexplained
+        (
+            evidence(
+                "Voilà, bonne soirée !",
+                scores={"Voilà": -0.5},
+                ends={"Voilà": 0.4},
+                speech_end_s=1.7,
+            ),
+            UNCLEAR,
+        ),
+        # the same check guards the text tier ("No, gracias" heard as "Gracias")
+        (evidence("Voilà", scores={"Voilà": -0.5}, ends={"Voilà": 0.5}, speech_end_s=1.4), UNCLEAR),
+        # no DTW times (an older payload): no veto
+        (evidence("Voilà", scores={"Voilà": -0.5}), CORRECT),
+    ],
+)
+def test_an_answer_must_explain_the_whole_utterance(case: AudioEvidence, expected: str) -> None:
+    assert judge_audio(case, VOILA, POLICY).outcome == expected
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        # unclear audio: the recogniser made other words of it ("Je m'ouvre dans la café"), the
+        # answer explains the audio as well as they do, and covers it → points at any similarity
+        (
+            evidence("Je m'ouvre dans la café", transcript_logprob=-1.4, scores={CAFE[0]: -1.6}),
+            CORRECT,
+        ),
+        # ... but not when the answer itself is improbable
+        (evidence("Fyra tame", transcript_logprob=-3.3, scores={CAFE[0]: -3.3}), UNCLEAR),
+        # ... nor when it leaves speech unexplained
+        (
+            evidence(
+                "Je m'ouvre dans la café",
+                transcript_logprob=-1.4,
+                scores={CAFE[0]: -1.6},
+                ends={CAFE[0]: 0.5},
+                speech_end_s=2.0,
+            ),
+            UNCLEAR,
+        ),
+        # ... nor when language ID leans to the other language
+        (
+            evidence(
+                "Je m'ouvre dans la café", en=0.6, transcript_logprob=-1.4, scores={CAFE[0]: -1.6}
+            ),
+            UNCLEAR,
+        ),
+    ],
+)
+def test_the_loose_tier_is_for_unclear_audio_only(case: AudioEvidence, expected: str) -> None:
+    assert judge_audio(case, CAFE, POLICY).outcome == expected
+
+
+def test_wrong_language_needs_a_confident_other_language_decode() -> None:
+    # German "Hier, bitte" from a diphone voice: English ID 0.99, the English decode "Dear"
+    # is itself unsure (−2.35 nats per token) → not a penalty on that alone
+    said = evidence(
+        "Geer", en=0.99, transcript_logprob=-1.7, scores={CAFE[0]: -4.8}, english_logprob=-2.35
+    )
+    assert judge_audio(said, CAFE, POLICY).outcome == UNCLEAR
+    fluent = replace(said, other_logprobs={"en": -0.3})
+    assert judge_audio(fluent, CAFE, POLICY).outcome == WRONG_LANGUAGE
+
+
+def test_incorrect_answer_needs_the_target_language_to_be_likelier() -> None:
+    # "Euh… à emporter" heard as "Ah, bon, t'es": clear-ish, far from every answer, but
+    # language ID gives the other language 0.62 → the target transcript is not trusted
+    policy = replace(POLICY, incorrect_max_other_probability=0.5)
+    said = evidence("Ah, bon, t'es.", en=0.62, transcript_logprob=-1.15, scores={CAFE[0]: -4.3})
+    assert judge_audio(said, CAFE, policy).outcome == UNCLEAR
+    sure = replace(said, language_probabilities={"fr": 0.9, "en": 0.1})
+    assert judge_audio(sure, CAFE, policy).outcome == INCORRECT_ANSWER
+
+
+def test_verdict_reports_the_unexplained_speech() -> None:
+    case = evidence("Voilà !", scores={"Voilà": -0.5}, ends={"Voilà": 1.2}, speech_end_s=1.7)
+    assert judge_audio(case, VOILA, POLICY).unexplained_s == pytest.approx(0.5)
+    assert (
+        judge_audio(evidence("Voilà", scores={"Voilà": -0.5}), VOILA, POLICY).unexplained_s is None
+    )
