@@ -554,10 +554,37 @@ def markdown(judged: Sequence[tuple[dict[str, Any], Any]]) -> str:
     return "\n".join(lines)
 
 
+BY_COLUMNS = (
+    ("right", "right verdicts"),
+    ("correct_penalised", "correct penalised"),
+    ("wrong_rewarded", "wrong rewarded"),
+    ("unclear", "unclear"),
+)
+
+
+def markdown_by(judged: Sequence[tuple[dict[str, Any], Any]], key: str) -> str:
+    """One row per value of the clip's `key` (condition, kind), all voices."""
+    groups: dict[str, list[Any]] = defaultdict(list)
+    for item in judged:
+        groups[str(item[0]["clip"].get(key) or "-")].append(item)
+    lines = [
+        f"| {key} | n | " + " | ".join(label for _, label in BY_COLUMNS) + " |",
+        "|---" * (len(BY_COLUMNS) + 2) + "|",
+    ]
+    for name in sorted(groups):
+        m = metrics(groups[name])
+        lines.append(
+            f"| {name} | {m['clips']} | " + " | ".join(str(m[k]) for k, _ in BY_COLUMNS) + " |"
+        )
+    return "\n".join(lines)
+
+
 def report(rows: list[dict[str, Any]]) -> None:
     judged = decide(rows)
     print(markdown(judged))
     print("confusion", json.dumps(metrics(judged)["confusion"]))
+    for key in ("condition", "kind"):
+        print(markdown_by(judged, key))
     times = [row["evidence_s"] for row in rows if not row["evidence"]["no_speech"]]
     if times:
         print(

@@ -154,7 +154,9 @@ class AudioJudgingPolicy:
     wrong_language_certain_probability: float = 0.99
     incorrect_similarity: float = 90.0
     incorrect_margin: float = -3.0
-    incorrect_max_other_probability: float = 0.5
+    incorrect_max_other_probability: float = 0.95
+    incorrect_doubt_probability: float = 0.5
+    incorrect_doubt_other_fit: float = -0.5
     incorrect_min_transcript_logprob: float = -1.3
     correct_max_unexplained_s: float = 0.8
     loose_margin: float = -1.0
@@ -331,6 +333,13 @@ def judge_audio(
     if (
         not evidence.looped
         and other_probability < policy.incorrect_max_other_probability
+        and not (
+            # language ID leans away and the other language's decode fits about as well:
+            # the target-language transcript is not to be trusted with a penalty
+            other_probability >= policy.incorrect_doubt_probability
+            and other_fit is not None
+            and other_fit >= policy.incorrect_doubt_other_fit
+        )
         and similarity < policy.incorrect_similarity
         and margin is not None
         and margin < policy.incorrect_margin

@@ -52,7 +52,7 @@ BAHNHOF_TICKET = ("Hin und zurück, bitte", "Einfach, bitte")
 def model() -> Any:
     from faster_whisper import WhisperModel
 
-    from interaction.asr.models import ensure_model
+    from interaction.asr.server.model_files import ensure_model
 
     return WhisperModel(
         str(ensure_model("base")),

@@ -380,14 +380,22 @@ def test_wrong_language_needs_a_confident_other_language_decode() -> None:
     assert judge_audio(fluent, CAFE, POLICY).outcome == WRONG_LANGUAGE
 
 
-def test_incorrect_answer_needs_the_target_language_to_be_likelier() -> None:
-    # "Euh… à emporter" heard as "Ah, bon, t'es": clear-ish, far from every answer, but
-    # language ID gives the other language 0.62 → the target transcript is not trusted
-    policy = replace(POLICY, incorrect_max_other_probability=0.5)
-    said = evidence("Ah, bon, t'es.", en=0.62, transcript_logprob=-1.15, scores={CAFE[0]: -4.3})
+def test_incorrect_answer_is_withheld_when_the_other_language_fits_as_well() -> None:
+    # "Euh… à emporter" heard as "Ah, bon, t'es": far from every answer, but language ID gives
+    # the other language 0.62 and its decode fits about as well → no penalty on that transcript
+    policy = replace(POLICY, incorrect_doubt_probability=0.5, incorrect_doubt_other_fit=-0.5)
+    said = evidence(
+        "Ah, bon, t'es.",
+        en=0.62,
+        transcript_logprob=-1.15,
+        scores={CAFE[0]: -4.3},
+        english_logprob=-1.4,
+    )
     assert judge_audio(said, CAFE, policy).outcome == UNCLEAR
-    sure = replace(said, language_probabilities={"fr": 0.9, "en": 0.1})
-    assert judge_audio(sure, CAFE, policy).outcome == INCORRECT_ANSWER
+    # accented target speech (espeak-ng Spanish: English 0.88) whose English decode is much
+    # worse: the target transcript is trusted
+    accented = replace(said, other_logprobs={"en": -3.0})
+    assert judge_audio(accented, CAFE, policy).outcome == INCORRECT_ANSWER
 
 
 def test_verdict_reports_the_unexplained_speech() -> None:
