@@ -12,16 +12,23 @@ better a decode forced to that language explains the audio than the target-langu
 
 - **confident correct → `correct`**: not near-certainly another language, not a translation
   by the decoder (`other_probability` ≥ `wrong_language_probability` with `other_fit` ≥
-  `wrong_language_other_fit`), and either an accepted answer explains the audio nearly as
-  well as the transcript (`margin` ≥ `correct_margin`, similarity ≥
-  `correct_margin_similarity`) or the transcript *is* an accepted answer (similarity ≥
-  `correct_similarity`) that does not explain the audio badly (`correct_similarity_margin`);
-- **confident wrong → the penalty**: `wrong_language` when the other language is confident
-  and either the decoder translated or no answer explains the audio (`margin` <
+  `wrong_language_other_fit`), the answer explains the utterance to its end (at most
+  `correct_max_unexplained_s` of speech after its last word, cross-attention DTW), and one of:
+  an accepted answer explains the audio nearly as well as the transcript (`margin` ≥
+  `correct_margin`, similarity ≥ `correct_margin_similarity`); the transcript *is* an
+  accepted answer (similarity ≥ `correct_similarity`) that does not explain the audio badly
+  (`correct_similarity_margin`); or, for audio the recogniser could not make out, the answer
+  explains it as well as the recogniser's own words at any similarity (`loose_*`: margin,
+  the answer's own mean log-probability, language ID not leaning away);
+- **confident wrong → the penalty**: `wrong_language` when the other language is confident,
+  its own decode is confident (`wrong_language_min_other_logprob`) and either the decoder
+  translated, the language ID is near-certain, or no answer explains the audio (`margin` <
   `wrong_language_margin`); `incorrect_answer` when the language is the target's, the
   recogniser heard the words clearly (transcript mean log-probability ≥
   `incorrect_min_transcript_logprob`, no loop), they are not an accepted answer (similarity
-  < `incorrect_similarity`) and no answer explains the audio (`margin` < `incorrect_margin`);
+  < `incorrect_similarity`) and no answer explains the audio (`margin` < `incorrect_margin`),
+  unless language ID leans away *and* the other language's decode fits as well
+  (`incorrect_doubt_*`);
 - **otherwise `unclear`**: no points, no lives, "say it again".
 
 The house principle: a learner never loses a heart on doubt; a wrong answer never earns
@@ -136,7 +143,11 @@ class AudioJudgingPolicy:
     Similarities are 0..100 (interaction.judging.similarity); margins and fits are differences
     of mean natural log-probabilities per token (answer − transcript: ≤ 0 when the transcript
     is the model's best guess; other-language decode − target decode); probabilities 0..1
-    over the restricted language set. Defaults: tuned on the bench (docs/fair-judge.md).
+    over the restricted language set; `correct_max_unexplained_s` in seconds of speech.
+    `loose_*`: the tier for audio the recogniser could not make out (margin ≥ `loose_margin`,
+    the answer's own mean log-probability ≥ `loose_min_answer_logprob`, similarity ≥
+    `loose_similarity`, other-language probability < `loose_max_other_probability`).
+    Defaults: tuned on the bench's tuning split (docs/fair-judge.md says how and why).
     """
 
     target_language: str

@@ -14,10 +14,11 @@ Django). One utterance in, one JSON-able dict out (the wire payload of the final
    run of repeats (the decoder's classic failure on short inputs and wrong languages);
 5. teacher forcing (`Whisper.align`): the log-probability of every token of the free
    transcript and of each accepted answer, alone and after a leading filler ("euh", "äh",
-   "um"…), with the end-of-text token counted so that an answer that stops early (the
-   learner said more) or starts late (the learner said something first) scores lower;
-6. word timings and probabilities of the free transcript and of the best answer, from the
-   same alignment (cross-attention DTW: no extra pass).
+   "um"…), word tokens only;
+6. word timings and probabilities of the free transcript and of the best answer, and where
+   each scored text ends (`end_s` against `speech_end_s`: an answer that explains only the
+   start of the utterance ends early), from the same alignments (cross-attention DTW: no
+   extra pass).
 
 The accepted answers are only ever *scored*: they never reach the recogniser as
 `initial_prompt` or `hotwords`, so they cannot talk the recogniser into hearing them.
