@@ -59,7 +59,8 @@ class AnswerScore:
 
     filler: the leading hesitation scored before it ("euh"), or None for the answer alone.
     mean_logprob: natural log-probability per token (≤ 0); tokens: how many.
-    end_s: where its last word ends (s of speech, cross-attention DTW), None if unknown.
+    end_s: where its last word ends (s of speech, cross-attention DTW), None if unknown;
+    word_end_s: where its last letter-bearing token ends (final punctuation left out).
     """
 
     answer: str
@@ -67,6 +68,7 @@ class AnswerScore:
     tokens: int = 0
     filler: str | None = None
     end_s: float | None = None
+    word_end_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,9 @@ class AudioEvidence:
     speech_end_s: float | None = None
     """Where the speech the encoder saw ends (s, VAD-trimmed): with `AnswerScore.end_s`, how
     much of the utterance an answer leaves unexplained."""
+    transcript_word_end_s: float | None = None
+    """Where the free transcript's last letter-bearing token ends (s of speech): an answer
+    ending well before it leaves words the recogniser heard unexplained."""
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> AudioEvidence:
@@ -106,6 +111,9 @@ class AudioEvidence:
                 tokens=int(item.get("tokens") or 0),
                 filler=item.get("filler"),
                 end_s=float(item["end_s"]) if item.get("end_s") is not None else None,
+                word_end_s=float(item["word_end_s"])
+                if item.get("word_end_s") is not None
+                else None,
             )
             for item in payload.get("answers") or ()
             if item.get("mean_logprob") is not None
@@ -114,8 +122,10 @@ class AudioEvidence:
         decode_logprob = payload.get("decode_logprob")
         others = payload.get("other_transcripts") or {}
         speech_end = payload.get("speech_end_s")
+        word_end = score.get("word_end_s")
         return cls(
             speech_end_s=float(speech_end) if speech_end is not None else None,
+            transcript_word_end_s=float(word_end) if word_end is not None else None,
             transcript=str(payload.get("transcript") or ""),
             no_speech=bool(payload.get("no_speech", False)),
             speech_s=float(payload.get("speech_s") or 0.0),
@@ -157,6 +167,7 @@ class AudioJudgingPolicy:
     correct_similarity: float = 90.0
     correct_similarity_margin: float = -3.0
     correct_max_other_probability: float = 0.99
+    correct_max_other_fit: float = 0.7
     wrong_language_probability: float = 0.9
     wrong_language_margin: float = -1.5
     wrong_language_other_fit: float = 0.5
@@ -169,8 +180,9 @@ class AudioJudgingPolicy:
     incorrect_doubt_probability: float = 0.5
     incorrect_doubt_other_fit: float = -0.5
     incorrect_min_transcript_logprob: float = -1.3
-    correct_max_unexplained_s: float = 0.8
-    loose_margin: float = -1.0
+    correct_max_unexplained_s: float = 99.0
+    correct_max_behind_transcript_s: float = 0.35
+    loose_margin: float = -0.25
     loose_similarity: float = 0.0
     loose_min_answer_logprob: float = -2.5
     loose_max_other_probability: float = 0.8
@@ -201,6 +213,7 @@ class AudioVerdict:
     other_probability: float = 0.0
     other_fit: float | None = None
     unexplained_s: float | None = None
+    behind_transcript_s: float | None = None
 
 
 def best_score(scores: Iterable[AnswerScore]) -> AnswerScore | None:
@@ -213,6 +226,13 @@ def _unexplained(score: AnswerScore | None, evidence: AudioEvidence) -> float | 
     if score is None or score.end_s is None or evidence.speech_end_s is None:
         return None
     return max(0.0, evidence.speech_end_s - score.end_s)
+
+
+def _behind_transcript(score: AnswerScore | None, evidence: AudioEvidence) -> float | None:
+    """Seconds between the answer's last word's end and the transcript's (None if unknown)."""
+    if score is None or score.word_end_s is None or evidence.transcript_word_end_s is None:
+        return None
+    return max(0.0, evidence.transcript_word_end_s - score.word_end_s)
 
 
 def likeliest_other(
@@ -269,12 +289,17 @@ def judge_audio(
     similarity = match.similarity if match.answer is not None else 0.0
     unexplained = _unexplained(scored, evidence)
     base["unexplained_s"] = round(unexplained, 3) if unexplained is not None else None
+    behind = _behind_transcript(scored, evidence)
+    base["behind_transcript_s"] = round(behind, 3) if behind is not None else None
     matched = best_score(score for score in evidence.answers if score.answer == match.answer)
 
     def covers(score: AnswerScore | None) -> bool:
         """The answer explains the utterance to its end (no DTW times: no veto)."""
         left = _unexplained(score, evidence)
-        return left is None or left <= policy.correct_max_unexplained_s
+        behind = _behind_transcript(score, evidence)
+        return (left is None or left <= policy.correct_max_unexplained_s) and (
+            behind is None or behind <= policy.correct_max_behind_transcript_s
+        )
 
     def verdict(outcome: Outcome, reason: str) -> AudioVerdict:
         return AudioVerdict(outcome, reason, **base)
@@ -294,7 +319,15 @@ def judge_audio(
     )
 
     # Tier 1: an accepted answer the audio supports.
-    if not translated and other_probability < policy.correct_max_other_probability:
+    # A decode in the other language that explains the audio much better, at any language
+    # ID: the target transcript may be a translation ("No, gracias" → "Gracias", English
+    # decode "No, thank you"), so no points on it.
+    better_other = other_fit is not None and other_fit >= policy.correct_max_other_fit
+    if (
+        not translated
+        and not better_other
+        and other_probability < policy.correct_max_other_probability
+    ):
         if (
             margin is not None
             and margin >= policy.correct_margin

@@ -374,7 +374,18 @@ def _span(tokenizer: Tokenizer, tokens: list[int], alignment: Any) -> dict[str, 
     words = _words(tokenizer, tokens, alignment, None)
     if not words:
         return {}
-    return {"start_s": round(words[0]["start"], 3), "end_s": round(words[-1]["end"], 3)}
+    span = {"start_s": round(words[0]["start"], 3), "end_s": round(words[-1]["end"], 3)}
+    # Where the last letter-bearing token ends (a final "." or "?" is the recogniser's, and
+    # DTW lets it take the trailing frames): comparable between the transcript and an answer.
+    wordlike = _wordlike(tokenizer, tokens)
+    last = max((i for i, flag in enumerate(wordlike) if flag), default=None)
+    text_indices = np.array([pair[0] for pair in alignment.alignments])
+    time_indices = np.array([pair[1] for pair in alignment.alignments])
+    jumps = np.pad(np.diff(text_indices), (1, 0), constant_values=1).astype(bool)
+    jump_times = time_indices[jumps] / ENCODER_TOKENS_PER_SECOND
+    if last is not None and last + 1 < len(jump_times):
+        span["word_end_s"] = round(float(jump_times[last + 1]), 3)
+    return span
 
 
 def _words(

@@ -33,6 +33,7 @@ POLICY = AudioJudgingPolicy(
     correct_similarity=90.0,
     correct_similarity_margin=-2.5,
     correct_max_other_probability=0.99,
+    correct_max_other_fit=99.0,
     wrong_language_probability=0.95,
     wrong_language_margin=-1.5,
     wrong_language_other_fit=0.5,
@@ -42,7 +43,10 @@ POLICY = AudioJudgingPolicy(
     incorrect_margin=-2.5,
     incorrect_max_other_probability=0.95,
     incorrect_min_transcript_logprob=-1.3,
+    incorrect_doubt_probability=0.5,
+    incorrect_doubt_other_fit=-0.5,
     correct_max_unexplained_s=0.8,
+    correct_max_behind_transcript_s=99.0,
     loose_margin=-0.8,
     loose_similarity=0.0,
     loose_min_answer_logprob=-2.5,
@@ -62,9 +66,17 @@ def evidence(
     no_speech: bool = False,
     ends: dict[str, float] | None = None,
     speech_end_s: float | None = None,
+    word_ends: dict[str, float] | None = None,
+    transcript_word_end_s: float | None = None,
 ) -> AudioEvidence:
     answers = tuple(
-        AnswerScore(answer, lp, tokens=8, end_s=(ends or {}).get(answer))
+        AnswerScore(
+            answer,
+            lp,
+            tokens=8,
+            end_s=(ends or {}).get(answer),
+            word_end_s=(word_ends or {}).get(answer),
+        )
         for answer, lp in (scores or {}).items()
     )
     answers += tuple(
@@ -82,6 +94,7 @@ def evidence(
         decode_logprob=transcript_logprob,
         other_logprobs={"en": english_logprob} if english_logprob is not None else {},
         speech_end_s=speech_end_s,
+        transcript_word_end_s=transcript_word_end_s,
     )
 
 
@@ -404,3 +417,41 @@ def test_verdict_reports_the_unexplained_speech() -> None:
     assert (
         judge_audio(evidence("Voilà", scores={"Voilà": -0.5}), VOILA, POLICY).unexplained_s is None
     )
+
+
+@pytest.mark.parametrize(
+    ("word_end", "transcript_word_end", "expected"),
+    [
+        (1.1, 1.2, CORRECT),  # the answer ends where the transcript's last word ends
+        (0.4, 1.3, UNCLEAR),  # "Voilà" against "Voilà, bonne soirée !": 0.9 s of words left
+        (None, 1.3, CORRECT),  # no times (older payload): no veto
+    ],
+)
+def test_an_answer_must_reach_the_transcripts_last_word(
+    word_end: float | None, transcript_word_end: float, expected: str
+) -> None:
+    policy = replace(POLICY, correct_max_behind_transcript_s=0.35)
+    case = evidence(
+        "Voilà, bonne soirée !",
+        scores={"Voilà": -0.5},
+        word_ends={"Voilà": word_end} if word_end is not None else {},
+        transcript_word_end_s=transcript_word_end,
+    )
+    verdict = judge_audio(case, VOILA, policy)
+    assert verdict.outcome == expected
+    if word_end is not None:
+        assert verdict.behind_transcript_s == pytest.approx(
+            max(0.0, transcript_word_end - word_end)
+        )
+
+
+def test_no_points_when_the_other_language_decode_explains_the_audio_much_better() -> None:
+    # "No, gracias" heard as "Gracias" (an accepted answer), while the English decode ("No,
+    # thank you") fits 0.74 nats per token better: the target transcript dropped or
+    # translated words, at any language ID → no points
+    policy = replace(POLICY, correct_max_other_fit=0.7)
+    said = evidence("Gracias", en=0.01, scores={"Gracias": -0.5}, english_logprob=0.24)
+    assert judge_audio(said, ("Gracias",), policy).outcome == UNCLEAR
+    assert judge_audio(said, ("Gracias",), POLICY).outcome == CORRECT  # the check off
+    close = replace(said, other_logprobs={"en": 0.1})  # fit 0.6
+    assert judge_audio(close, ("Gracias",), policy).outcome == CORRECT
