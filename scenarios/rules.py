@@ -24,6 +24,13 @@ AUDIO_JUDGING_BOUNDS: Mapping[str, tuple[float, float]] = {
     "correct_similarity": (0.0, 100.0),
     "correct_similarity_margin": (-20.0, 0.0),
     "correct_max_other_probability": (0.0, 1.0),
+    "correct_max_other_fit": (-20.0, 20.0),
+    "correct_max_unexplained_s": (0.0, 100.0),  # seconds
+    "correct_max_behind_transcript_s": (0.0, 30.0),  # seconds
+    "loose_margin": (-20.0, 0.0),
+    "loose_similarity": (0.0, 100.0),
+    "loose_min_answer_logprob": (-50.0, 0.0),
+    "loose_max_other_probability": (0.0, 1.0),
     "wrong_language_probability": (0.0, 1.0),
     "wrong_language_margin": (-20.0, 0.0),
     "wrong_language_other_fit": (-20.0, 20.0),
@@ -33,11 +40,13 @@ AUDIO_JUDGING_BOUNDS: Mapping[str, tuple[float, float]] = {
     "incorrect_similarity": (0.0, 100.0),
     "incorrect_margin": (-50.0, 0.0),
     "incorrect_max_other_probability": (0.0, 1.0),
+    "incorrect_doubt_probability": (0.0, 1.0),
+    "incorrect_doubt_other_fit": (-20.0, 20.0),
     "incorrect_min_transcript_logprob": (-50.0, 0.0),
 }
 """The fair judge's thresholds a rule layer may set, with their inclusive bounds: the
-numeric fields of `AudioJudgingPolicy` (similarities 0..100, probabilities 0..1, margins in
-nats per token; docs/fair-judge.md says what each does)."""
+numeric fields of `AudioJudgingPolicy` (similarities 0..100, probabilities 0..1, margins and
+fits in nats per token, `*_s` in seconds; docs/fair-judge.md says what each does)."""
 
 
 def audio_judging_problems(values: Any) -> list[tuple[str, str]]:
