@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from interaction.events import Standing, StoredEvent, TurnInfo
 from interaction.models import Session, SessionEvent
 from interaction.presenters import session_standing, turn_payload
+from interaction.selectors import learner_other_languages_get
 from interaction.vocabulary import SessionStatus
 from scenarios.models import Turn
 from scenarios.selectors import scenario_rules_get
@@ -26,6 +27,7 @@ class StreamContext:
     language: str
     turn: TurnInfo | None
     answers: tuple[str, ...]
+    other_languages: tuple[str, ...]
     confidence_threshold: float
     answer_similarity: float
     event_seq: int
@@ -51,6 +53,7 @@ def stream_context_get(*, session: Session) -> StreamContext:
         language=scenario.language,
         turn=turn_payload(turn, session=session),
         answers=tuple(answer.text for answer in turn.answers.all()) if turn else (),
+        other_languages=learner_other_languages_get(learner=session.learner),
         confidence_threshold=rules.confidence_threshold,
         answer_similarity=rules.answer_similarity,
         event_seq=session.event_seq,

@@ -69,7 +69,7 @@ class AsrRelay:
     """Opens one ASR stream per utterance, relays its audio, reads back its partials.
 
     `options` is asked when the stream opens (after `judging` is free: an answer being judged
-    may move the turn on, and the utterance must be biased for the turn it answers).
+    may move the turn on, and the utterance must be scored against the turn it answers).
     """
 
     def __init__(
