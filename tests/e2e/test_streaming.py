@@ -21,8 +21,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 FRENCH = {
     "turn0": ("Je voudrais un café, s'il vous plaît", "fr"),
-    "turn1": ("Sur place, s'il vous plaît", "fr"),
-    "english": ("I would like a coffee please", "en"),
+    # Clips the fair judge hears clearly from espeak-ng (docs/fair-judge.md: many espeak-ng
+    # phrases come back `unclear`, by design, which is not what these tests are about).
+    "turn1": ("Je voudrais manger sur place", "fr"),
+    "english": ("Can I have a coffee, please?", "en"),
     "wrong": ("Je voudrais une bière", "fr"),
 }
 
