@@ -24,10 +24,15 @@ from interaction.api_errors import (
     ServiceUnavailable,
     UnsupportedMediaType,
 )
+from interaction.api_serializers import (
+    AttemptOutputSerializer,
+    SessionDetailOutputSerializer,
+    SessionOutputSerializer,
+)
 from interaction.asr.audio import AudioError
 from interaction.asr.types import AsrError
 from interaction.models import Session
-from interaction.presenters import attempt_payload, score_fields, turn_payload
+from interaction.presenters import attempt_payload, session_data
 from interaction.scoring import SessionNotActive
 from interaction.selectors import (
     session_get_for_learner,
@@ -46,144 +51,16 @@ from interaction.services import (
     session_start,
 )
 from interaction.speech import answer_from_audio
-from interaction.vocabulary import PENALISED_OUTCOMES, Mode, Outcome
-from scenarios.models import Turn
+from interaction.vocabulary import Mode
 from scenarios.selectors import scenario_find
 
 MAX_TRANSCRIPT_CHARS = 500
-PENALTY_CHOICES = [
-    (value, label) for value, label in Outcome.choices() if value in PENALISED_OUTCOMES
-]
-
 ERRORS = {
     400: OpenApiResponse(description="Invalid input; `detail` says which field and why."),
     401: OpenApiResponse(description="Not authenticated."),
     403: OpenApiResponse(description="Not allowed (e.g. typed answers in a spoken-only scenario)."),
     404: OpenApiResponse(description="No such session for this learner."),
 }
-
-
-class TurnOutputSerializer(serializers.Serializer):
-    index = serializers.IntegerField()
-    count = serializers.IntegerField()
-    prompt = serializers.CharField()
-    language = serializers.CharField()
-
-
-class AttemptSummarySerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    turn_index = serializers.IntegerField()
-    # The serializer metaclass moves declared fields off the class, so this never shadows
-    # Field.source at run time; the stub sees only the class attribute.
-    source = serializers.CharField()  # type: ignore[assignment]
-    transcript = serializers.CharField()
-    confidence = serializers.FloatField(allow_null=True)
-    language = serializers.CharField()
-    language_probability = serializers.FloatField(allow_null=True)
-    outcome = serializers.CharField()
-    similarity = serializers.FloatField(allow_null=True)
-    words = serializers.ListField(child=serializers.DictField())
-    evidence = serializers.DictField(
-        help_text="A spoken answer's evidence and which rule decided (docs/fair-judge.md)."
-    )
-    scoreDelta = serializers.IntegerField(source="score_delta")
-    livesDelta = serializers.IntegerField(source="lives_delta")
-    auto_finalised = serializers.BooleanField()
-    asr_ms = serializers.IntegerField(allow_null=True)
-    created_at = serializers.DateTimeField()
-
-
-class LedgerRowSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    attempt = serializers.IntegerField(source="attempt_id", allow_null=True)
-    reason = serializers.CharField()
-    scoreDelta = serializers.IntegerField(source="score_delta")
-    livesDelta = serializers.IntegerField(source="lives_delta")
-    score_after = serializers.IntegerField()
-    lives_after = serializers.IntegerField()
-    created_at = serializers.DateTimeField()
-
-
-class SessionOutputSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    scenario = serializers.CharField()
-    mode = serializers.CharField()
-    status = serializers.CharField()
-    score = serializers.IntegerField()
-    lives_remaining = serializers.IntegerField()
-    lives_total = serializers.IntegerField()
-    turn = TurnOutputSerializer(allow_null=True)
-    started_at = serializers.DateTimeField()
-    ended_at = serializers.DateTimeField(allow_null=True)
-
-
-class SessionDetailOutputSerializer(SessionOutputSerializer):
-    attempts = AttemptSummarySerializer(many=True)
-    ledger = LedgerRowSerializer(many=True)
-
-
-class AttemptOutputSerializer(serializers.Serializer):
-    attempt = serializers.IntegerField()
-    outcome = serializers.ChoiceField(choices=Outcome.choices())
-    message = serializers.CharField(
-        allow_null=True,
-        help_text=(
-            "For `unclear` and `no_speech` (nothing changes, the turn stays): what to tell the "
-            'learner, e.g. "I didn\'t quite catch that — try again."; null otherwise.'
-        ),
-    )
-    transcript = serializers.CharField()
-    confidence = serializers.FloatField(allow_null=True)
-    language = serializers.CharField(allow_null=True)
-    language_probability = serializers.FloatField(allow_null=True)
-    similarity = serializers.FloatField(allow_null=True)
-    words = serializers.ListField(child=serializers.DictField())
-    asr_ms = serializers.IntegerField(allow_null=True)
-    audio_ms = serializers.IntegerField(allow_null=True)
-    penalty = inline_serializer(
-        "Penalty",
-        fields={
-            "type": serializers.ChoiceField(choices=PENALTY_CHOICES),
-            "lives": serializers.IntegerField(),
-            "points": serializers.IntegerField(),
-            "hint": serializers.CharField(required=False),
-            "similarity": serializers.FloatField(required=False),
-            "expected_language": serializers.CharField(required=False),
-            "detected_language": serializers.CharField(required=False, allow_null=True),
-        },
-        allow_null=True,
-    )
-    scoreDelta = serializers.IntegerField()
-    livesDelta = serializers.IntegerField()
-    score = serializers.IntegerField()
-    lives_remaining = serializers.IntegerField()
-    lives_total = serializers.IntegerField()
-    turn = TurnOutputSerializer(allow_null=True)
-    status = serializers.CharField()
-
-
-def session_data(
-    session: Session, *, detail: bool, turns: dict[tuple[int, int], Turn] | None = None
-) -> dict[str, Any]:
-    """`turns`: (scenario id, order) → Turn, fetched once for a list of sessions."""
-    if turns is None:
-        turn = session_turn_due_get(session=session)
-    else:
-        turn = turns[(session.scenario_id, session.turn_index)] if session.is_active else None
-    data: dict[str, Any] = {
-        "id": session.pk,
-        "scenario": session.scenario.slug,
-        "mode": session.mode,
-        "status": session.status,
-        **score_fields(session),
-        "turn": turn_payload(turn, session=session),
-        "started_at": session.started_at,
-        "ended_at": session.ended_at,
-    }
-    if detail:
-        data["attempts"] = list(session.attempts.all())
-        data["ledger"] = list(session.ledger.all())
-    return data
 
 
 def _learner_session(request: Request, session_id: Any) -> Session:
@@ -202,7 +79,15 @@ class SessionListCreateApi(APIView):
     def get(self, request: Request) -> Response:
         sessions = list(session_list_for_learner(learner=request.user)[:100])
         turns = session_turns_due(sessions=sessions)
-        data = [session_data(session, detail=False, turns=turns) for session in sessions]
+        data = [
+            session_data(
+                session,
+                turn=turns[(session.scenario_id, session.turn_index)]
+                if session.is_active
+                else None,
+            )
+            for session in sessions
+        ]
         return Response(SessionOutputSerializer(data, many=True).data)
 
     @extend_schema(
@@ -224,7 +109,9 @@ class SessionListCreateApi(APIView):
         except ScenarioNotPlayable as error:
             raise exceptions.ValidationError({"scenario": [str(error)]}) from error
         return Response(
-            SessionOutputSerializer(session_data(session, detail=False)).data,
+            SessionOutputSerializer(
+                session_data(session, turn=session_turn_due_get(session=session))
+            ).data,
             status=status.HTTP_201_CREATED,
         )
 
@@ -233,7 +120,8 @@ class SessionDetailApi(APIView):
     @extend_schema(responses={200: SessionDetailOutputSerializer, **ERRORS})
     def get(self, request: Request, session_id: Any) -> Response:
         session = _learner_session(request, session_id)
-        return Response(SessionDetailOutputSerializer(session_data(session, detail=True)).data)
+        data = session_data(session, turn=session_turn_due_get(session=session), detail=True)
+        return Response(SessionDetailOutputSerializer(data).data)
 
 
 class AttemptCreateApi(APIView):

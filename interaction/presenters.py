@@ -159,3 +159,21 @@ def attempt_events(
             )
         )
     return events
+
+
+def session_data(session: Session, *, turn: Turn | None, detail: bool = False) -> dict[str, Any]:
+    """A session as the time-stop API shows it; `turn` is the turn it waits on (a selector's)."""
+    data: dict[str, Any] = {
+        "id": session.pk,
+        "scenario": session.scenario.slug,
+        "mode": session.mode,
+        "status": session.status,
+        **score_fields(session),
+        "turn": turn_payload(turn, session=session),
+        "started_at": session.started_at,
+        "ended_at": session.ended_at,
+    }
+    if detail:
+        data["attempts"] = list(session.attempts.all())
+        data["ledger"] = list(session.ledger.all())
+    return data
