@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 SAMPLE_RATE = 16_000
 """Every provider takes 16 kHz mono float32 PCM in [-1, 1]."""
@@ -55,6 +55,7 @@ class Hypothesis:
     final: bool = False
     audio_ms: int = 0
     asr_ms: int = 0
+    evidence: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
