@@ -1,0 +1,288 @@
+"""Streaming latency on realistic clips: this tree's socket beside an older tree's, one run.
+
+Every speech clip of a realistic manifest (bench.realistic: MBROLA, Piper, espeak-ng voices
+under noise) is answered over /stream/interaction at real-time pace, in two ways:
+
+- `stop`: the clip, then the stop gesture 1.5 s after it (as issue 9 measured);
+- `silence`: the clip, then silence only (the stop gesture only after `--silence-s`, 8 s).
+
+Each clip answers a one-turn copy of its scenario's turn (`fast-<slug>-<turn>`), in a fresh
+session, so every clip is judged against its own accepted answers. With `--legacy-tree DIR`
+(a checkout of the older code, e.g. `git archive <commit> | tar -x -C DIR`) that tree's ASR
+server and Daphne run beside this tree's, on the same database, and the clips alternate
+between them. Speech onset and end come from Silero VAD on the clip (no padding).
+
+Reported per system and way: end of speech → `final` of a correct answer (median), end of
+speech → `penalty` (median), onset → first `partial` (median), the longest gap between the
+end of speech and any verdict or reset, the outcomes, and the load average.
+
+    .venv/bin/python bench/stream_fast.py --manifest DIR/manifest.json [--every 8]
+        [--legacy-tree DIR] [--output FILE.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+
+import django  # noqa: E402
+
+django.setup()
+
+import numpy as np  # noqa: E402
+import yaml  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+
+from interaction.asr.audio import decode_upload  # noqa: E402
+from interaction.stream_client import StreamClient  # noqa: E402
+from interaction.stream_client import register_learner as register  # noqa: E402
+from scenarios.services import scenario_upsert  # noqa: E402
+from scenarios.specs import spec_from_mapping  # noqa: E402
+from tests.live import daphne_command, free_port, port_open, tail  # noqa: E402
+
+STOP_AFTER_S = 1.5
+SILENCE_S = 8.0
+WAYS = ("stop", "silence")
+VERDICTS = ("final", "penalty", "reset", "error")
+
+
+class Server:
+    """A subprocess run in `cwd`, its output in a log file."""
+
+    def __init__(self, command: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> None:
+        self.command, self.cwd, self.env, self.log = command, cwd, env, log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, ready: Any, *, timeout: float, what: str) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                self.command, cwd=self.cwd, env=self.env, stdout=out, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"{what} did not start:\n{tail(self.log)}")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def speech_bounds(samples: np.ndarray) -> tuple[float, float] | None:
+    """(onset, end) of the speech in seconds (Silero VAD, no padding); None: no speech."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    chunks = get_speech_timestamps(samples, VadOptions(speech_pad_ms=0))
+    if not chunks:
+        return None
+    return chunks[0]["start"] / 16_000, chunks[-1]["end"] / 16_000
+
+
+def bench_scenarios(items: list[dict[str, Any]]) -> None:
+    """One single-turn scenario per (scenario, turn) the clips answer."""
+    demo = {path.stem: path for path in (REPO / "scenarios/demo").glob("*.yaml")}
+    for slug, turn in sorted({(item["scenario"], int(item["turn"])) for item in items}):
+        data = dict(yaml.safe_load(demo[slug].read_text(encoding="utf-8")))
+        data.update(
+            slug=f"fast-{slug}-{turn}",
+            title=f"{data.get('title', slug)} (turn {turn})",
+            turns=[data["turns"][turn]],
+            streaming_enabled=True,
+        )
+        scenario_upsert(spec=spec_from_mapping(data))
+
+
+async def answer(base_url: str, token: str, item: dict[str, Any], way: str) -> dict[str, Any]:
+    tail_s = STOP_AFTER_S if way == "stop" else SILENCE_S
+    client = await StreamClient.open(base_url, token, timeout=60, tail_s=tail_s)
+    try:
+        ready = await client.start(scenario=f"fast-{item['scenario']}-{item['turn']}")
+        assert ready["type"] == "ready", ready
+        events, timing = await client.answer(item["samples"])
+    finally:
+        await client.close()
+    onset, end = item["bounds"]
+    verdict = next((e for e in reversed(events) if e["type"] in VERDICTS), {})
+    return {
+        "id": item["id"],
+        "family": item["family"],
+        "expected": item["expected"],
+        "way": way,
+        "onset_s": round(onset, 3),
+        "speech_end_s": round(end, 3),
+        "verdict": verdict.get("type"),
+        "outcome": verdict.get("outcome") or verdict.get("reason"),
+        "auto": verdict.get("auto"),
+        "transcript": verdict.get("transcript"),
+        "first_partial_s": None
+        if timing.first_partial_s is None
+        else round(timing.first_partial_s - onset, 3),
+        "verdict_s": None if timing.verdict_s is None else round(timing.verdict_s - end, 3),
+    }
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    def median(values: list[float]) -> float | None:
+        return round(statistics.median(values), 3) if values else None
+
+    finals = [
+        r["verdict_s"]
+        for r in rows
+        if r["expected"] == "correct" and r["verdict"] == "final" and r["outcome"] == "correct"
+    ]
+    penalties = [r["verdict_s"] for r in rows if r["verdict"] == "penalty"]
+    partials = [r["first_partial_s"] for r in rows if r["first_partial_s"] is not None]
+    gaps = [r["verdict_s"] for r in rows if r["verdict_s"] is not None]
+    return {
+        "clips": len(rows),
+        "final_correct_s": {"n": len(finals), "median": median(finals)},
+        "penalty_s": {"n": len(penalties), "median": median(penalties)},
+        "first_partial_s": {"n": len(partials), "median": median(partials)},
+        "longest_gap_s": round(max(gaps), 3) if gaps else None,
+        "no_verdict": sum(1 for r in rows if r["verdict_s"] is None),
+        "outcomes": dict(
+            collections.Counter(f"{r['expected']}->{r['outcome']}" for r in rows).most_common()
+        ),
+    }
+
+
+async def run(systems: dict[str, str], items: list[dict[str, Any]], ways: list[str]) -> list:
+    tokens = {name: await asyncio.to_thread(register, url) for name, url in systems.items()}
+    rows = []
+    for number, item in enumerate(items, start=1):
+        for way in ways:
+            for name, url in systems.items():
+                row = {"system": name, **await answer(url, tokens[name], item, way)}
+                rows.append(row)
+                print(f"[{number}/{len(items)}] {json.dumps(row, ensure_ascii=False)}", flush=True)
+    return rows
+
+
+def table(summary: dict[str, dict[str, Any]]) -> str:
+    lines = [
+        "| system · way | clips | end → final (correct), median | end → penalty, median "
+        "| onset → first partial, median | longest gap | no verdict |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for key, s in summary.items():
+        lines.append(
+            f"| {key} | {s['clips']} | {s['final_correct_s']['median']} s "
+            f"(n {s['final_correct_s']['n']}) | {s['penalty_s']['median']} s "
+            f"(n {s['penalty_s']['n']}) | {s['first_partial_s']['median']} s "
+            f"(n {s['first_partial_s']['n']}) | {s['longest_gap_s']} s | {s['no_verdict']} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--manifest", type=Path, required=True)
+    parser.add_argument("--every", type=int, default=8, help="every Nth speech clip")
+    parser.add_argument("--ways", default=",".join(WAYS))
+    parser.add_argument("--legacy-tree", type=Path, default=None)
+    parser.add_argument("--output", type=Path, default=REPO / "bench/results/stream_fast.json")
+    args = parser.parse_args()
+    ways = [way for way in args.ways.split(",") if way in WAYS]
+
+    call_command("migrate", verbosity=0)
+    manifest = json.loads(args.manifest.read_text())
+    speech = [item for item in manifest if item["expected"] != "no_speech"][:: args.every]
+    items = []
+    for item in speech:
+        path = args.manifest.parent / item["wav"]
+        samples = decode_upload(
+            path.read_bytes(),
+            content_type=None,
+            filename=path.name,
+            max_bytes=10**8,
+            max_seconds=60,
+        )
+        bounds = speech_bounds(samples)
+        if bounds is not None:
+            items.append({**item, "samples": samples, "bounds": bounds})
+    bench_scenarios(items)
+
+    trees = {"new": REPO}
+    if args.legacy_tree is not None:
+        trees["legacy"] = args.legacy_tree.resolve()
+    servers: list[Server] = []
+    systems: dict[str, str] = {}
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            for name, tree in trees.items():
+                asr_port, app_port = free_port(), free_port()
+                env = {
+                    **os.environ,
+                    "HF_HUB_OFFLINE": "1",
+                    "PYTHONUNBUFFERED": "1",
+                    "ASR_SERVERS": f"ws://127.0.0.1:{asr_port}",
+                    "PYTHONPATH": str(tree),
+                }
+                log = Path(tmp) / f"{name}-asr.log"
+                asr = Server(
+                    [sys.executable, "manage.py", "run_asr_server", "--port", str(asr_port)],
+                    cwd=tree,
+                    env=env,
+                    log=log,
+                )
+                asr.start(
+                    lambda log=log: "parley-asr ready" in log.read_text(),
+                    timeout=180,
+                    what=f"{name} ASR server",
+                )
+                servers.append(asr)
+                app = Server(
+                    daphne_command(app_port), cwd=tree, env=env, log=Path(tmp) / f"{name}.log"
+                )
+                app.start(lambda port=app_port: port_open(port), timeout=60, what=f"{name} app")
+                servers.append(app)
+                systems[name] = f"http://127.0.0.1:{app_port}"
+            rows = asyncio.run(run(systems, items, ways))
+        finally:
+            for server in reversed(servers):
+                server.stop()
+    load_after = os.getloadavg()
+    summary = {
+        f"{name} · {way}": summarise([r for r in rows if r["system"] == name and r["way"] == way])
+        for way in ways
+        for name in systems
+    }
+    result = {
+        "rows": rows,
+        "summary": summary,
+        "load_average": {"before": load_before, "after": load_after},
+        "clips": len(items),
+        "every": args.every,
+        "stop_after_s": STOP_AFTER_S,
+        "silence_s": SILENCE_S,
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    print(table(summary))
+    print(json.dumps({k: v["outcomes"] for k, v in summary.items()}, indent=1))
+    print(f"load average before {load_before}, after {load_after}")
+
+
+if __name__ == "__main__":
+    main()
