@@ -55,6 +55,9 @@ logger = logging.getLogger(__name__)
 STOCK_THREAD_JOIN_S = 2.0
 POLL_S = 0.05
 REPEAT_MIN_PERIOD = 4
+NEW_SPEECH_S = 0.1
+RECHECK_S = 0.1
+"""A decode needs this much more speech (VAD) than the last one: none during a pause."""
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,8 @@ class PartialStreamer:
         self.lock = lock
         self.timings = timings
         self.vad = VadOptions()
-        self._decoded_samples = 0
+        self._next_check = round(timings.first_s * SAMPLE_RATE)  # samples of audio
+        self._decoded_speech = 0
 
     def run(self) -> None:
         client = self.client
@@ -134,8 +138,11 @@ class PartialStreamer:
                 time.sleep(self.timings.every_s)
                 continue
             if decoded is None:
+                # Not enough speech yet: look again soon; a pause: at the partial pace.
+                wait = self.timings.every_s if self._decoded_speech else RECHECK_S
+                self._next_check = audio.size + round(wait * SAMPLE_RATE)
                 continue
-            self._decoded_samples = audio.size
+            self._next_check = audio.size + round(self.timings.every_s * SAMPLE_RATE)
             if decoded.text and decoded.no_speech_prob <= client.no_speech_thresh:
                 client.send_transcription_to_client([self._segment(decoded, audio.size)])
 
@@ -145,9 +152,7 @@ class PartialStreamer:
             return None if frames is None else frames.copy()
 
     def _due(self, samples: int) -> bool:
-        if self._decoded_samples == 0:
-            return samples >= self.timings.first_s * SAMPLE_RATE
-        return samples - self._decoded_samples >= self.timings.every_s * SAMPLE_RATE
+        return samples >= self._next_check
 
     def decode(self, audio: np.ndarray) -> Decoded | None:
         """A greedy, unprompted decode of the speech in `audio`; None: not enough speech yet."""
@@ -156,6 +161,9 @@ class PartialStreamer:
         speech_samples = sum(c["end"] - c["start"] for c in chunks)
         if speech_samples < self.timings.first_s * SAMPLE_RATE:
             return None
+        if speech_samples - self._decoded_speech < NEW_SPEECH_S * SAMPLE_RATE:
+            return None  # trailing silence: nothing new to say, and a verdict may be due
+        self._decoded_speech = speech_samples
         speech = np.concatenate(collect_chunks(audio, chunks)[0])
         speech_s = speech.size / SAMPLE_RATE
         model = self.client.transcriber
