@@ -399,7 +399,12 @@ def _write_wav(path: Path, audio: Any) -> None:
 
 
 def collect(
-    clips: Iterable[LabelledClip], *, window_s: float, path: Path, baseline: bool = False
+    clips: Iterable[LabelledClip],
+    *,
+    window_s: float,
+    path: Path,
+    baseline: bool = False,
+    beam_size: int = 1,
 ) -> list[dict[str, Any]]:
     """Evidence for every clip (cached by wav path in `path`, JSON lines)."""
     from interaction.asr.evidence import answer_evidence
@@ -426,6 +431,7 @@ def collect(
                 other_languages=clip.other_languages,
                 accepted_answers=clip.answers,
                 window_s=window_s,
+                beam_size=beam_size,
             )
             evidence_s = time.perf_counter() - started
             row: dict[str, Any] = {
@@ -554,10 +560,37 @@ def markdown(judged: Sequence[tuple[dict[str, Any], Any]]) -> str:
     return "\n".join(lines)
 
 
+BY_COLUMNS = (
+    ("right", "right verdicts"),
+    ("correct_penalised", "correct penalised"),
+    ("wrong_rewarded", "wrong rewarded"),
+    ("unclear", "unclear"),
+)
+
+
+def markdown_by(judged: Sequence[tuple[dict[str, Any], Any]], key: str) -> str:
+    """One row per value of the clip's `key` (condition, kind), all voices."""
+    groups: dict[str, list[Any]] = defaultdict(list)
+    for item in judged:
+        groups[str(item[0]["clip"].get(key) or "-")].append(item)
+    lines = [
+        f"| {key} | n | " + " | ".join(label for _, label in BY_COLUMNS) + " |",
+        "|---" * (len(BY_COLUMNS) + 2) + "|",
+    ]
+    for name in sorted(groups):
+        m = metrics(groups[name])
+        lines.append(
+            f"| {name} | {m['clips']} | " + " | ".join(str(m[k]) for k, _ in BY_COLUMNS) + " |"
+        )
+    return "\n".join(lines)
+
+
 def report(rows: list[dict[str, Any]]) -> None:
     judged = decide(rows)
     print(markdown(judged))
     print("confusion", json.dumps(metrics(judged)["confusion"]))
+    for key in ("condition", "kind"):
+        print(markdown_by(judged, key))
     times = [row["evidence_s"] for row in rows if not row["evidence"]["no_speech"]]
     if times:
         print(
@@ -590,15 +623,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--windows", default="10")
     parser.add_argument("--baseline", action="store_true")
     parser.add_argument("--limit", type=int, default=0)
+    parser.add_argument("--beam", type=int, default=1, help="beam size of the free decodes")
+    parser.add_argument("--every", type=int, default=1, help="every n-th clip only (timing runs)")
     args = parser.parse_args(argv)
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
     clips = quick_clips() if args.set == "quick" else realistic_clips(args.root)
+    clips = clips[:: max(1, args.every)]
     if args.limit:
         clips = clips[: args.limit]
     for window in (float(w) for w in args.windows.split(",")):
-        path = OUT / f"{args.set}-w{window:g}.jsonl"
-        rows = collect(clips, window_s=window, path=path, baseline=args.baseline)
+        tag = f"-b{args.beam}" if args.beam != 1 else ""
+        tag += f"-every{args.every}" if args.every > 1 else ""
+        tag += "-baseline" if args.baseline else ""
+        path = OUT / f"{args.set}-w{window:g}{tag}.jsonl"
+        rows = collect(
+            clips, window_s=window, path=path, baseline=args.baseline, beam_size=args.beam
+        )
         print(f"== {args.set}, window {window:g} s: {len(rows)} clips -> {path.name}")
         report(rows)
 

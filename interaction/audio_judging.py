@@ -12,16 +12,23 @@ better a decode forced to that language explains the audio than the target-langu
 
 - **confident correct → `correct`**: not near-certainly another language, not a translation
   by the decoder (`other_probability` ≥ `wrong_language_probability` with `other_fit` ≥
-  `wrong_language_other_fit`), and either an accepted answer explains the audio nearly as
-  well as the transcript (`margin` ≥ `correct_margin`, similarity ≥
-  `correct_margin_similarity`) or the transcript *is* an accepted answer (similarity ≥
-  `correct_similarity`) that does not explain the audio badly (`correct_similarity_margin`);
-- **confident wrong → the penalty**: `wrong_language` when the other language is confident
-  and either the decoder translated or no answer explains the audio (`margin` <
+  `wrong_language_other_fit`), the answer explains the utterance to its end (at most
+  `correct_max_unexplained_s` of speech after its last word, cross-attention DTW), and one of:
+  an accepted answer explains the audio nearly as well as the transcript (`margin` ≥
+  `correct_margin`, similarity ≥ `correct_margin_similarity`); the transcript *is* an
+  accepted answer (similarity ≥ `correct_similarity`) that does not explain the audio badly
+  (`correct_similarity_margin`); or, for audio the recogniser could not make out, the answer
+  explains it as well as the recogniser's own words at any similarity (`loose_*`: margin,
+  the answer's own mean log-probability, language ID not leaning away);
+- **confident wrong → the penalty**: `wrong_language` when the other language is confident,
+  its own decode is confident (`wrong_language_min_other_logprob`) and either the decoder
+  translated, the language ID is near-certain, or no answer explains the audio (`margin` <
   `wrong_language_margin`); `incorrect_answer` when the language is the target's, the
   recogniser heard the words clearly (transcript mean log-probability ≥
   `incorrect_min_transcript_logprob`, no loop), they are not an accepted answer (similarity
-  < `incorrect_similarity`) and no answer explains the audio (`margin` < `incorrect_margin`);
+  < `incorrect_similarity`) and no answer explains the audio (`margin` < `incorrect_margin`),
+  unless language ID leans away *and* the other language's decode fits as well
+  (`incorrect_doubt_*`);
 - **otherwise `unclear`**: no points, no lives, "say it again".
 
 The house principle: a learner never loses a heart on doubt; a wrong answer never earns
@@ -35,13 +42,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from interaction.judging import answer_match
+from interaction.vocabulary import Outcome
 
-CORRECT = "correct"
-WRONG_LANGUAGE = "wrong_language"
-INCORRECT_ANSWER = "incorrect_answer"
-NO_SPEECH = "no_speech"
-UNCLEAR = "unclear"
-OUTCOMES = (CORRECT, WRONG_LANGUAGE, INCORRECT_ANSWER, NO_SPEECH, UNCLEAR)
+# Aliases kept for the bench and the tests: the outcomes are the vocabulary's.
+CORRECT = Outcome.CORRECT
+WRONG_LANGUAGE = Outcome.WRONG_LANGUAGE
+INCORRECT_ANSWER = Outcome.INCORRECT_ANSWER
+NO_SPEECH = Outcome.NO_SPEECH
+UNCLEAR = Outcome.UNCLEAR
+OUTCOMES = tuple(Outcome)
 
 
 @dataclass(frozen=True)
@@ -50,12 +59,16 @@ class AnswerScore:
 
     filler: the leading hesitation scored before it ("euh"), or None for the answer alone.
     mean_logprob: natural log-probability per token (≤ 0); tokens: how many.
+    end_s: where its last word ends (s of speech, cross-attention DTW), None if unknown;
+    word_end_s: where its last letter-bearing token ends (final punctuation left out).
     """
 
     answer: str
     mean_logprob: float
     tokens: int = 0
     filler: str | None = None
+    end_s: float | None = None
+    word_end_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +93,12 @@ class AudioEvidence:
     looped: bool = False
     decode_logprob: float | None = None
     other_logprobs: Mapping[str, float] = field(default_factory=dict)
+    speech_end_s: float | None = None
+    """Where the speech the encoder saw ends (s, VAD-trimmed): with `AnswerScore.end_s`, how
+    much of the utterance an answer leaves unexplained."""
+    transcript_word_end_s: float | None = None
+    """Where the free transcript's last letter-bearing token ends (s of speech): an answer
+    ending well before it leaves words the recogniser heard unexplained."""
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> AudioEvidence:
@@ -91,6 +110,10 @@ class AudioEvidence:
                 mean_logprob=float(item["mean_logprob"]),
                 tokens=int(item.get("tokens") or 0),
                 filler=item.get("filler"),
+                end_s=float(item["end_s"]) if item.get("end_s") is not None else None,
+                word_end_s=float(item["word_end_s"])
+                if item.get("word_end_s") is not None
+                else None,
             )
             for item in payload.get("answers") or ()
             if item.get("mean_logprob") is not None
@@ -98,7 +121,11 @@ class AudioEvidence:
         transcript_logprob = score.get("mean_logprob")
         decode_logprob = payload.get("decode_logprob")
         others = payload.get("other_transcripts") or {}
+        speech_end = payload.get("speech_end_s")
+        word_end = score.get("word_end_s")
         return cls(
+            speech_end_s=float(speech_end) if speech_end is not None else None,
+            transcript_word_end_s=float(word_end) if word_end is not None else None,
             transcript=str(payload.get("transcript") or ""),
             no_speech=bool(payload.get("no_speech", False)),
             speech_s=float(payload.get("speech_s") or 0.0),
@@ -126,7 +153,11 @@ class AudioJudgingPolicy:
     Similarities are 0..100 (interaction.judging.similarity); margins and fits are differences
     of mean natural log-probabilities per token (answer − transcript: ≤ 0 when the transcript
     is the model's best guess; other-language decode − target decode); probabilities 0..1
-    over the restricted language set. Defaults: tuned on the bench (docs/fair-judge.md).
+    over the restricted language set; `correct_max_unexplained_s` in seconds of speech.
+    `loose_*`: the tier for audio the recogniser could not make out (margin ≥ `loose_margin`,
+    the answer's own mean log-probability ≥ `loose_min_answer_logprob`, similarity ≥
+    `loose_similarity`, other-language probability < `loose_max_other_probability`).
+    Defaults: tuned on the bench's tuning split (docs/fair-judge.md says how and why).
     """
 
     target_language: str
@@ -134,24 +165,33 @@ class AudioJudgingPolicy:
     correct_margin: float = -1.0
     correct_margin_similarity: float = 60.0
     correct_similarity: float = 90.0
-    correct_similarity_margin: float = -2.5
+    correct_similarity_margin: float = -3.0
     correct_max_other_probability: float = 0.99
-    wrong_language_probability: float = 0.95
+    correct_max_other_fit: float = 0.7
+    wrong_language_probability: float = 0.9
     wrong_language_margin: float = -1.5
     wrong_language_other_fit: float = 0.5
-    wrong_language_min_other_logprob: float = -9.0
+    wrong_language_min_other_logprob: float = -1.0
     wrong_language_min_fit: float = -9.0
-    wrong_language_certain_probability: float = 0.995
+    wrong_language_certain_probability: float = 0.99
     incorrect_similarity: float = 90.0
     incorrect_margin: float = -3.0
     incorrect_max_other_probability: float = 0.95
+    incorrect_doubt_probability: float = 0.5
+    incorrect_doubt_other_fit: float = -0.5
     incorrect_min_transcript_logprob: float = -1.3
+    correct_max_unexplained_s: float = 99.0
+    correct_max_behind_transcript_s: float = 0.35
+    loose_margin: float = -0.25
+    loose_similarity: float = 0.0
+    loose_min_answer_logprob: float = -2.5
+    loose_max_other_probability: float = 0.8
     ignore_accents: bool = True
 
 
 @dataclass(frozen=True)
 class AudioVerdict:
-    """outcome: one of OUTCOMES; reason: which rule decided (for the review and the logs).
+    """outcome: an `Outcome` (a `str`, equal to its value); reason: which rule decided.
 
     similarity: 0..100 of the transcript to `best_answer` (the closest by text);
     margin: best answer's mean log-probability minus the transcript's (None without scores);
@@ -160,7 +200,7 @@ class AudioVerdict:
     other_language / other_probability: the likeliest of the learner's other languages.
     """
 
-    outcome: str
+    outcome: Outcome
     reason: str
     similarity: float | None = None
     best_answer: str | None = None
@@ -172,11 +212,27 @@ class AudioVerdict:
     other_language: str | None = None
     other_probability: float = 0.0
     other_fit: float | None = None
+    unexplained_s: float | None = None
+    behind_transcript_s: float | None = None
 
 
 def best_score(scores: Iterable[AnswerScore]) -> AnswerScore | None:
     """The answer (any filler variant) with the highest mean log-probability per token."""
     return max(scores, key=lambda score: score.mean_logprob, default=None)
+
+
+def _unexplained(score: AnswerScore | None, evidence: AudioEvidence) -> float | None:
+    """Seconds of speech after the answer's last word (None without DTW times)."""
+    if score is None or score.end_s is None or evidence.speech_end_s is None:
+        return None
+    return max(0.0, evidence.speech_end_s - score.end_s)
+
+
+def _behind_transcript(score: AnswerScore | None, evidence: AudioEvidence) -> float | None:
+    """Seconds between the answer's last word's end and the transcript's (None if unknown)."""
+    if score is None or score.word_end_s is None or evidence.transcript_word_end_s is None:
+        return None
+    return max(0.0, evidence.transcript_word_end_s - score.word_end_s)
 
 
 def likeliest_other(
@@ -231,8 +287,21 @@ def judge_audio(
         filler=scored.filler if scored else None,
     )
     similarity = match.similarity if match.answer is not None else 0.0
+    unexplained = _unexplained(scored, evidence)
+    base["unexplained_s"] = round(unexplained, 3) if unexplained is not None else None
+    behind = _behind_transcript(scored, evidence)
+    base["behind_transcript_s"] = round(behind, 3) if behind is not None else None
+    matched = best_score(score for score in evidence.answers if score.answer == match.answer)
 
-    def verdict(outcome: str, reason: str) -> AudioVerdict:
+    def covers(score: AnswerScore | None) -> bool:
+        """The answer explains the utterance to its end (no DTW times: no veto)."""
+        left = _unexplained(score, evidence)
+        behind = _behind_transcript(score, evidence)
+        return (left is None or left <= policy.correct_max_unexplained_s) and (
+            behind is None or behind <= policy.correct_max_behind_transcript_s
+        )
+
+    def verdict(outcome: Outcome, reason: str) -> AudioVerdict:
         return AudioVerdict(outcome, reason, **base)
 
     fits = [
@@ -250,17 +319,38 @@ def judge_audio(
     )
 
     # Tier 1: an accepted answer the audio supports.
-    if not translated and other_probability < policy.correct_max_other_probability:
+    # A decode in the other language that explains the audio much better, at any language
+    # ID: the target transcript may be a translation ("No, gracias" → "Gracias", English
+    # decode "No, thank you"), so no points on it.
+    better_other = other_fit is not None and other_fit >= policy.correct_max_other_fit
+    if (
+        not translated
+        and not better_other
+        and other_probability < policy.correct_max_other_probability
+    ):
         if (
             margin is not None
             and margin >= policy.correct_margin
             and similarity >= policy.correct_margin_similarity
+            and covers(scored)
         ):
             return verdict(CORRECT, "an accepted answer explains the audio")
-        if similarity >= policy.correct_similarity and (
-            margin is None or margin >= policy.correct_similarity_margin
+        if (
+            similarity >= policy.correct_similarity
+            and (margin is None or margin >= policy.correct_similarity_margin)
+            and covers(matched)
         ):
             return verdict(CORRECT, "the transcript matches an accepted answer")
+        if (
+            scored is not None
+            and margin is not None
+            and margin >= policy.loose_margin
+            and similarity >= policy.loose_similarity
+            and scored.mean_logprob >= policy.loose_min_answer_logprob
+            and other_probability < policy.loose_max_other_probability
+            and covers(scored)
+        ):
+            return verdict(CORRECT, "an accepted answer explains all of the unclear audio")
 
     # Tier 2: confident penalties, two signals agreeing.
     badly_explained = margin is None or margin < policy.wrong_language_margin
@@ -287,6 +377,13 @@ def judge_audio(
     if (
         not evidence.looped
         and other_probability < policy.incorrect_max_other_probability
+        and not (
+            # language ID leans away and the other language's decode fits about as well:
+            # the target-language transcript is not to be trusted with a penalty
+            other_probability >= policy.incorrect_doubt_probability
+            and other_fit is not None
+            and other_fit >= policy.incorrect_doubt_other_fit
+        )
         and similarity < policy.incorrect_similarity
         and margin is not None
         and margin < policy.incorrect_margin

@@ -14,10 +14,11 @@ Django). One utterance in, one JSON-able dict out (the wire payload of the final
    run of repeats (the decoder's classic failure on short inputs and wrong languages);
 5. teacher forcing (`Whisper.align`): the log-probability of every token of the free
    transcript and of each accepted answer, alone and after a leading filler ("euh", "äh",
-   "um"…), with the end-of-text token counted so that an answer that stops early (the
-   learner said more) or starts late (the learner said something first) scores lower;
-6. word timings and probabilities of the free transcript and of the best answer, from the
-   same alignment (cross-attention DTW: no extra pass).
+   "um"…), word tokens only;
+6. word timings and probabilities of the free transcript and of the best answer, and where
+   each scored text ends (`end_s` against `speech_end_s`: an answer that explains only the
+   start of the utterance ends early), from the same alignments (cross-attention DTW: no
+   extra pass).
 
 The accepted answers are only ever *scored*: they never reach the recogniser as
 `initial_prompt` or `hotwords`, so they cannot talk the recogniser into hearing them.
@@ -120,6 +121,7 @@ def answer_evidence(
         "answers": [],
         "words": [],
         "answer_words": [],
+        "speech_end_s": None,
         "timings_ms": timings,
     }
 
@@ -241,11 +243,15 @@ def answer_evidence(
     by_index = dict(zip(scored, alignments, strict=True))
     if 0 in by_index:
         payload["transcript_score"] = _score(by_index[0], _wordlike(tokenizer, texts[0]))
+    payload["speech_end_s"] = round(content_frames / FRAMES_PER_SECOND, 3)
+    if 0 in by_index:
+        payload["transcript_score"].update(_span(tokenizer, texts[0], by_index[0]))
     best: tuple[float, int] | None = None
     for number, (answer, filler, _text) in enumerate(candidates, start=1):
         if number not in by_index:
             continue
         score = _score(by_index[number], _wordlike(tokenizer, texts[number]))
+        score.update(_span(tokenizer, texts[number], by_index[number]))
         payload["answers"].append({"answer": answer, "filler": filler, **score})
         if best is None or score["mean_logprob"] > best[0]:
             best = (score["mean_logprob"], number)
@@ -358,12 +364,40 @@ def _score(alignment: Any, wordlike: Sequence[bool]) -> dict[str, Any]:
     }
 
 
+def _span(tokenizer: Tokenizer, tokens: list[int], alignment: Any) -> dict[str, float]:
+    """Where a teacher-forced text's first word starts and its last word ends (s of speech).
+
+    Speech time (VAD gaps removed), from the cross-attention DTW of the same alignment; the
+    end-of-text token takes the rest of the window, so an answer that explains only the start
+    of the utterance ("Voilà" for "Voilà, bonne soirée") ends well before `speech_end_s`.
+    """
+    words = _words(tokenizer, tokens, alignment, None)
+    if not words:
+        return {}
+    span = {"start_s": round(words[0]["start"], 3), "end_s": round(words[-1]["end"], 3)}
+    # Where the last letter-bearing token ends (a final "." or "?" is the recogniser's, and
+    # DTW lets it take the trailing frames): comparable between the transcript and an answer.
+    wordlike = _wordlike(tokenizer, tokens)
+    last = max((i for i, flag in enumerate(wordlike) if flag), default=None)
+    text_indices = np.array([pair[0] for pair in alignment.alignments])
+    time_indices = np.array([pair[1] for pair in alignment.alignments])
+    jumps = np.pad(np.diff(text_indices), (1, 0), constant_values=1).astype(bool)
+    jump_times = time_indices[jumps] / ENCODER_TOKENS_PER_SECOND
+    if last is not None and last + 1 < len(jump_times):
+        span["word_end_s"] = round(float(jump_times[last + 1]), 3)
+    return span
+
+
 def _words(
-    tokenizer: Tokenizer, tokens: list[int], alignment: Any, timestamps: SpeechTimestampsMap
+    tokenizer: Tokenizer,
+    tokens: list[int],
+    alignment: Any,
+    timestamps: SpeechTimestampsMap | None,
 ) -> list[dict[str, Any]]:
     """Word timings (s, original audio) and probabilities (mean token probability, 0..1).
 
-    faster-whisper's `find_alignment`, on our alignment result: DTW jumps per word.
+    faster-whisper's `find_alignment`, on our alignment result: DTW jumps per word. Without
+    `timestamps`, the times are in speech time (the VAD-trimmed audio the encoder saw).
     """
     words, word_tokens = tokenizer.split_to_word_tokens([*tokens, tokenizer.eot])
     if len(word_tokens) <= 1 or not alignment.alignments:
@@ -380,12 +414,15 @@ def _words(
         if i >= len(jump_times) or j >= len(jump_times) or not word.strip():
             continue
         start, end = float(jump_times[i]), float(jump_times[j])
-        chunk = timestamps.get_chunk_index((start + end) / 2)
+        if timestamps is not None:
+            chunk = timestamps.get_chunk_index((start + end) / 2)
+            start = timestamps.get_original_time(start, chunk)
+            end = timestamps.get_original_time(end, chunk)
         out.append(
             {
                 "word": word,
-                "start": timestamps.get_original_time(start, chunk),
-                "end": timestamps.get_original_time(end, chunk),
+                "start": start,
+                "end": end,
                 "probability": round(float(probs[i:j].mean()), 4),
             }
         )

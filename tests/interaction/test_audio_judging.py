@@ -33,6 +33,7 @@ POLICY = AudioJudgingPolicy(
     correct_similarity=90.0,
     correct_similarity_margin=-2.5,
     correct_max_other_probability=0.99,
+    correct_max_other_fit=99.0,
     wrong_language_probability=0.95,
     wrong_language_margin=-1.5,
     wrong_language_other_fit=0.5,
@@ -42,6 +43,14 @@ POLICY = AudioJudgingPolicy(
     incorrect_margin=-2.5,
     incorrect_max_other_probability=0.95,
     incorrect_min_transcript_logprob=-1.3,
+    incorrect_doubt_probability=0.5,
+    incorrect_doubt_other_fit=-0.5,
+    correct_max_unexplained_s=0.8,
+    correct_max_behind_transcript_s=99.0,
+    loose_margin=-0.8,
+    loose_similarity=0.0,
+    loose_min_answer_logprob=-2.5,
+    loose_max_other_probability=0.5,
 )
 
 
@@ -55,8 +64,21 @@ def evidence(
     english_logprob: float | None = None,
     looped: bool = False,
     no_speech: bool = False,
+    ends: dict[str, float] | None = None,
+    speech_end_s: float | None = None,
+    word_ends: dict[str, float] | None = None,
+    transcript_word_end_s: float | None = None,
 ) -> AudioEvidence:
-    answers = tuple(AnswerScore(answer, lp, tokens=8) for answer, lp in (scores or {}).items())
+    answers = tuple(
+        AnswerScore(
+            answer,
+            lp,
+            tokens=8,
+            end_s=(ends or {}).get(answer),
+            word_end_s=(word_ends or {}).get(answer),
+        )
+        for answer, lp in (scores or {}).items()
+    )
     answers += tuple(
         AnswerScore(answer, lp, tokens=10, filler="Euh")
         for answer, lp in (filler_scores or {}).items()
@@ -71,6 +93,8 @@ def evidence(
         looped=looped,
         decode_logprob=transcript_logprob,
         other_logprobs={"en": english_logprob} if english_logprob is not None else {},
+        speech_end_s=speech_end_s,
+        transcript_word_end_s=transcript_word_end_s,
     )
 
 
@@ -230,12 +254,13 @@ def test_language_id_is_restricted_to_the_learners_other_languages() -> None:
     [
         ({}, CORRECT),
         # a hard scenario asks the answer to explain the audio better
-        ({"correct_margin": -0.2, "correct_similarity": 95.0}, UNCLEAR),
+        ({"correct_margin": -0.2, "correct_similarity": 95.0, "loose_margin": -0.2}, UNCLEAR),
         # and may penalise sooner
         (
             {
                 "correct_margin": -0.2,
                 "correct_similarity": 95.0,
+                "loose_margin": -0.2,
                 "incorrect_margin": -0.25,
                 "incorrect_similarity": 95.0,
             },
@@ -284,6 +309,149 @@ def test_helpers() -> None:
     assert likeliest_other({"fr": 1.0}, target="fr", others=("fr",)) == (None, 0.0)
 
 
-def test_outcome_values_are_the_shared_vocabulary() -> None:
-    assert set(OUTCOMES) == {outcome.value for outcome in Outcome}
-    assert UNCLEAR == Outcome.UNCLEAR
+def test_outcomes_are_the_shared_vocabulary() -> None:
+    assert tuple(Outcome) == OUTCOMES
+    assert UNCLEAR is Outcome.UNCLEAR
+    assert UNCLEAR == "unclear"
+    assert judge_audio(AudioEvidence(transcript=""), CAFE, POLICY).outcome is Outcome.NO_SPEECH
+
+
+VOILA = ("Voilà", "Voilà, merci beaucoup")
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        # the answer explains the whole utterance: its last word ends near the speech's end
+        (
+            evidence("Voilà !", scores={"Voilà": -0.5}, ends={"Voilà": 1.2}, speech_end_s=1.7),
+            CORRECT,
+        ),
+        # "Voilà, bonne soirée": the short answer fits the start and leaves 1.3 s unexplained
+        (
+            evidence(
+                "Voilà, bonne soirée !",
+                scores={"Voilà": -0.5},
+                ends={"Voilà": 0.4},
+                speech_end_s=1.7,
+            ),
+            UNCLEAR,
+        ),
+        # the same check guards the text tier ("No, gracias" heard as "Gracias")
+        (evidence("Voilà", scores={"Voilà": -0.5}, ends={"Voilà": 0.5}, speech_end_s=1.4), UNCLEAR),
+        # no DTW times (an older payload): no veto
+        (evidence("Voilà", scores={"Voilà": -0.5}), CORRECT),
+    ],
+)
+def test_an_answer_must_explain_the_whole_utterance(case: AudioEvidence, expected: str) -> None:
+    assert judge_audio(case, VOILA, POLICY).outcome == expected
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        # unclear audio: the recogniser made other words of it ("Je m'ouvre dans la café"), the
+        # answer explains the audio as well as they do, and covers it → points at any similarity
+        (
+            evidence("Je m'ouvre dans la café", transcript_logprob=-1.4, scores={CAFE[0]: -1.6}),
+            CORRECT,
+        ),
+        # ... but not when the answer itself is improbable
+        (evidence("Fyra tame", transcript_logprob=-3.3, scores={CAFE[0]: -3.3}), UNCLEAR),
+        # ... nor when it leaves speech unexplained
+        (
+            evidence(
+                "Je m'ouvre dans la café",
+                transcript_logprob=-1.4,
+                scores={CAFE[0]: -1.6},
+                ends={CAFE[0]: 0.5},
+                speech_end_s=2.0,
+            ),
+            UNCLEAR,
+        ),
+        # ... nor when language ID leans to the other language
+        (
+            evidence(
+                "Je m'ouvre dans la café", en=0.6, transcript_logprob=-1.4, scores={CAFE[0]: -1.6}
+            ),
+            UNCLEAR,
+        ),
+    ],
+)
+def test_the_loose_tier_is_for_unclear_audio_only(case: AudioEvidence, expected: str) -> None:
+    assert judge_audio(case, CAFE, POLICY).outcome == expected
+
+
+def test_wrong_language_needs_a_confident_other_language_decode() -> None:
+    # German "Hier, bitte" from a diphone voice: English ID 0.99, the English decode "Dear"
+    # is itself unsure (−2.35 nats per token) → not a penalty on that alone
+    said = evidence(
+        "Geer", en=0.99, transcript_logprob=-1.7, scores={CAFE[0]: -4.8}, english_logprob=-2.35
+    )
+    assert judge_audio(said, CAFE, POLICY).outcome == UNCLEAR
+    fluent = replace(said, other_logprobs={"en": -0.3})
+    assert judge_audio(fluent, CAFE, POLICY).outcome == WRONG_LANGUAGE
+
+
+def test_incorrect_answer_is_withheld_when_the_other_language_fits_as_well() -> None:
+    # "Euh… à emporter" heard as "Ah, bon, t'es": far from every answer, but language ID gives
+    # the other language 0.62 and its decode fits about as well → no penalty on that transcript
+    policy = replace(POLICY, incorrect_doubt_probability=0.5, incorrect_doubt_other_fit=-0.5)
+    said = evidence(
+        "Ah, bon, t'es.",
+        en=0.62,
+        transcript_logprob=-1.15,
+        scores={CAFE[0]: -4.3},
+        english_logprob=-1.4,
+    )
+    assert judge_audio(said, CAFE, policy).outcome == UNCLEAR
+    # accented target speech (espeak-ng Spanish: English 0.88) whose English decode is much
+    # worse: the target transcript is trusted
+    accented = replace(said, other_logprobs={"en": -3.0})
+    assert judge_audio(accented, CAFE, policy).outcome == INCORRECT_ANSWER
+
+
+def test_verdict_reports_the_unexplained_speech() -> None:
+    case = evidence("Voilà !", scores={"Voilà": -0.5}, ends={"Voilà": 1.2}, speech_end_s=1.7)
+    assert judge_audio(case, VOILA, POLICY).unexplained_s == pytest.approx(0.5)
+    assert (
+        judge_audio(evidence("Voilà", scores={"Voilà": -0.5}), VOILA, POLICY).unexplained_s is None
+    )
+
+
+@pytest.mark.parametrize(
+    ("word_end", "transcript_word_end", "expected"),
+    [
+        (1.1, 1.2, CORRECT),  # the answer ends where the transcript's last word ends
+        (0.4, 1.3, UNCLEAR),  # "Voilà" against "Voilà, bonne soirée !": 0.9 s of words left
+        (None, 1.3, CORRECT),  # no times (older payload): no veto
+    ],
+)
+def test_an_answer_must_reach_the_transcripts_last_word(
+    word_end: float | None, transcript_word_end: float, expected: str
+) -> None:
+    policy = replace(POLICY, correct_max_behind_transcript_s=0.35)
+    case = evidence(
+        "Voilà, bonne soirée !",
+        scores={"Voilà": -0.5},
+        word_ends={"Voilà": word_end} if word_end is not None else {},
+        transcript_word_end_s=transcript_word_end,
+    )
+    verdict = judge_audio(case, VOILA, policy)
+    assert verdict.outcome == expected
+    if word_end is not None:
+        assert verdict.behind_transcript_s == pytest.approx(
+            max(0.0, transcript_word_end - word_end)
+        )
+
+
+def test_no_points_when_the_other_language_decode_explains_the_audio_much_better() -> None:
+    # "No, gracias" heard as "Gracias" (an accepted answer), while the English decode ("No,
+    # thank you") fits 0.74 nats per token better: the target transcript dropped or
+    # translated words, at any language ID → no points
+    policy = replace(POLICY, correct_max_other_fit=0.7)
+    said = evidence("Gracias", en=0.01, scores={"Gracias": -0.5}, english_logprob=0.24)
+    assert judge_audio(said, ("Gracias",), policy).outcome == UNCLEAR
+    assert judge_audio(said, ("Gracias",), POLICY).outcome == CORRECT  # the check off
+    close = replace(said, other_logprobs={"en": 0.1})  # fit 0.6
+    assert judge_audio(close, ("Gracias",), policy).outcome == CORRECT
