@@ -9,8 +9,9 @@ under noise) is answered over /stream/interaction at real-time pace, in two ways
 Each clip answers a one-turn copy of its scenario's turn (`fast-<slug>-<turn>`), in a fresh
 session, so every clip is judged against its own accepted answers. With `--legacy-tree DIR`
 (a checkout of the older code, e.g. `git archive <commit> | tar -x -C DIR`) that tree's ASR
-server and Daphne run beside this tree's, on the same database, and the clips alternate
-between them. Speech onset and end come from Silero VAD on the clip (no padding).
+server and Daphne run beside this tree's, each on a database of its own (migrated by its
+own code), and the clips alternate between them. Speech onset and end come from Silero
+VAD on the clip (no padding).
 
 Reported per system and way: end of speech → `final` of a correct answer (median), end of
 speech → `penalty` (median), onset → first `partial` (median), the longest gap between the
@@ -45,13 +46,11 @@ django.setup()
 
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
-from django.core.management import call_command  # noqa: E402
+from django.conf import settings  # noqa: E402
 
 from interaction.asr.audio import decode_upload  # noqa: E402
 from interaction.stream_client import StreamClient  # noqa: E402
 from interaction.stream_client import register_learner as register  # noqa: E402
-from scenarios.services import scenario_upsert  # noqa: E402
-from scenarios.specs import spec_from_mapping  # noqa: E402
 from tests.live import daphne_command, free_port, port_open, tail  # noqa: E402
 
 STOP_AFTER_S = 1.5
@@ -98,9 +97,10 @@ def speech_bounds(samples: np.ndarray) -> tuple[float, float] | None:
     return chunks[0]["start"] / 16_000, chunks[-1]["end"] / 16_000
 
 
-def bench_scenarios(items: list[dict[str, Any]]) -> None:
-    """One single-turn scenario per (scenario, turn) the clips answer."""
+def bench_scenarios(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One single-turn scenario mapping (file format) per (scenario, turn) the clips answer."""
     demo = {path.stem: path for path in (REPO / "scenarios/demo").glob("*.yaml")}
+    mappings = []
     for slug, turn in sorted({(item["scenario"], int(item["turn"])) for item in items}):
         data = dict(yaml.safe_load(demo[slug].read_text(encoding="utf-8")))
         data.update(
@@ -109,7 +109,34 @@ def bench_scenarios(items: list[dict[str, Any]]) -> None:
             turns=[data["turns"][turn]],
             streaming_enabled=True,
         )
-        scenario_upsert(spec=spec_from_mapping(data))
+        mappings.append(data)
+    return mappings
+
+
+UPSERT = (
+    "import json, sys; "
+    "from scenarios.services import scenario_upsert; "
+    "from scenarios.specs import spec_from_mapping; "
+    "[scenario_upsert(spec=spec_from_mapping(m)) for m in json.load(open(sys.argv[-1]))]"
+)
+
+
+def prepare_database(tree: Path, env: dict[str, str], mappings: Path) -> None:
+    """Migrate `env`'s database with `tree`'s own code and upsert the bench scenarios."""
+    for command in (
+        [sys.executable, "manage.py", "migrate", "--verbosity", "0"],
+        [sys.executable, "-c", f"import django; django.setup(); {UPSERT}", str(mappings)],
+    ):
+        subprocess.run(command, cwd=tree, env=env, check=True)
+
+
+def database_create(name: str) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        if cursor.fetchone() is None:
+            cursor.execute(f'CREATE DATABASE "{name}"')
 
 
 async def answer(base_url: str, token: str, item: dict[str, Any], way: str) -> dict[str, Any]:
@@ -204,7 +231,6 @@ def main() -> None:
     args = parser.parse_args()
     ways = [way for way in args.ways.split(",") if way in WAYS]
 
-    call_command("migrate", verbosity=0)
     manifest = json.loads(args.manifest.read_text())
     speech = [item for item in manifest if item["expected"] != "no_speech"][:: args.every]
     items = []
@@ -220,7 +246,7 @@ def main() -> None:
         bounds = speech_bounds(samples)
         if bounds is not None:
             items.append({**item, "samples": samples, "bounds": bounds})
-    bench_scenarios(items)
+    mappings = bench_scenarios(items)
 
     trees = {"new": REPO}
     if args.legacy_tree is not None:
@@ -228,17 +254,31 @@ def main() -> None:
     servers: list[Server] = []
     systems: dict[str, str] = {}
     load_before = os.getloadavg()
+    database = settings.DATABASES["default"]
     with tempfile.TemporaryDirectory() as tmp:
+        scenarios = Path(tmp) / "scenarios.json"
+        scenarios.write_text(json.dumps(mappings, ensure_ascii=False))
         try:
             for name, tree in trees.items():
                 asr_port, app_port = free_port(), free_port()
+                # Each tree has its own database, migrated by its own code (their models
+                # may differ).
+                database_name = f"{database['NAME']}_bench_{name}"
+                database_create(database_name)
                 env = {
                     **os.environ,
                     "HF_HUB_OFFLINE": "1",
                     "PYTHONUNBUFFERED": "1",
                     "ASR_SERVERS": f"ws://127.0.0.1:{asr_port}",
                     "PYTHONPATH": str(tree),
+                    "DJANGO_SETTINGS_MODULE": "config.settings.local",
+                    "DATABASE_URL": (
+                        f"postgres://{database['USER'] or 'postgres'}@"
+                        f"{database['HOST'] or '127.0.0.1'}:{database['PORT'] or 5432}/"
+                        f"{database_name}"
+                    ),
                 }
+                prepare_database(tree, env, scenarios)
                 log = Path(tmp) / f"{name}-asr.log"
                 asr = Server(
                     [sys.executable, "manage.py", "run_asr_server", "--port", str(asr_port)],
