@@ -14,8 +14,10 @@ own code), and the clips alternate between them. Speech onset and end come from 
 VAD on the clip (no padding).
 
 Reported per system and way: end of speech → `final` of a correct answer (median), end of
-speech → `penalty` (median), onset → first `partial` (median), the longest gap between the
-end of speech and any verdict or reset, the outcomes, and the load average.
+speech → `penalty` (median), end of speech → `unclear` reset (median), onset → first
+`partial` (median), the longest gap between the end of speech and any verdict or reset (and
+the same without the clips the socket never heard: a `no_speech` reset at the stop), the
+outcomes, and the load average.
 
     .venv/bin/python bench/stream_fast.py --manifest DIR/manifest.json [--every 8]
         [--legacy-tree DIR] [--output FILE.json]
@@ -179,13 +181,19 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     ]
     penalties = [r["verdict_s"] for r in rows if r["verdict"] == "penalty"]
     partials = [r["first_partial_s"] for r in rows if r["first_partial_s"] is not None]
+    unclear = [r["verdict_s"] for r in rows if r["outcome"] == "unclear"]
     gaps = [r["verdict_s"] for r in rows if r["verdict_s"] is not None]
+    heard = [
+        r["verdict_s"] for r in rows if r["verdict_s"] is not None and r["outcome"] != "no_speech"
+    ]
     return {
         "clips": len(rows),
         "final_correct_s": {"n": len(finals), "median": median(finals)},
         "penalty_s": {"n": len(penalties), "median": median(penalties)},
         "first_partial_s": {"n": len(partials), "median": median(partials)},
+        "unclear_s": {"n": len(unclear), "median": median(unclear)},
         "longest_gap_s": round(max(gaps), 3) if gaps else None,
+        "longest_gap_heard_s": round(max(heard), 3) if heard else None,
         "no_verdict": sum(1 for r in rows if r["verdict_s"] is None),
         "outcomes": dict(
             collections.Counter(f"{r['expected']}->{r['outcome']}" for r in rows).most_common()
@@ -208,15 +216,18 @@ async def run(systems: dict[str, str], items: list[dict[str, Any]], ways: list[s
 def table(summary: dict[str, dict[str, Any]]) -> str:
     lines = [
         "| system · way | clips | end → final (correct), median | end → penalty, median "
-        "| onset → first partial, median | longest gap | no verdict |",
-        "|---|---|---|---|---|---|---|",
+        "| end → unclear reset, median | onset → first partial, median | longest gap "
+        "(heard) | no verdict |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for key, s in summary.items():
         lines.append(
             f"| {key} | {s['clips']} | {s['final_correct_s']['median']} s "
             f"(n {s['final_correct_s']['n']}) | {s['penalty_s']['median']} s "
-            f"(n {s['penalty_s']['n']}) | {s['first_partial_s']['median']} s "
-            f"(n {s['first_partial_s']['n']}) | {s['longest_gap_s']} s | {s['no_verdict']} |"
+            f"(n {s['penalty_s']['n']}) | {s['unclear_s']['median']} s "
+            f"(n {s['unclear_s']['n']}) | {s['first_partial_s']['median']} s "
+            f"(n {s['first_partial_s']['n']}) | {s['longest_gap_s']} s "
+            f"({s['longest_gap_heard_s']} s) | {s['no_verdict']} |"
         )
     return "\n".join(lines)
 
@@ -232,7 +243,11 @@ def main() -> None:
     ways = [way for way in args.ways.split(",") if way in WAYS]
 
     manifest = json.loads(args.manifest.read_text())
-    speech = [item for item in manifest if item["expected"] != "no_speech"][:: args.every]
+    speech = [  # every Nth of each expected outcome, so penalties are measured too
+        item
+        for expected in ("correct", "incorrect_answer", "wrong_language")
+        for item in [i for i in manifest if i["expected"] == expected][:: args.every]
+    ]
     items = []
     for item in speech:
         path = args.manifest.parent / item["wav"]
