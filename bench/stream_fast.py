@@ -6,6 +6,9 @@ under noise) is answered over /stream/interaction at real-time pace, in two ways
 - `stop`: the clip, then the stop gesture 1.5 s after it (as issue 9 measured);
 - `silence`: the clip, then silence only (the stop gesture only after `--silence-s`, 8 s).
 
+`--rescore FILE.json` recomputes a result file's offsets and summary with the current
+`speech_bounds` (no servers).
+
 Each clip answers a one-turn copy of its scenario's turn (`fast-<slug>-<turn>`), in a fresh
 session, so every clip is judged against its own accepted answers. With `--legacy-tree DIR`
 (a checkout of the older code, e.g. `git archive <commit> | tar -x -C DIR`) that tree's ASR
@@ -90,10 +93,15 @@ class Server:
 
 
 def speech_bounds(samples: np.ndarray) -> tuple[float, float] | None:
-    """(onset, end) of the speech in seconds (Silero VAD, no padding); None: no speech."""
+    """(onset, end) of the speech in seconds (Silero VAD, no padding); None: no speech.
+
+    The VAD runs on the clip followed by 3 s of silence: on the clip alone it cannot close
+    the last chunk (its minimum silence is 2 s) and the "end" is the file's end, up to 0.7 s
+    after the last word on these clips."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    chunks = get_speech_timestamps(samples, VadOptions(speech_pad_ms=0))
+    padded = np.concatenate([samples, np.zeros(3 * 16_000, samples.dtype)])
+    chunks = get_speech_timestamps(padded, VadOptions(speech_pad_ms=0))
     if not chunks:
         return None
     return chunks[0]["start"] / 16_000, chunks[-1]["end"] / 16_000
@@ -232,6 +240,47 @@ def table(summary: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def load_clip(path: Path) -> np.ndarray:
+    return decode_upload(
+        path.read_bytes(), content_type=None, filename=path.name, max_bytes=10**8, max_seconds=60
+    )
+
+
+def rescore(result_path: Path, manifest_path: Path, output: Path) -> None:
+    """Re-derive every row's offsets from its absolute times with today's speech_bounds."""
+    result = json.loads(result_path.read_text())
+    manifest = {item["id"]: item for item in json.loads(manifest_path.read_text())}
+    bounds: dict[str, tuple[float, float] | None] = {}
+    for row in result["rows"]:
+        if row["id"] not in bounds:
+            bounds[row["id"]] = speech_bounds(
+                load_clip(manifest_path.parent / manifest[row["id"]]["wav"])
+            )
+        new = bounds[row["id"]]
+        if new is None:
+            continue
+        for key, old, fresh in (
+            ("first_partial_s", row["onset_s"], new[0]),
+            ("verdict_s", row["speech_end_s"], new[1]),
+        ):
+            if row[key] is not None:
+                row[key] = round(row[key] + old - fresh, 3)
+        row["onset_s"], row["speech_end_s"] = round(new[0], 3), round(new[1], 3)
+    systems = dict.fromkeys(row["system"] for row in result["rows"])
+    ways = dict.fromkeys(row["way"] for row in result["rows"])
+    result["summary"] = {
+        f"{name} · {way}": summarise(
+            [r for r in result["rows"] if r["system"] == name and r["way"] == way]
+        )
+        for way in ways
+        for name in systems
+    }
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    print(table(result["summary"]))
+    print(f"load average {result.get('load_average')}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--manifest", type=Path, required=True)
@@ -239,8 +288,12 @@ def main() -> None:
     parser.add_argument("--ways", default=",".join(WAYS))
     parser.add_argument("--legacy-tree", type=Path, default=None)
     parser.add_argument("--output", type=Path, default=REPO / "bench/results/stream_fast.json")
+    parser.add_argument("--rescore", type=Path, default=None)
     args = parser.parse_args()
     ways = [way for way in args.ways.split(",") if way in WAYS]
+    if args.rescore is not None:
+        rescore(args.rescore, args.manifest, args.output)
+        return
 
     manifest = json.loads(args.manifest.read_text())
     speech = [  # every Nth of each expected outcome, so penalties are measured too
@@ -250,14 +303,7 @@ def main() -> None:
     ]
     items = []
     for item in speech:
-        path = args.manifest.parent / item["wav"]
-        samples = decode_upload(
-            path.read_bytes(),
-            content_type=None,
-            filename=path.name,
-            max_bytes=10**8,
-            max_seconds=60,
-        )
+        samples = load_clip(args.manifest.parent / item["wav"])
         bounds = speech_bounds(samples)
         if bounds is not None:
             items.append({**item, "samples": samples, "bounds": bounds})
