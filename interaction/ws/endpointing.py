@@ -10,6 +10,11 @@ may commit it at once if it is a confident *correct* answer. Only after `silence
 (1.0 s) does the step say END: any other verdict (a penalty, `unclear`) waits for it, so a
 learner who pauses mid-sentence is never cut off and penalised. Voice that comes back after
 a SPECULATE step is flagged `resumed`: the speculative verdict is dropped.
+
+An answer committed early (`end(hold=True)`) may still be going on: "Sur place" is accepted,
+and the learner goes on with "…, s'il vous plaît". Voice that comes back before
+`silence_end_s` of silence after its last word is that answer's tail, not the next answer:
+those blocks are DROP steps (not sent, never judged) until `silence_end_s` of silence.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ class Action(StrEnum):
     SPECULATE = "speculate"  # send `audio`, then ask for a verdict on the utterance so far
     END = "end"  # send `audio`, then judge: voice was heard and trailing silence is long
     TOO_LONG = "too_long"  # the utterance passed its maximum: discard it (already forgotten)
+    DROP = "drop"  # the tail of an answer committed early: not sent, never judged
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,7 @@ class Endpointer:
         self._max_samples = params.max_utterance_s * rate
         self._preroll: list[np.ndarray] = []
         self._open: _Open | None = None
+        self._held_silence: int | None = None  # silence since a held answer's last word
 
     @property
     def in_utterance(self) -> bool:
@@ -86,6 +93,13 @@ class Endpointer:
     def push(self, samples: np.ndarray) -> Step:
         voiced = is_voiced(samples, voice_rms=self.params.voice_rms)
         opened = False
+        if self._held_silence is not None:
+            self._held_silence = 0 if voiced else self._held_silence + samples.size
+            if voiced:
+                return Step(Action.DROP)
+            if self._held_silence < self._silence_end:
+                return Step(Action.WAIT)
+            self._held_silence = None  # the answer is over: the next voice opens one
         if self._open is None:
             # An utterance starts at the first voiced block; a short pre-roll keeps the onset
             # that came just before it.
@@ -117,11 +131,18 @@ class Endpointer:
             action, current.speculated = Action.SPECULATE, True
         return Step(action, audio=samples, opened=opened, samples=current.samples, resumed=resumed)
 
-    def end(self) -> None:
-        """The session ended the utterance (judged, reset or failed): the next voice opens one."""
-        self._open = None
+    def end(self, *, hold: bool = False) -> None:
+        """The session ended the utterance (judged, reset or failed): the next voice opens one.
+
+        hold: it was committed before its end (a speculative correct verdict): voice before
+        `silence_end_s` of silence after its last word is its tail (DROP), not a new one."""
+        current, self._open = self._open, None
+        self._preroll.clear()
+        if hold and current is not None and current.trailing_silence < self._silence_end:
+            self._held_silence = current.trailing_silence
 
     def clear(self) -> None:
-        """Forget the utterance and the pre-roll."""
+        """Forget the utterance, the pre-roll and any held answer."""
         self._open = None
         self._preroll.clear()
+        self._held_silence = None

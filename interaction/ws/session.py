@@ -185,7 +185,7 @@ class StreamingSession:
         if samples.size == 0:
             return
         step = self.endpointer.push(samples)
-        if step.action == Action.WAIT:
+        if step.action in (Action.WAIT, Action.DROP):
             return
         if step.opened:
             self.utterance = self.relay.open()
@@ -286,7 +286,8 @@ class StreamingSession:
                 return  # already judged (a stop and a verdict raced)
             if speculative and utterance.speculation is None:
                 return  # the learner went on speaking: that verdict was dropped
-            self._take_utterance()
+            # Committed before the long silence: more words now are this answer's tail.
+            self._take_utterance(hold=speculative)
             hypothesis = await self._speculated(utterance)
             if hypothesis is not None:
                 await self.relay.abandon(utterance)  # no final pass: the verdict is in hand
@@ -332,10 +333,11 @@ class StreamingSession:
         await self._reset_event("asr_unavailable", utterance.id)
 
     # --- helpers ------------------------------------------------------------------------
-    def _take_utterance(self) -> Utterance | None:
-        """Forget the utterance under way (the endpointer too): the next voice opens one."""
+    def _take_utterance(self, *, hold: bool = False) -> Utterance | None:
+        """Forget the utterance under way (the endpointer too): the next voice opens one
+        (after the held answer's tail, with `hold`: `Endpointer.end`)."""
         utterance, self.utterance = self.utterance, None
-        self.endpointer.end()
+        self.endpointer.end(hold=hold)
         return utterance
 
     def _recognition_options(self) -> RecognitionOptions:

@@ -658,3 +658,31 @@ async def test_a_correct_verdict_after_the_learner_went_on_is_dropped(
     penalty = await receive(communicator)
     assert (penalty["type"], penalty["transcript"]) == ("penalty", BIERE)
     await communicator.disconnect()
+
+
+async def test_the_tail_of_an_answer_committed_early_is_not_the_next_answer(
+    provider, token, scenario
+) -> None:
+    """'Un café, s'il vous plaît' is committed 0.3 s after its last word; the learner goes on
+    a moment later: those words are not judged as the next turn's answer. After 1.0 s of
+    silence the next answer opens as usual."""
+    scripted = provider(
+        Script(final=final(CAFE), evaluations=[evaluated(CAFE)]),
+        Script(final=final("Sur place, s'il vous plaît")),
+    )
+    communicator = await connect(token)
+    await start(communicator)
+    for block in [tone(0.1)] * 10 + [silence(0.1)] * 3:
+        await communicator.send_to(bytes_data=block)
+    assert (await receive_until(communicator, "final"))[-1]["auto"] is True
+    for block in [silence(0.1)] * 4 + [tone(0.1)] * 5 + [silence(0.1)] * 10:
+        await communicator.send_to(bytes_data=block)
+    assert await communicator.receive_nothing(timeout=0.3)
+    assert len(scripted.streams) == 1  # the tail opened no utterance
+    for _ in range(5):
+        await communicator.send_to(bytes_data=tone(0.1))
+    await communicator.send_json_to({"type": "stop"})
+    done = await receive_until(communicator, "final")
+    assert (done[-1]["outcome"], done[-1]["status"]) == ("correct", "completed")
+    assert len(scripted.streams) == 2
+    await communicator.disconnect()

@@ -17,11 +17,12 @@ CODES = {
     Action.SPECULATE: "p",
     Action.END: "e",
     Action.TOO_LONG: "t",
+    Action.DROP: "d",
 }
 
 
 def play(endpointer: Endpointer, blocks: str) -> str:
-    """One letter per block: w/s/p/e/t for the action, upper case when the block opened one,
+    """One letter per block: w/s/p/e/t/d for the action, upper case when the block opened one,
     "r" when voice came back after a speculation (the speculative verdict is dropped)."""
     out = ""
     for block in blocks:
@@ -98,3 +99,34 @@ def test_clear_drops_the_preroll() -> None:
     step = endpointer.push(BLOCKS["V"])
     assert step.audio is not None
     assert step.audio.size == BLOCK
+
+
+def test_the_tail_of_an_answer_committed_early_is_dropped() -> None:
+    """'Sur place' is committed 0.3 s after its last word; the learner goes on ('…, s'il
+    vous plaît') 0.4 s later: that tail is never sent nor judged as the next answer."""
+    endpointer = Endpointer(EndpointingParams())
+    assert play(endpointer, "VVVV" + "SSS") == "Ssss" + "ssp"
+    endpointer.end(hold=True)
+    assert play(endpointer, "SSSS" + "VVV" + "S" * 10 + "V") == "wwww" + "ddd" + "w" * 10 + "S"
+
+
+def test_after_a_held_answer_a_long_silence_opens_the_next_one() -> None:
+    endpointer = Endpointer(EndpointingParams())
+    play(endpointer, "VVVV" + "SSS")
+    endpointer.end(hold=True)
+    assert play(endpointer, "S" * 7 + "V") == "w" * 7 + "S"  # 0.3 + 0.7 s: 1.0 s in all
+
+
+def test_an_answer_ended_without_hold_lets_the_next_voice_open_at_once() -> None:
+    endpointer = Endpointer(EndpointingParams())
+    play(endpointer, "VVVV" + "SSS")
+    endpointer.end()
+    assert play(endpointer, "SV") == "wS"
+
+
+def test_clear_forgets_a_held_answer() -> None:
+    endpointer = Endpointer(EndpointingParams())
+    play(endpointer, "VVVV" + "SSS")
+    endpointer.end(hold=True)
+    endpointer.clear()
+    assert play(endpointer, "V") == "S"
