@@ -137,19 +137,20 @@ def worker(model_name: str) -> int:
     for line in sys.stdin:
         request = json.loads(line)
         audio = read_wav(Path(request["path"]))
+        # The server's final pass is the fair judge's evidence pass now: the accepted answers
+        # (the request's bias_phrases) are scored, never prompted.
         options = FinalPassOptions(
-            language=request["language"],
-            bias_phrases=tuple(request.get("bias_phrases", ())),
-            bias_mode=request.get("bias_mode", "none"),
+            target_language=request["language"],
+            candidates=tuple(request.get("bias_phrases", ())),
             streaming=False,
         )
         call = time.perf_counter()
-        payload = final_pass(model, audio, options)
+        payload = final_pass(model, audio, options)["evidence"]
         latency_ms = (time.perf_counter() - call) * 1000
         out.write(
             json.dumps(
                 {
-                    "text": payload["text"],
+                    "text": payload["transcript"],
                     "language_probabilities": payload["language_probabilities"],
                     "no_speech": payload["no_speech"],
                     "latency_ms": round(latency_ms, 1),
@@ -231,11 +232,7 @@ async def wl_call(provider: Any, clip: Any, bias: tuple[str, ...]) -> dict[str, 
         max_bytes=settings.ASR_MAX_UPLOAD_BYTES,
         max_seconds=settings.ASR_MAX_CLIP_SECONDS,
     )
-    options = RecognitionOptions(
-        language=clip.spoken_language,
-        bias_phrases=bias,
-        bias_mode="initial_prompt" if bias else "none",
-    )
+    options = RecognitionOptions(language=clip.spoken_language, candidates=bias)
     call = time.perf_counter()
     hypothesis = await provider.transcribe(samples.tobytes(), options)
     return {

@@ -44,23 +44,34 @@ class ServerProcess:
 
 
 @contextlib.contextmanager
-def asr_server(model: str | None = None, port: int = DEFAULT_PORT) -> Iterator[ServerProcess]:
-    """`manage.py run_asr_server` on loopback for the block; always stopped afterwards."""
-    command = [sys.executable, str(REPO / "manage.py"), "run_asr_server", "--port", str(port)]
+def asr_server(
+    model: str | None = None,
+    port: int = DEFAULT_PORT,
+    *,
+    repo: Path = REPO,
+    env: dict[str, str] | None = None,
+) -> Iterator[ServerProcess]:
+    """`manage.py run_asr_server` on loopback for the block; always stopped afterwards.
+
+    repo: the tree whose server runs (bench.today_path runs an older commit's); env: extra
+    environment for it.
+    """
+    command = [sys.executable, str(repo / "manage.py"), "run_asr_server", "--port", str(port)]
     if model:
         command += ["--model", model]
-    env = {
+    environment = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings.local"),
         "HF_HUB_OFFLINE": "1",
         "PYTHONUNBUFFERED": "1",
+        **(env or {}),
     }
     with tempfile.TemporaryDirectory() as tmp:
         log_path = Path(tmp) / "server.log"
         started = time.perf_counter()
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
+                command, cwd=repo, env=environment, stdout=log, stderr=subprocess.STDOUT
             )
         try:
             deadline = time.monotonic() + SERVER_START_TIMEOUT_S
@@ -143,15 +154,17 @@ def whisperlive_provider(url: str) -> Any:
 async def recognise_wav(
     provider: Any, wav: Path, language: str, answers: Sequence[str], mode: str
 ) -> dict[str, Any]:
-    """One clip through today's upload path: `decode_upload`, then `transcribe` with the
-    scenario's language and the turn's accepted answers as bias (`mode`). Returns the raw
-    record (transcript, language_probabilities, no_speech, confidence, asr_ms, audio_ms), or
-    {"error": ...} when the recogniser fails."""
+    """One clip through today's upload path: `decode_upload`, then the prompted final pass
+    (bench.today_path: TODAY_COMMIT's server and wire) with the scenario's language and the
+    turn's accepted answers as bias (`mode`). `provider` is the today server's ws URL (or
+    anything with a `.servers[0]`). Returns the raw record (transcript,
+    language_probabilities, no_speech, confidence, asr_ms, audio_ms), or {"error": ...}."""
     from django.conf import settings
 
+    from bench.today_path import prompted_transcribe
     from interaction.asr.audio import decode_upload
-    from interaction.asr.types import AsrError, RecognitionOptions
 
+    url = provider if isinstance(provider, str) else provider.servers[0]
     samples = decode_upload(
         await asyncio.to_thread(wav.read_bytes),
         content_type="audio/wav",
@@ -159,17 +172,11 @@ async def recognise_wav(
         max_bytes=settings.ASR_MAX_UPLOAD_BYTES,
         max_seconds=settings.ASR_MAX_CLIP_SECONDS,
     )
-    options = RecognitionOptions(language=language, bias_phrases=tuple(answers), bias_mode=mode)
     call = time.perf_counter()
     try:
-        hypothesis = await provider.transcribe(samples.tobytes(), options)
-    except AsrError as exc:
+        record = await prompted_transcribe(
+            url, samples, language=language, answers=answers, mode=mode
+        )
+    except (OSError, TimeoutError, ValueError) as exc:
         return {"error": str(exc), "wall_ms": round(1000 * (time.perf_counter() - call))}
-    return {
-        "transcript": hypothesis.text,
-        "language_probabilities": dict(hypothesis.language_probabilities),
-        "no_speech": hypothesis.no_speech,
-        "confidence": round(hypothesis.confidence, 4),
-        "asr_ms": hypothesis.asr_ms,
-        "audio_ms": round(samples.size / 16),
-    }
+    return {**record, "audio_ms": round(samples.size / 16)}

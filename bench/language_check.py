@@ -33,7 +33,6 @@ from typing import Any
 
 from bench.common import (
     RESULTS,
-    asr_server,
     django_setup,
     fmt,
     md_table,
@@ -821,7 +820,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.server:
             asyncio.run(recognise(clips, modes, args.server, done, args.bias_clips))
         else:
-            with asr_server() as server:
+            from bench.today_path import today_server
+
+            # the prompted pass this bench measures lives in TODAY_COMMIT's server
+            with today_server() as server:
                 print(f"  {server.ready_line} (ready in {server.ready_s:.1f} s)", flush=True)
                 asyncio.run(recognise(clips, modes, server.url, done, args.bias_clips))
                 meta["server_memory_mb"] = memory_mb(server.pid)

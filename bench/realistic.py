@@ -25,8 +25,10 @@ clips lists one dict per clip (wav path relative to the set folder, labels, answ
 **Judges** are looked up by name in `JUDGES` (or given as `module:attribute`): a judge is a
 context manager factory that yields `callable(clip, turn) -> JudgeResult(outcome,
 transcript, latency_s, extra)`; `today` is the product's current path (WhisperLive server,
-`WhisperLiveProvider.transcribe` biased with the accepted answers, `interaction.judging.
-judge` with the app's policy). Several judges in one run are interleaved clip by clip
+the prompted final pass frozen in bench.today_path, `interaction.judging.judge` with the
+app's policy); `fair` is the product's path now (this tree's server and its evidence pass,
+`WhisperLiveProvider.transcribe` with the accepted answers as candidates, the app's own
+`services.spoken_verdict`). Several judges in one run are interleaved clip by clip
 (order rotated) so their timings are side by side. Results go to
 bench/results/realistic_raw.json, keyed by judge, clip and the clip's content hash (a rerun
 only judges what is missing).
@@ -446,21 +448,23 @@ def today_unbiased_judge(folder: Path) -> AbstractContextManager[JudgeFn]:
 
 @contextlib.contextmanager
 def _today(folder: Path, mode: str) -> Iterator[JudgeFn]:
-    """Today's product path: the WhisperLive server (bench.common.asr_server), transcribe()
-    with the accepted answers as bias (`mode`, the product default initial_prompt), then
-    `interaction.judging.judge` with the Policy the app builds for an audio answer."""
-    from bench.common import asr_server, django_setup, recognise_wav, whisperlive_provider
+    """Today's product path, frozen (bench.today_path): the WhisperLive server of the last
+    commit with the prompted final pass, the whole clip with the accepted answers as bias
+    (`mode`, that commit's default initial_prompt), then `interaction.judging.judge` with the
+    Policy the app built for an audio answer."""
+    from bench.common import django_setup, recognise_wav
+    from bench.today_path import TODAY_COMMIT, today_server
 
     django_setup()
     from bench.language_check import build_policies, verdict
 
     policies = build_policies()
-    with socket.socket() as probe:  # a free port: several judges may hold servers at once
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    with asr_server(port=port) as server:
-        print(f"  today: {server.ready_line} (ready in {server.ready_s:.1f} s)", flush=True)
-        provider = whisperlive_provider(server.url)
+    with today_server(port=_free_port()) as server:
+        print(
+            f"  today ({TODAY_COMMIT}): {server.ready_line} (ready in {server.ready_s:.1f} s)",
+            flush=True,
+        )
+        provider = server.url
         loop = asyncio.new_event_loop()
 
         def judge_one(clip: RealClip, turn: Any) -> JudgeResult:
@@ -484,6 +488,124 @@ def _today(folder: Path, mode: str) -> Iterator[JudgeFn]:
                     "language": dict(top),
                     "asr_ms": record.get("asr_ms"),
                     "audio_ms": record.get("audio_ms"),
+                },
+            )
+
+        try:
+            yield judge_one
+        finally:
+            loop.close()
+
+
+def _free_port() -> int:
+    """A free loopback port: several judges may hold servers at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def fair_policies() -> dict[tuple[str, int], Any]:
+    """(scenario, turn) -> the AudioJudgingPolicy the app builds for a spoken answer
+    (`services.audio_policy_get` on the turn's rules), with build_policies' learners."""
+    import yaml
+    from django.conf import settings
+
+    from bench.clipset import OTHER_LANGUAGE
+    from bench.common import REPO
+    from interaction.services import audio_policy_get
+    from scenarios.rules import ScenarioOverrides, rules_resolve
+    from scenarios.specs import spec_from_mapping
+
+    policies: dict[tuple[str, int], Any] = {}
+    for path in sorted((REPO / "scenarios" / "demo").glob("*.yaml")):
+        spec = spec_from_mapping(yaml.safe_load(path.read_text()))
+        overrides = ScenarioOverrides(
+            difficulty=spec.difficulty,
+            lives=spec.lives,
+            reward=spec.reward,
+            confidence_threshold=spec.confidence_threshold,
+            answer_similarity=spec.answer_similarity,
+            wrong_language_probability=spec.wrong_language_probability,
+            penalties=spec.penalties,
+            audio_judging=spec.audio_judging,
+        )
+        default_other = tuple(settings.PARLEY_JUDGING["other_languages"])
+        other = default_other if spec.language != "en" else (OTHER_LANGUAGE["en"],)
+        for index, turn in enumerate(spec.turns):
+            rules = rules_resolve(
+                defaults=settings.PARLEY_RULES,
+                judging_defaults=settings.PARLEY_JUDGING,
+                scenario=overrides,
+                turn_reward=turn.reward,
+            )
+            policies[(spec.slug, index)] = audio_policy_get(
+                target_language=spec.language, rules=rules, other_languages=other
+            )
+    return policies
+
+
+@register("fair")
+@contextlib.contextmanager
+def fair_judge(folder: Path) -> Iterator[JudgeFn]:
+    """The fair judge through the product path: this tree's WhisperLive server (the evidence
+    pass), `WhisperLiveProvider.transcribe` with the accepted answers as candidates and the
+    learner's other languages, then the app's own `services.spoken_verdict` with the policy
+    `services.audio_policy_get` builds from the rules. Latency: decode + transcribe + judge."""
+    from bench.common import asr_server, django_setup, whisperlive_provider
+
+    django_setup()
+    from django.conf import settings
+
+    from interaction.asr.audio import decode_upload
+    from interaction.asr.types import AsrError, RecognitionOptions
+    from interaction.services import answer_from_hypothesis, spoken_verdict
+
+    policies = fair_policies()
+    with asr_server(port=_free_port()) as server:
+        print(f"  fair: {server.ready_line} (ready in {server.ready_s:.1f} s)", flush=True)
+        provider = whisperlive_provider(server.url)
+        loop = asyncio.new_event_loop()
+
+        def judge_one(clip: RealClip, turn: Any) -> JudgeResult:
+            policy = policies[(turn.scenario, turn.index)]
+            started = time.perf_counter()
+            samples = decode_upload(
+                (folder / clip.wav).read_bytes(),
+                content_type="audio/wav",
+                filename=clip.wav,
+                max_bytes=settings.ASR_MAX_UPLOAD_BYTES,
+                max_seconds=settings.ASR_MAX_CLIP_SECONDS,
+            )
+            options = RecognitionOptions(
+                language=turn.language,
+                other_languages=policy.other_languages,
+                candidates=tuple(turn.answers),
+            )
+            try:
+                hypothesis = loop.run_until_complete(
+                    provider.transcribe(samples.tobytes(), options)
+                )
+            except AsrError as exc:
+                return JudgeResult("error", "", time.perf_counter() - started, {"error": str(exc)})
+            answer = answer_from_hypothesis(hypothesis, audio_ms=round(samples.size / 16))
+            verdict, audio = spoken_verdict(
+                answer=answer, accepted=tuple(turn.answers), policy=policy
+            )
+            latency = time.perf_counter() - started
+            evidence = hypothesis.evidence
+            return JudgeResult(
+                str(verdict.outcome),
+                hypothesis.text,
+                latency,
+                {
+                    "reason": audio.reason,
+                    "similarity": audio.similarity,
+                    "margin": audio.margin,
+                    "best_answer": audio.best_answer,
+                    "language": dict(hypothesis.language_probabilities),
+                    "asr_ms": hypothesis.asr_ms,
+                    "server_ms": (evidence.get("timings_ms") or {}).get("total"),
+                    "audio_ms": answer.audio_ms,
                 },
             )
 

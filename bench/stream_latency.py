@@ -114,9 +114,8 @@ async def run(rounds: int, base_url: str, asr_url: str, plays: list) -> dict:
                 events, timing = await client.answer(samples)
                 options = RecognitionOptions(
                     language=language,
-                    bias_phrases=accepted,
-                    bias_mode=settings.ASR_BIAS_MODE,
-                    bias_partials=settings.ASR_BIAS_PARTIALS,
+                    candidates=accepted,
+                    partial_prompt=settings.ASR_PARTIAL_PROMPT,
                 )
                 direct_partial, direct_verdict = await direct(provider, samples, options)
                 rows.append(
@@ -143,8 +142,7 @@ async def run(rounds: int, base_url: str, asr_url: str, plays: list) -> dict:
         "summary": summarise(rows),
         "settings": {
             "ASR_MODEL": settings.ASR_MODEL,
-            "ASR_BIAS_MODE": settings.ASR_BIAS_MODE,
-            "ASR_BIAS_PARTIALS": settings.ASR_BIAS_PARTIALS,
+            "ASR_PARTIAL_PROMPT": settings.ASR_PARTIAL_PROMPT,
             "tail_silence_s": TAIL_SILENCE_S,
         },
     }

@@ -83,6 +83,9 @@ class AttemptSummarySerializer(serializers.Serializer):
     outcome = serializers.CharField()
     similarity = serializers.FloatField(allow_null=True)
     words = serializers.ListField(child=serializers.DictField())
+    evidence = serializers.DictField(
+        help_text="A spoken answer's evidence and which rule decided (docs/fair-judge.md)."
+    )
     scoreDelta = serializers.IntegerField(source="score_delta")
     livesDelta = serializers.IntegerField(source="lives_delta")
     auto_finalised = serializers.BooleanField()
@@ -122,6 +125,13 @@ class SessionDetailOutputSerializer(SessionOutputSerializer):
 class AttemptOutputSerializer(serializers.Serializer):
     attempt = serializers.IntegerField()
     outcome = serializers.ChoiceField(choices=Outcome.choices())
+    message = serializers.CharField(
+        allow_null=True,
+        help_text=(
+            "For `unclear` and `no_speech` (nothing changes, the turn stays): what to tell the "
+            'learner, e.g. "I didn\'t quite catch that — try again."; null otherwise.'
+        ),
+    )
     transcript = serializers.CharField()
     confidence = serializers.FloatField(allow_null=True)
     language = serializers.CharField(allow_null=True)
@@ -229,8 +239,11 @@ class SessionDetailApi(APIView):
 class AttemptCreateApi(APIView):
     """Answer the turn now due: a typed `transcript` (JSON or form) or an `audio` file.
 
-    Audio (multipart `audio`: WAV, WebM/Opus, Ogg/Opus or MP3) is decoded, recognised by the
-    WhisperLive pool, language-checked and judged exactly like a streamed answer.
+    Audio (multipart `audio`: WAV, WebM/Opus, Ogg/Opus or MP3) is decoded, its evidence taken
+    by the WhisperLive pool (the accepted answers scored against it, never prompted) and
+    judged by the fair judge exactly like a streamed answer: `correct`, `wrong_language`,
+    `incorrect_answer`, or — when the audio does not settle it — `unclear` (no points, no
+    lives, the turn stays; `message` says to try again).
     """
 
     parser_classes = [JSONParser, MultiPartParser, FormParser]

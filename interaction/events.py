@@ -252,6 +252,12 @@ def final_event(
     )
 
 
+RESET_REASONS = ("asked", "no_speech", "unclear", "too_long", "asr_unavailable")
+"""Why an utterance was discarded: the client's reset, nothing said, the fair judge not
+sure (no points, no lives, the turn stays), too long, or no recogniser. docs/protocol.md
+lists the same (a test keeps them in step)."""
+
+
 def reset_event(*, seq: int, standing: Standing, reason: str, utterance: str | None) -> ResetEvent:
     return ResetEvent(**_base("reset", seq, standing), reason=reason, utterance=utterance)
 

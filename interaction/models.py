@@ -83,6 +83,14 @@ class Attempt(models.Model):
     words = models.JSONField(
         default=list, blank=True, help_text="[{word, start, end, probability}]"
     )
+    evidence = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=(
+            "A spoken answer's evidence (docs/fair-judge.md): the ASR payload the fair judge read, "
+            "and under 'verdict' which rule decided, with its margin and similarity."
+        ),
+    )
     outcome = models.CharField(max_length=20, choices=Outcome.choices())
     similarity = models.FloatField(null=True, blank=True, help_text="0..100 to the best answer")
     matched_answer = models.CharField(max_length=300, blank=True)

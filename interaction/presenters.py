@@ -21,8 +21,19 @@ from interaction.events import (
 )
 from interaction.models import Session
 from interaction.services import AttemptResult
-from interaction.vocabulary import PENALISED_OUTCOMES, Outcome, SessionStatus
+from interaction.vocabulary import PENALISED_OUTCOMES, UNCHANGED_OUTCOMES, Outcome, SessionStatus
 from scenarios.models import Turn
+
+RETRY_MESSAGES: dict[str, str] = {
+    Outcome.UNCLEAR: "I didn't quite catch that — try again.",
+    Outcome.NO_SPEECH: "I didn't hear anything — try again.",
+}
+"""What the learner reads after an answer that changes nothing (the turn stays)."""
+
+
+def outcome_message(outcome: str) -> str | None:
+    """The learner-facing line for an outcome that asks them to say it again, else None."""
+    return RETRY_MESSAGES.get(outcome)
 
 
 def turn_payload(turn: Turn | None, *, session: Session) -> TurnInfo | None:
@@ -79,6 +90,7 @@ def attempt_payload(result: AttemptResult) -> dict[str, Any]:
     return {
         "attempt": attempt.pk,
         "outcome": attempt.outcome,
+        "message": outcome_message(attempt.outcome),
         "transcript": attempt.transcript,
         "confidence": attempt.confidence,
         "language": attempt.language or None,
@@ -119,17 +131,16 @@ def attempt_events(
 ) -> list[StoredEvent]:
     """The events a streamed answer produces, numbered from next_seq.
 
-    no_speech: a reset. A penalised answer: a penalty. A correct answer, or any answer that
-    ends the session: a final (with zero deltas after a penalty, which carried them).
+    no_speech or unclear: a reset whose reason is the outcome (nothing changes, the turn
+    stays). A penalised answer: a penalty. A correct answer, or any answer that ends the
+    session: a final (with zero deltas after a penalty, which carried them).
     """
     judged = attempt_judged(result)
     standing = session_standing(result.session)
     events: list[StoredEvent] = []
-    if judged.outcome == Outcome.NO_SPEECH:
+    if judged.outcome in UNCHANGED_OUTCOMES:
         events.append(
-            reset_event(
-                seq=next_seq, standing=standing, reason=Outcome.NO_SPEECH, utterance=utterance
-            )
+            reset_event(seq=next_seq, standing=standing, reason=judged.outcome, utterance=utterance)
         )
     elif judged.outcome in PENALISED_OUTCOMES:
         events.append(

@@ -20,12 +20,13 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from interaction.asr.types import Hypothesis
+from interaction.audio_judging import AudioEvidence, AudioJudgingPolicy, AudioVerdict, judge_audio
 from interaction.judging import Evidence, Policy, Verdict, judge
 from interaction.language_text import text_language_probabilities
 from interaction.models import Attempt, ScoreEvent, Session
 from interaction.scoring import Change, SessionNotActive, SessionState, score_apply
 from interaction.selectors import learner_other_languages_get
-from interaction.vocabulary import Mode, SessionStatus, Source
+from interaction.vocabulary import Mode, Outcome, SessionStatus, Source
 from scenarios.models import Scenario, Turn
 from scenarios.rules import Rules
 from scenarios.selectors import scenario_rules_get
@@ -58,7 +59,9 @@ class Answer:
     """One answer to judge, typed or recognised from speech.
 
     confidence: 0..1 (None for typed answers). language_probabilities: code -> 0..1.
-    words: [{word, start, end, probability}] from the recogniser. Times in ms.
+    words: [{word, start, end, probability}] from the recogniser (times in s).
+    audio_ms / asr_ms: in ms. evidence: a spoken answer's evidence payload (the ASR
+    server's evidence pass, docs/fair-judge.md), which the fair judge reads.
     """
 
     source: Source
@@ -70,6 +73,7 @@ class Answer:
     audio_ms: int | None = None
     asr_ms: int | None = None
     auto_finalised: bool = False
+    evidence: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,7 @@ def answer_from_hypothesis(
         audio_ms=audio_ms,
         asr_ms=hypothesis.asr_ms,
         auto_finalised=auto_finalised,
+        evidence=dict(hypothesis.evidence),
     )
 
 
@@ -175,11 +180,56 @@ def answer_policy_get(
     )
 
 
+def audio_policy_get(
+    *, target_language: str, rules: Rules, other_languages: Sequence[str]
+) -> AudioJudgingPolicy:
+    """The fair judge's policy for one spoken answer: the rules' thresholds (global →
+    difficulty → scenario, `Rules.audio_judging`) over the policy's own defaults."""
+    return AudioJudgingPolicy(
+        target_language=target_language,
+        other_languages=tuple(code for code in other_languages if code != target_language),
+        ignore_accents=settings.PARLEY_JUDGING["ignore_accents"],
+        **rules.audio_judging,  # keys: scenarios.rules.AUDIO_JUDGING_BOUNDS
+    )
+
+
+def spoken_verdict(
+    *, answer: Answer, accepted: Sequence[str], policy: AudioJudgingPolicy
+) -> tuple[Verdict, AudioVerdict]:
+    """The fair judge's verdict on a spoken answer's evidence, and the same as a `Verdict`.
+
+    An answer without an evidence payload (a provider that gives only a transcript) is
+    judged on what it has: its transcript and language probabilities, no answer scores, so
+    it can score or be wrong-language but never an incorrect answer (that needs the scores).
+    """
+    payload = answer.evidence or {
+        "transcript": answer.transcript,
+        "no_speech": answer.no_speech,
+        "language_probabilities": dict(answer.language_probabilities),
+    }
+    audio = judge_audio(AudioEvidence.from_payload(payload), accepted, policy)
+    outcome = Outcome(audio.outcome)
+    return (
+        Verdict(
+            outcome=outcome,
+            similarity=audio.similarity,
+            best_answer=audio.best_answer,
+            language=audio.language,
+            language_probability=audio.language_probability,
+            suspect_language=audio.other_language if outcome == Outcome.WRONG_LANGUAGE else None,
+        ),
+        audio,
+    )
+
+
 def attempt_record(*, session: Session, answer: Answer) -> AttemptResult:
     """Judge `answer` for the turn now due and record it; raise SessionNotActive if ended.
 
     Attempts on one session are serialised by a row lock on the session, so two at once can
-    neither lose nor double a change.
+    neither lose nor double a change. A spoken answer is judged by the fair judge
+    (`interaction.audio_judging.judge_audio`) on its evidence; a typed one by
+    `interaction.judging.judge` on its text. `unclear` and `no_speech` attempts are stored
+    with no ledger row: the turn stays.
     """
     with transaction.atomic():
         locked = (
@@ -197,24 +247,34 @@ def attempt_record(*, session: Session, answer: Answer) -> AttemptResult:
         )
         rules = scenario_rules_get(scenario=scenario, turn=turn)
         started = time.perf_counter()
-        verdict = judge(
-            Evidence(
-                transcript=answer.transcript,
-                language_probabilities=answer.language_probabilities,
-                no_speech=answer.no_speech,
-            ),
-            [accepted.text for accepted in turn.answers.all()],
-            answer_policy_get(
-                source=answer.source,
-                target_language=scenario.language,
-                rules=rules,
-                other_languages=(  # typed answers need no lookup
-                    learner_other_languages_get(learner=locked.learner)
-                    if answer.source == Source.AUDIO
-                    else ()
+        accepted = [accepted.text for accepted in turn.answers.all()]
+        evidence: dict[str, Any] = {}
+        if answer.source == Source.AUDIO:
+            verdict, audio_verdict = spoken_verdict(
+                answer=answer,
+                accepted=accepted,
+                policy=audio_policy_get(
+                    target_language=scenario.language,
+                    rules=rules,
+                    other_languages=learner_other_languages_get(learner=locked.learner),
                 ),
-            ),
-        )
+            )
+            evidence = {**answer.evidence, "verdict": asdict(audio_verdict)}
+        else:
+            verdict = judge(
+                Evidence(
+                    transcript=answer.transcript,
+                    language_probabilities=answer.language_probabilities,
+                    no_speech=answer.no_speech,
+                ),
+                accepted,
+                answer_policy_get(
+                    source=answer.source,
+                    target_language=scenario.language,
+                    rules=rules,
+                    other_languages=(),  # typed answers suspect every language we teach
+                ),
+            )
         change = score_apply(
             state=SessionState(
                 score=locked.score,
@@ -237,6 +297,7 @@ def attempt_record(*, session: Session, answer: Answer) -> AttemptResult:
             language_probability=verdict.language_probability,
             language_probabilities=dict(answer.language_probabilities),
             words=[dict(word) for word in answer.words],
+            evidence=evidence,
             outcome=verdict.outcome,
             similarity=verdict.similarity,
             matched_answer=verdict.best_answer or "",

@@ -1,8 +1,9 @@
 """Spoken time-stop answers: decode the upload, recognise it, turn it into an `Answer`.
 
-The recognition runs before the session lock (it takes about a second) and is biased with
-the accepted answers of the turn due when it started; `attempt_record` then judges the turn
-that is due under the lock, exactly as for typed and streamed answers.
+The recognition runs before the session lock (the evidence pass, a few hundred ms) and scores
+the accepted answers of the turn due when it started against the audio (never as a prompt);
+`attempt_record` then judges the turn that is due under the lock, exactly as for streamed
+answers.
 """
 
 from __future__ import annotations
@@ -14,17 +15,19 @@ from interaction.asr import get_provider
 from interaction.asr.audio import decode_upload
 from interaction.asr.types import SAMPLE_RATE, RecognitionOptions
 from interaction.models import Session
+from interaction.selectors import learner_other_languages_get
 from interaction.services import Answer, answer_from_hypothesis
 from scenarios.selectors import turn_answer_texts
 from telemetry import metrics
 
 
 def recognition_options(*, session: Session) -> RecognitionOptions:
-    """Forced to the target language; the turn's accepted answers bias the final pass."""
+    """Forced to the target language, suspecting the learner's other languages; the turn's
+    accepted answers are the candidates the evidence pass scores."""
     return RecognitionOptions(
         language=session.scenario.language,
-        bias_phrases=turn_answer_texts(scenario_id=session.scenario_id, order=session.turn_index),
-        bias_mode=settings.ASR_BIAS_MODE,
+        other_languages=learner_other_languages_get(learner=session.learner),
+        candidates=turn_answer_texts(scenario_id=session.scenario_id, order=session.turn_index),
     )
 
 

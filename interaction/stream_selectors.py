@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-from django.conf import settings
 
 from interaction.audio_judging import AudioJudgingPolicy
 from interaction.events import Standing, StoredEvent, TurnInfo
 from interaction.models import Session, SessionEvent
 from interaction.presenters import session_standing, turn_payload
 from interaction.selectors import learner_other_languages_get
+from interaction.services import audio_policy_get
 from interaction.vocabulary import SessionStatus
 from scenarios.models import Turn
 from scenarios.selectors import scenario_rules_get
@@ -22,9 +20,9 @@ class StreamContext:
     """What a live stream needs to know about its session, refreshed after every attempt.
 
     confidence_threshold and answer_similarity: 0..1, the effective rules of the turn due.
-    audio_policy: the audio judge's thresholds for that turn (rules: global → difficulty →
-    scenario) and the learner's other languages: a speculative verdict is judged with it in
-    memory before the recording path judges the same evidence again.
+    audio_policy: the audio judge's policy for that turn (`services.audio_policy_get`, as
+    the recording path builds it): a speculative verdict is judged with it in memory before
+    the recording path judges the same evidence again.
     """
 
     session_id: str
@@ -34,6 +32,7 @@ class StreamContext:
     language: str
     turn: TurnInfo | None
     answers: tuple[str, ...]
+    other_languages: tuple[str, ...]
     confidence_threshold: float
     answer_similarity: float
     event_seq: int
@@ -60,28 +59,15 @@ def stream_context_get(*, session: Session) -> StreamContext:
         language=scenario.language,
         turn=turn_payload(turn, session=session),
         answers=tuple(answer.text for answer in turn.answers.all()) if turn else (),
+        other_languages=learner_other_languages_get(learner=session.learner),
         confidence_threshold=rules.confidence_threshold,
         answer_similarity=rules.answer_similarity,
         event_seq=session.event_seq,
-        audio_policy=audio_policy_for(
+        audio_policy=audio_policy_get(
             target_language=scenario.language,
             rules=rules,
             other_languages=learner_other_languages_get(learner=session.learner),
         ),
-    )
-
-
-def audio_policy_for(
-    *, target_language: str, rules: Any, other_languages: tuple[str, ...]
-) -> AudioJudgingPolicy:
-    """The audio judge's policy for one turn: the rules' `audio_judging` thresholds (where
-    the rules carry them), the target and the learner's other languages."""
-    thresholds = dict(getattr(rules, "audio_judging", None) or {})
-    return AudioJudgingPolicy(
-        target_language=target_language,
-        other_languages=tuple(lang for lang in other_languages if lang != target_language),
-        ignore_accents=settings.PARLEY_JUDGING["ignore_accents"],
-        **thresholds,
     )
 
 

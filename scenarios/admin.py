@@ -106,6 +106,7 @@ def _scenario_mapping(scenario: Scenario, turn_forms: Sequence[forms.BaseForm]) 
         "typed_answers": scenario.typed_answers,
         "streaming_enabled": scenario.streaming_enabled,
         "penalties": scenario.penalty_overrides(),
+        "audio_judging": scenario.audio_judging or {},
         "turns": [
             {
                 "prompt": form.cleaned_data["prompt"],
@@ -187,6 +188,7 @@ class ScenarioAdmin(admin.ModelAdmin):
                     ("confidence_threshold", "answer_similarity", "wrong_language_probability"),
                     ("wrong_language_lives", "wrong_language_points"),
                     ("incorrect_answer_lives", "incorrect_answer_points"),
+                    "audio_judging",
                     "effective_rules",
                 ]
             },
@@ -211,6 +213,11 @@ class ScenarioAdmin(admin.ModelAdmin):
             ("Confidence threshold", rules.confidence_threshold),
             ("Answer similarity", rules.answer_similarity),
             ("Wrong-language probability", rules.wrong_language_probability),
+            (
+                "Spoken-answer judge (set by the rules)",
+                ", ".join(f"{k} {v:g}" for k, v in sorted(rules.audio_judging.items()))
+                or "the judge's defaults",
+            ),
         ]
         rows += [
             (

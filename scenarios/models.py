@@ -10,13 +10,20 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from scenarios.rules import PENALTY_COSTS, PENALTY_TYPES
+from scenarios.rules import PENALTY_COSTS, PENALTY_TYPES, audio_judging_problems
 
 
 def validate_open_fraction(value: float) -> None:
     """A probability-like threshold must lie in (0, 1]: zero would accept anything."""
     if not 0.0 < value <= 1.0:
         raise ValidationError("Must be greater than 0 and at most 1.")
+
+
+def validate_audio_judging(value: object) -> None:
+    """Only the fair judge's threshold names, each a number within its bounds."""
+    problems = audio_judging_problems(value)
+    if problems:
+        raise ValidationError("; ".join(f"{key}: {message}" for key, message in problems))
 
 
 class Difficulty(models.TextChoices):
@@ -58,6 +65,15 @@ class Scenario(models.Model):
         blank=True,
         validators=[validate_open_fraction],
         help_text="Language probability (0..1) making an answer wrong-language. Blank: inherit.",
+    )
+    audio_judging = models.JSONField(
+        default=dict,
+        blank=True,
+        validators=[validate_audio_judging],
+        help_text=(
+            'The fair judge\'s thresholds for spoken answers, e.g. {"correct_margin": -0.7} '
+            "(docs/fair-judge.md). Empty: inherit the difficulty's and the global ones."
+        ),
     )
     wrong_language_lives = models.PositiveSmallIntegerField(null=True, blank=True)
     wrong_language_points = models.PositiveIntegerField(null=True, blank=True)

@@ -1,17 +1,76 @@
 """Effective reward and penalty rules: global → difficulty → scenario → turn.
 
 Pure: plain mappings in, a frozen `Rules` out, no Django imports, so every fallback is a
-table-driven unit test.
+table-driven unit test. The fair judge's thresholds (`audio_judging`, the fields of
+`interaction.audio_judging.AudioJudgingPolicy`) resolve the same way: settings
+PARLEY_JUDGING["audio"] → PARLEY_RULES["difficulty"][d]["audio_judging"] → the scenario's
+own `audio_judging` mapping; each layer only replaces the keys it sets, and the policy's
+defaults fill the rest.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 PENALTY_TYPES = ("wrong_language", "incorrect_answer")
 PENALTY_COSTS = ("lives", "points")
+
+AUDIO_JUDGING_BOUNDS: Mapping[str, tuple[float, float]] = {
+    # margins and fits: differences of mean natural log-probabilities per token
+    "correct_margin": (-20.0, 0.0),
+    "correct_margin_similarity": (0.0, 100.0),
+    "correct_similarity": (0.0, 100.0),
+    "correct_similarity_margin": (-20.0, 0.0),
+    "correct_max_other_probability": (0.0, 1.0),
+    "correct_max_other_fit": (-20.0, 20.0),
+    "correct_max_unexplained_s": (0.0, 100.0),  # seconds
+    "correct_max_behind_transcript_s": (0.0, 30.0),  # seconds
+    "loose_margin": (-20.0, 0.0),
+    "loose_similarity": (0.0, 100.0),
+    "loose_min_answer_logprob": (-50.0, 0.0),
+    "loose_max_other_probability": (0.0, 1.0),
+    "wrong_language_probability": (0.0, 1.0),
+    "wrong_language_margin": (-20.0, 0.0),
+    "wrong_language_other_fit": (-20.0, 20.0),
+    "wrong_language_min_other_logprob": (-50.0, 0.0),
+    "wrong_language_min_fit": (-50.0, 20.0),
+    "wrong_language_certain_probability": (0.0, 1.0),
+    "incorrect_similarity": (0.0, 100.0),
+    "incorrect_margin": (-50.0, 0.0),
+    "incorrect_max_other_probability": (0.0, 1.0),
+    "incorrect_doubt_probability": (0.0, 1.0),
+    "incorrect_doubt_other_fit": (-20.0, 20.0),
+    "incorrect_min_transcript_logprob": (-50.0, 0.0),
+}
+"""The fair judge's thresholds a rule layer may set, with their inclusive bounds: the
+numeric fields of `AudioJudgingPolicy` (similarities 0..100, probabilities 0..1, margins and
+fits in nats per token, `*_s` in seconds; docs/fair-judge.md says what each does)."""
+
+
+def audio_judging_problems(values: Any) -> list[tuple[str, str]]:
+    """What is wrong with an `audio_judging` mapping: [(key, message)], empty when valid."""
+    if not isinstance(values, Mapping):
+        return [("", "must be a mapping of judging thresholds")]
+    problems: list[tuple[str, str]] = []
+    for key, value in values.items():
+        bounds = AUDIO_JUDGING_BOUNDS.get(key)
+        if bounds is None:
+            problems.append((str(key), "is not a judging threshold"))
+        elif isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+            problems.append((key, "must be a number"))
+        elif not bounds[0] <= value <= bounds[1]:
+            problems.append((key, f"must be between {bounds[0]:g} and {bounds[1]:g}"))
+    return problems
+
+
+def audio_judging_clean(values: Any) -> dict[str, float]:
+    """A validated `audio_judging` mapping as floats; ValueError naming every problem."""
+    problems = audio_judging_problems(values)
+    if problems:
+        raise ValueError("; ".join(f"{key}: {message}" for key, message in problems))
+    return {key: float(value) for key, value in (values or {}).items()}
 
 
 @dataclass(frozen=True)
@@ -29,7 +88,9 @@ class Rules:
     reward: points added by a correct answer. lives: lives a session starts with.
     confidence_threshold: 0..1, a streamed answer at or above it may finalise itself.
     answer_similarity: 0..100 rapidfuzz ratio needed to match an accepted answer.
-    wrong_language_probability: 0..1 language probability that makes an answer wrong-language.
+    wrong_language_probability: 0..1 language probability that makes an answer wrong-language
+    (the typed-answer judge's). audio_judging: the fair judge's thresholds the layers set
+    (keys of AUDIO_JUDGING_BOUNDS; unset keys keep `AudioJudgingPolicy`'s defaults).
     """
 
     reward: int
@@ -38,6 +99,7 @@ class Rules:
     answer_similarity: float
     wrong_language_probability: float
     penalties: Mapping[str, Penalty]
+    audio_judging: Mapping[str, float] = field(default_factory=dict)
 
     def penalty(self, penalty_type: str) -> Penalty:
         return self.penalties[penalty_type]
@@ -54,6 +116,7 @@ class ScenarioOverrides:
     answer_similarity: float | None = None
     wrong_language_probability: float | None = None
     penalties: Mapping[str, Mapping[str, int | None]] | None = None
+    audio_judging: Mapping[str, float] | None = None
 
 
 def _layer(base: Mapping[str, Any], override: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -62,7 +125,9 @@ def _layer(base: Mapping[str, Any], override: Mapping[str, Any] | None) -> dict[
     for key, value in (override or {}).items():
         if value is None:
             continue
-        if key == "penalties":
+        if key == "audio_judging":
+            merged["audio_judging"] = {**merged.get("audio_judging", {}), **value}
+        elif key == "penalties":
             penalties = {name: dict(costs) for name, costs in merged.get("penalties", {}).items()}
             for name, costs in value.items():
                 penalties.setdefault(name, {}).update(
@@ -89,10 +154,19 @@ def rules_resolve(
     base = {key: value for key, value in defaults.items() if key != "difficulty"}
     base.setdefault("answer_similarity", judging_defaults["answer_similarity"])
     base.setdefault("wrong_language_probability", judging_defaults["wrong_language_probability"])
+    base["audio_judging"] = audio_judging_clean(
+        {**(base.get("audio_judging") or {}), **(judging_defaults.get("audio") or {})}
+    )
     per_difficulty = defaults.get("difficulty", {}).get(scenario.difficulty)
     if per_difficulty is None:
         raise ValueError(f"unknown difficulty {scenario.difficulty!r}")
-    merged = _layer(base, per_difficulty)
+    merged = _layer(
+        base,
+        {
+            **per_difficulty,
+            "audio_judging": audio_judging_clean(per_difficulty.get("audio_judging") or {}),
+        },
+    )
     merged = _layer(
         merged,
         {
@@ -102,6 +176,7 @@ def rules_resolve(
             "answer_similarity": scenario.answer_similarity,
             "wrong_language_probability": scenario.wrong_language_probability,
             "penalties": scenario.penalties,
+            "audio_judging": audio_judging_clean(scenario.audio_judging or {}),
         },
     )
     merged = _layer(merged, {"reward": turn_reward})
@@ -119,4 +194,5 @@ def rules_resolve(
         answer_similarity=float(merged["answer_similarity"]),
         wrong_language_probability=float(merged["wrong_language_probability"]),
         penalties=penalties,
+        audio_judging=dict(merged["audio_judging"]),
     )

@@ -18,6 +18,7 @@ def scenario_overrides(*, scenario: Scenario) -> ScenarioOverrides:
         answer_similarity=scenario.answer_similarity,
         wrong_language_probability=scenario.wrong_language_probability,
         penalties=scenario.penalty_overrides(),
+        audio_judging=scenario.audio_judging or {},
     )
 
 

@@ -30,6 +30,7 @@ def scenario_upsert(*, spec: ScenarioSpec) -> Scenario:
     scenario.wrong_language_probability = spec.wrong_language_probability
     scenario.typed_answers = spec.typed_answers
     scenario.streaming_enabled = spec.streaming_enabled
+    scenario.audio_judging = dict(spec.audio_judging)
     for penalty_type in PENALTY_TYPES:
         for cost in PENALTY_COSTS:
             value = spec.penalties.get(penalty_type, {}).get(cost)
@@ -80,6 +81,7 @@ def scenario_spec_from_instance(*, scenario: Scenario) -> ScenarioSpec:
         typed_answers=scenario.typed_answers,
         streaming_enabled=scenario.streaming_enabled,
         penalties=penalties,
+        audio_judging=dict(scenario.audio_judging or {}),
         turns=tuple(
             TurnSpec(
                 prompt=turn.prompt,

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from scenarios.rules import PENALTY_TYPES
+from scenarios.rules import PENALTY_TYPES, audio_judging_problems
 
 SUPPORTED_LANGUAGES = ("fr", "es", "de", "en", "it", "pt", "nl")
 DIFFICULTIES = ("easy", "normal", "hard")
@@ -32,6 +32,7 @@ _SCENARIO_KEYS = {
     "typed_answers",
     "streaming_enabled",
     "penalties",
+    "audio_judging",
     "turns",
 }
 _TURN_KEYS = {"prompt", "answers", "reward", "hint"}
@@ -64,6 +65,8 @@ class ScenarioSpec:
     typed_answers: bool = True
     streaming_enabled: bool = True
     penalties: Mapping[str, Mapping[str, int | None]] = field(default_factory=dict)
+    audio_judging: Mapping[str, float] = field(default_factory=dict)
+    """The fair judge's thresholds for this scenario (scenarios.rules.AUDIO_JUDGING_BOUNDS)."""
 
 
 @dataclass(frozen=True)
@@ -201,6 +204,14 @@ def spec_from_mapping(data: Any) -> ScenarioSpec:
         if any(value is not None for value in values.values()):
             penalties[name] = values
 
+    raw_audio = data.get("audio_judging") or {}
+    audio_problems = audio_judging_problems(raw_audio)
+    for key, message in audio_problems:
+        check.fail(f"audio_judging.{key}" if key else "audio_judging", message)
+    audio_judging = (
+        {key: float(value) for key, value in raw_audio.items()} if not audio_problems else {}
+    )
+
     turns: list[TurnSpec] = []
     raw_turns = data.get("turns")
     if not isinstance(raw_turns, list) or not raw_turns:
@@ -268,6 +279,7 @@ def spec_from_mapping(data: Any) -> ScenarioSpec:
         typed_answers=check.boolean(data, "typed_answers", "typed_answers", True),
         streaming_enabled=check.boolean(data, "streaming_enabled", "streaming_enabled", True),
         penalties=penalties,
+        audio_judging=audio_judging,
         turns=tuple(turns),
     )
     if check.errors:
@@ -301,6 +313,8 @@ def spec_to_mapping(spec: ScenarioSpec) -> dict[str, Any]:
     penalties = {name: costs for name, costs in penalties.items() if costs}
     if penalties:
         data["penalties"] = penalties
+    if spec.audio_judging:
+        data["audio_judging"] = dict(spec.audio_judging)
     turns = []
     for turn in spec.turns:
         item: dict[str, Any] = {"prompt": turn.prompt, "answers": list(turn.answers)}

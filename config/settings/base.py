@@ -123,6 +123,9 @@ PARLEY_RULES: dict[str, Any] = {
         "easy": {"penalties": {"wrong_language": {"lives": 1}, "incorrect_answer": {"lives": 1}}},
         "normal": {},
         "hard": {
+            # The fair judge asks more of an answer before it scores (interaction.audio_judging;
+            # docs/fair-judge.md): a smaller window of likelihood below the transcript.
+            "audio_judging": {"correct_margin": -0.7, "correct_similarity_margin": -2.0},
             "penalties": {
                 "wrong_language": {"lives": 2},
                 "incorrect_answer": {"lives": 1, "points": 5},
@@ -139,15 +142,18 @@ PARLEY_JUDGING = {
     "wrong_language_probability": env.float("PARLEY_WRONG_LANGUAGE_PROBABILITY", default=0.6),
     "ignore_accents": True,
     "other_languages": ["en"],
+    # The fair judge's thresholds for spoken answers, global layer (scenarios.rules.
+    # AUDIO_JUDGING_BOUNDS; unset keys keep interaction.audio_judging.AudioJudgingPolicy's).
+    "audio": {},
 }
 
 # --- Speech recognition (WhisperLive servers started by `manage.py run_asr_server`). ---
 ASR_SERVERS = env.list("ASR_SERVERS", default=["ws://127.0.0.1:9090"])
 ASR_MODEL = env("ASR_MODEL", default="base")  # "base" (multilingual) or "tiny.en"
 ASR_MODEL_DIR = Path(env("ASR_MODEL_DIR", default=str(BASE_DIR / "var" / "models")))
-ASR_BIAS_MODE = env("ASR_BIAS_MODE", default="initial_prompt")  # initial_prompt | hotwords | none
-# Bias the streaming passes too, so partials can match and auto-finalise (docs/asr.md).
-ASR_BIAS_PARTIALS = env.bool("ASR_BIAS_PARTIALS", default=True)
+# Give the accepted answers to the streaming partials as a prompt (docs/asr.md). Partials
+# decide nothing (the evidence pass judges, never prompted); off, they show what was heard.
+ASR_PARTIAL_PROMPT = env.bool("ASR_PARTIAL_PROMPT", default=False)
 ASR_CONNECT_TIMEOUT_S = env.float("ASR_CONNECT_TIMEOUT_S", default=5.0)
 ASR_READ_TIMEOUT_S = env.float("ASR_READ_TIMEOUT_S", default=20.0)
 ASR_FINAL_TIMEOUT_S = env.float("ASR_FINAL_TIMEOUT_S", default=15.0)

@@ -49,24 +49,35 @@ def partial_hypothesis(
     )
 
 
-def final_hypothesis(message: Mapping[str, Any]) -> Hypothesis:
-    """The final hypothesis from a `parley.final` message (docs/asr.md)."""
-    partial = partial_hypothesis(message.get("segments") or ())
+def final_hypothesis(message: Mapping[str, Any], *, final: bool = True) -> Hypothesis:
+    """The hypothesis of a `parley.final` (or `parley.evidence`, final=False) message.
+
+    Text, words and language probabilities come from the evidence pass's payload (the free
+    transcript, decoded without any prompt); the payload itself rides along as `evidence`.
+    """
+    evidence = message.get("evidence") or {}
     probabilities = {
-        str(lang): float(p) for lang, p in (message.get("language_probabilities") or {}).items()
+        str(lang): float(p) for lang, p in (evidence.get("language_probabilities") or {}).items()
     }
-    no_speech = bool(message.get("no_speech")) or not partial.text
+    top = max(probabilities, key=probabilities.__getitem__) if probabilities else None
+    text = str(evidence.get("transcript") or "").strip()
+    no_speech = bool(evidence.get("no_speech", True)) or not text
+    words = () if no_speech else _words(evidence.get("words"))
+    speech_s = float(evidence.get("speech_s") or 0.0)
+    stats = [SegmentStats(0.0, speech_s, _optional_float(evidence.get("no_speech_prob")))]
+    confidence = utterance_confidence((w.probability for w in words), stats)
     return Hypothesis(
-        text="" if no_speech else partial.text,
-        confidence=0.0 if no_speech else partial.confidence,
-        words=() if no_speech else partial.words,
-        language=message.get("language"),
-        language_probability=_optional_float(message.get("language_probability")),
+        text="" if no_speech else text,
+        confidence=0.0 if no_speech else confidence,
+        words=words,
+        language=top,
+        language_probability=probabilities.get(top) if top else None,
         language_probabilities=probabilities,
         no_speech=no_speech,
-        final=True,
-        audio_ms=round(float(message.get("audio_s") or 0) * 1000),
+        final=final,
+        audio_ms=round(float(evidence.get("audio_s") or 0) * 1000),
         asr_ms=int(message.get("asr_ms") or 0),
+        evidence=dict(evidence),
     )
 
 

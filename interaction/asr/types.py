@@ -39,10 +39,14 @@ class Hypothesis:
     """One transcript of an utterance, partial or final.
 
     confidence: 0..1, from `interaction.asr.confidence.utterance_confidence`.
-    language / language_probability: the top language of an *unbiased* audio language-ID
-    pass over the utterance, where one ran (final hypotheses); None otherwise.
-    language_probabilities: that pass's probabilities (language code -> 0..1), top ones.
+    language / language_probability: the top language of the evidence pass's audio language
+    ID, where one ran (final and evaluated hypotheses); None otherwise.
+    language_probabilities: that pass's probabilities (language code -> 0..1), restricted
+    to the target and the learner's other languages.
     audio_ms: how much of the utterance's audio this hypothesis covers.
+    evidence: the evidence pass's payload (`interaction.asr.evidence.answer_evidence`,
+    docs/fair-judge.md) behind a final or evaluated hypothesis, the judge's input
+    (`interaction.audio_judging.AudioEvidence.from_payload`); empty for partials.
     """
 
     text: str
@@ -63,17 +67,18 @@ class RecognitionOptions:
     """How one utterance is recognised.
 
     language: the scenario's target language; decoding is forced to it.
-    bias_phrases: the turn's accepted answers, passed as `initial_prompt` or `hotwords`
-    according to `bias_mode` ("initial_prompt" | "hotwords" | "none"), on the final pass, and
-    on the streaming passes too when `bias_partials` (partials then match accepted answers
-    sooner, so auto-finalise can fire; the final pass still runs the unbiased language ID).
+    other_languages: the learner's other languages (the suspects of a wrong-language
+    answer); the language ID is restricted to them and the target.
+    candidates: the turn's accepted answers, **scored** against the audio by the evidence
+    pass, never given to the recogniser (no `initial_prompt`, no `hotwords`).
+    partial_prompt: give the candidates to the *streaming partials* as WhisperLive's
+    `initial_prompt` (off by default; partials decide nothing, the evidence pass does).
     """
 
     language: str
-    bias_phrases: tuple[str, ...] = ()
-    bias_mode: str = "none"
-    detect_language: bool = True
-    bias_partials: bool = False
+    other_languages: tuple[str, ...] = ("en",)
+    candidates: tuple[str, ...] = ()
+    partial_prompt: bool = False
 
 
 class AsrStream(Protocol):
@@ -84,6 +89,10 @@ class AsrStream(Protocol):
 
     def partials(self) -> AsyncIterator[Hypothesis]:
         """Hypotheses as the server revises them (final=False)."""
+
+    async def evaluate(self) -> Hypothesis:
+        """The evidence over the audio sent so far (the stream goes on): final=False,
+        `evidence` set."""
 
     async def finish(self) -> Hypothesis:
         """End the utterance and wait for the final hypothesis over all audio sent."""

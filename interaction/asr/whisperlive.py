@@ -3,7 +3,8 @@
 One connection per utterance. The client sends its options as JSON, waits for
 `SERVER_READY`, streams float32 16 kHz mono frames, reads revised segments as partial
 hypotheses, and ends with `END_OF_AUDIO`; Parley's server (`interaction.asr.server`)
-then answers with one `parley.final` message from a final pass over the whole utterance.
+then answers with one `parley.final` message from the evidence pass over the whole
+utterance (the accepted answers are sent as `candidates` to be scored, never as a prompt).
 This module opens connections (the pool, its rotation, the handshake and the options);
 `whisperlive_stream` speaks the utterance, `hypotheses` reads its messages, and `wire`
 holds what client and server both spell.
@@ -35,14 +36,7 @@ from .whisperlive_stream import (
     close_reason,
     ms_since,
 )
-from .wire import (
-    PARLEY_OPTIONS_KEY,
-    SERVER_READY,
-    ParleyOptions,
-    as_bias_mode,
-    bias_text,
-    parse_message,
-)
+from .wire import PARLEY_OPTIONS_KEY, SERVER_READY, ParleyOptions, parse_message
 
 # Every segment of an utterance in each update (WhisperLive's default sends the last 10).
 _SEND_LAST_N_SEGMENTS = 100
@@ -120,15 +114,20 @@ class WhisperLiveProvider:
     def connection_options(
         self, uid: str, options: RecognitionOptions, *, streaming: bool
     ) -> dict[str, Any]:
-        """The JSON WhisperLive reads first, with Parley's block for the final pass."""
-        bias_mode = as_bias_mode(options.bias_mode)
+        """The JSON WhisperLive reads first, with Parley's block for the evidence pass.
+
+        The candidates travel in Parley's block only, to be scored; WhisperLive's own
+        `initial_prompt` (streaming partials only) is set when `partial_prompt` asks for it.
+        """
         streaming_bias: dict[str, str] = {}
-        if streaming and options.bias_partials and bias_mode != "none" and options.bias_phrases:
-            streaming_bias = {bias_mode: bias_text(options.bias_phrases)}
+        if streaming and options.partial_prompt and options.candidates:
+            streaming_bias = {"initial_prompt": prompt_text(options.candidates)}
         parley: ParleyOptions = {
-            "bias_phrases": list(options.bias_phrases) if bias_mode != "none" else [],
-            "bias_mode": bias_mode,
-            "detect_language": options.detect_language,
+            "target_language": options.language,
+            "other_languages": [
+                lang for lang in options.other_languages if lang != options.language
+            ],
+            "candidates": list(options.candidates),
             "streaming": streaming,
         }
         return {
@@ -202,3 +201,8 @@ async def _await_ready(ws: ClientConnection) -> None:
         if status == "ERROR":
             raise _ServerRefused(f"error: {message.get('message')}")
         # WARNING and anything else informational: keep waiting for SERVER_READY.
+
+
+def prompt_text(phrases: Sequence[str]) -> str:
+    """The accepted answers as one prompt, each ending like a sentence (partials only)."""
+    return " ".join(p if p[-1] in ".!?…" else p + "." for p in phrases if p)

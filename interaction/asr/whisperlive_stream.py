@@ -1,8 +1,9 @@
 """One utterance on one WhisperLive connection: audio out, partials and the final in.
 
 The client half of the stream protocol (docs/asr.md): float32 16 kHz mono frames of at most
-one second, revised segments read as partial hypotheses while audio arrives, then
-`END_OF_AUDIO` and Parley's `parley.final` message. `WhisperLiveProvider`
+one second, revised segments read as partial hypotheses while audio arrives, mid-stream
+`parley.evaluate` requests answered by `parley.evidence`, then `END_OF_AUDIO` and Parley's
+`parley.final` message. `WhisperLiveProvider`
 (`interaction.asr.whisperlive`) opens the connection and hands it over.
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+import json
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
@@ -20,7 +23,14 @@ from websockets.exceptions import ConnectionClosed
 
 from .hypotheses import final_hypothesis, partial_hypothesis
 from .types import SAMPLE_RATE, AsrError, Hypothesis, Word
-from .wire import END_OF_AUDIO, FINAL_TYPE, parse_message
+from .wire import (
+    END_OF_AUDIO,
+    EVALUATE_TYPE,
+    EVIDENCE_TYPE,
+    FINAL_TYPE,
+    EvaluateRequest,
+    parse_message,
+)
 
 MAX_FRAME_SECONDS = 1.0
 _BYTES_PER_SAMPLE = 4
@@ -47,6 +57,8 @@ class WhisperLiveStream:
         self._words_by_text: dict[str, tuple[Word, ...]] = {}
         self._last_partial_text: str | None = None
         self._finish_started: float | None = None
+        self._evaluations: dict[int, asyncio.Future[Hypothesis]] = {}
+        self._evaluation_ids = itertools.count(1)
         self._ended = False
         self._reader = asyncio.create_task(self._read(), name=f"whisperlive-reader {url}")
 
@@ -73,6 +85,35 @@ class WhisperLiveStream:
                 self._put_partial(None)  # later readers end too
                 return
             yield item
+
+    async def evaluate(self) -> Hypothesis:
+        """The evidence over the audio sent so far; the stream goes on.
+
+        Sends `{"type": "parley.evaluate", "id": N}` and waits (final_timeout) for the
+        `parley.evidence` reply with the same id. The hypothesis has final=False, `evidence`
+        set, and asr_ms from the request to the reply.
+        """
+        if self._ended:
+            raise AsrError("The utterance has already ended.")
+        self._raise_if_failed()
+        request_id = next(self._evaluation_ids)
+        reply: asyncio.Future[Hypothesis] = asyncio.get_running_loop().create_future()
+        self._evaluations[request_id] = reply
+        started = time.perf_counter()
+        request: EvaluateRequest = {"type": EVALUATE_TYPE, "id": request_id}
+        try:
+            await self._send(json.dumps(request))
+            async with asyncio.timeout(self._final_timeout):
+                hypothesis = await asyncio.shield(reply)
+        except TimeoutError:
+            raise AsrError(
+                f"{self.url} gave no evidence within {self._final_timeout:g} s"
+            ) from None
+        finally:
+            self._evaluations.pop(request_id, None)
+            if not reply.done():
+                reply.cancel()
+        return replace(hypothesis, asr_ms=ms_since(started))
 
     async def finish(self) -> Hypothesis:
         """Send END_OF_AUDIO and wait for the final hypothesis (asr_ms: from END_OF_AUDIO)."""
@@ -105,7 +146,7 @@ class WhisperLiveStream:
         if not self._final.cancelled():
             self._final.exception()  # retrieved: no "never retrieved" warning
 
-    async def _send(self, data: bytes) -> None:
+    async def _send(self, data: bytes | str) -> None:
         try:
             async with asyncio.timeout(self._read_timeout):
                 await self._ws.send(data)
@@ -133,6 +174,9 @@ class WhisperLiveStream:
                 if message.get("type") == FINAL_TYPE:
                     self._on_final(message)
                     return
+                if message.get("type") == EVIDENCE_TYPE:
+                    self._on_evidence(message)
+                    continue
                 if "segments" in message:
                     self._on_segments(message["segments"])
                 elif message.get("status") == "ERROR":
@@ -166,9 +210,22 @@ class WhisperLiveStream:
         if not self._final.done():
             self._final.set_result(hypothesis)
 
+    def _on_evidence(self, message: Mapping[str, Any]) -> None:
+        request_id = message.get("id")
+        reply = self._evaluations.get(request_id) if isinstance(request_id, int) else None
+        if reply is None or reply.done():
+            return  # an answer nobody waits for any more
+        if "error" in message:
+            reply.set_exception(AsrError(f"{self.url}: {message['error']}"))
+        else:
+            reply.set_result(final_hypothesis(message, final=False))
+
     def _fail(self, error: AsrError) -> None:
         if not self._final.done():
             self._final.set_exception(error)
+        for reply in self._evaluations.values():
+            if not reply.done():
+                reply.set_exception(error)
 
     def _put_partial(self, item: Hypothesis | None) -> None:
         if self._partials.full():

@@ -55,7 +55,6 @@ class InteractionConsumer(AsyncWebsocketConsumer):
             learner=user,
             provider=get_provider(),
             send=self._send_event,
-            bias_mode=settings.ASR_BIAS_MODE,
         )
         await self.accept()
         metrics.STREAM_CONNECTIONS.inc()

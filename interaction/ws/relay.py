@@ -78,7 +78,7 @@ class AsrRelay:
     """Opens one ASR stream per utterance, relays its audio, reads back its partials.
 
     `options` is asked when the stream opens (after `judging` is free: an answer being judged
-    may move the turn on, and the utterance must be biased for the turn it answers).
+    may move the turn on, and the utterance must be scored against the turn it answers).
     """
 
     def __init__(
@@ -209,10 +209,7 @@ class AsrRelay:
 async def _evaluate(stream: AsrStream, reply: asyncio.Future[Hypothesis]) -> None:
     """Ask `stream` for its evidence so far; the answer (or the AsrError) goes to `reply`."""
     try:
-        evaluate = getattr(stream, "evaluate", None)
-        if evaluate is None:
-            raise AsrError("This recogniser cannot evaluate an utterance mid-stream.")
-        hypothesis = await evaluate()
+        hypothesis = await stream.evaluate()
     except AsrError as failed:
         if not reply.done():
             reply.set_exception(failed)

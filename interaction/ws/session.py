@@ -63,11 +63,9 @@ class StreamingSession:
         provider: AsrProvider,
         send: Send,
         limits: StreamLimits | None = None,
-        bias_mode: str = "none",
     ) -> None:
         self.learner = learner
         self.limits = limits or StreamLimits.from_settings()
-        self.bias_mode = bias_mode
         self.owner = uuid.uuid4().hex
         self.context: StreamContext | None = None
         self.utterance: Utterance | None = None
@@ -344,9 +342,9 @@ class StreamingSession:
         context = self._require_started()
         return RecognitionOptions(
             language=context.language,
-            bias_phrases=context.answers,
-            bias_mode=self.bias_mode,
-            bias_partials=settings.ASR_BIAS_PARTIALS,
+            other_languages=context.other_languages,
+            candidates=context.answers,
+            partial_prompt=settings.ASR_PARTIAL_PROMPT,
         )
 
     def _require_started(self) -> StreamContext:

@@ -18,8 +18,10 @@ const scenario = config.scenario;
 const MAX_ANSWER_MS = 30000;
 const DEBUG_REFRESH_MS = 500;
 const MODE_LABELS = { streaming: "Live", time_stop: "Time-stop" };
+// An answer that changes nothing (no heart lost, the turn stays) asks for another try.
 const RESET_MESSAGES = {
   no_speech: "I didn't hear anything — try again.",
+  unclear: "I didn't quite catch that — try again.",
   asked: "Answer discarded — try again.",
   too_long: "That answer was too long — keep it short.",
 };
@@ -359,8 +361,9 @@ class Game {
       const wrongLanguage = result.penalty.type === "wrong_language";
       this.hud.heard(wrongLanguage ? "" : result.transcript, wrongLanguage ? null : result.confidence);
       this.hud.feedback(penaltyMessage(result.penalty), "bad");
-    } else if (result.outcome === "no_speech") {
-      this.hud.feedback(RESET_MESSAGES.no_speech);
+    } else if (result.outcome === "no_speech" || result.outcome === "unclear") {
+      // The server's own words when it sent them (time-stop `message`), else ours.
+      this.hud.feedback(result.message || RESET_MESSAGES[result.outcome]);
     }
     this.updateControls();
     if (this.status !== "active" && this.status !== undefined) this.finish(result);

@@ -13,10 +13,10 @@ from interaction.asr.confidence import SegmentStats, utterance_confidence
 from interaction.asr.hypotheses import final_hypothesis, partial_hypothesis
 from interaction.asr.types import AsrError, AsrUnavailable, RecognitionOptions
 from interaction.asr.whisperlive import WhisperLiveProvider
-from tests.asr.whisperlive_peer import Script, ScriptedPeer, final_message
+from tests.asr.whisperlive_peer import Script, ScriptedPeer, evidence_payload, final_message
 
 FRENCH = RecognitionOptions(
-    language="fr", bias_phrases=("Je voudrais un café.",), bias_mode="initial_prompt"
+    language="fr", other_languages=("en", "de"), candidates=("Je voudrais un café.",)
 )
 
 
@@ -53,11 +53,13 @@ async def test_transcribe_sends_whisperlive_options_and_returns_the_final():
     assert conn.options["word_timestamps"] is True
     assert conn.options["uid"]
     assert conn.options["parley"] == {
-        "bias_phrases": ["Je voudrais un café."],
-        "bias_mode": "initial_prompt",
-        "detect_language": True,
+        "target_language": "fr",
+        "other_languages": ["en", "de"],
+        "candidates": ["Je voudrais un café."],
         "streaming": False,
     }
+    assert "initial_prompt" not in conn.options  # the candidates are scored, never prompted
+    assert "hotwords" not in conn.options
     assert conn.end_of_audio
     assert conn.audio_bytes == len(audio(2.5))
     assert max(len(f) for f in conn.frames) <= 16_000 * 4  # at most one second per frame
@@ -69,18 +71,74 @@ async def test_transcribe_sends_whisperlive_options_and_returns_the_final():
         utterance_confidence([0.9, 0.8, 0.7], [SegmentStats(0.0, 2.0, 0.1)])
     )
     assert hypothesis.language == "fr"
-    assert hypothesis.language_probability == pytest.approx(0.8)
-    assert hypothesis.language_probabilities == {"fr": 0.8, "en": 0.1}
+    assert hypothesis.language_probability == pytest.approx(0.9)
+    assert hypothesis.language_probabilities == {"fr": 0.9, "en": 0.1}
     assert not hypothesis.no_speech
     assert hypothesis.audio_ms == 2000
     assert hypothesis.asr_ms > 0
+    assert hypothesis.evidence == final_message()["evidence"]
 
 
-async def test_bias_is_not_sent_when_the_mode_is_none():
-    options = RecognitionOptions(language="fr", bias_phrases=("Oui.",), bias_mode="none")
+@pytest.mark.parametrize("streaming", [True, False])
+async def test_no_prompt_is_sent_unless_partials_ask_for_one(streaming):
     async with ScriptedPeer(Script(final=final_message())) as peer:
-        await provider(peer.url).transcribe(audio(0.5), options)
-    assert peer.connections[0].options["parley"]["bias_phrases"] == []
+        stream = await provider(peer.url).open_stream(FRENCH, streaming=streaming)
+        await stream.finish()
+        prompted = RecognitionOptions(language="fr", candidates=("Oui",), partial_prompt=True)
+        stream = await provider(peer.url).open_stream(prompted, streaming=streaming)
+        await stream.finish()
+    plain, asked = (conn.options for conn in peer.connections)
+    assert "initial_prompt" not in plain
+    assert "hotwords" not in plain
+    assert "hotwords" not in asked
+    # Partials (streaming only) may carry a prompt; a whole clip never decodes partials.
+    assert asked.get("initial_prompt") == ("Oui." if streaming else None)
+    assert asked["parley"]["candidates"] == ["Oui"]
+
+
+async def test_evaluate_returns_the_evidence_so_far_while_the_stream_goes_on():
+    def evidence(received: int) -> dict:
+        return evidence_payload("Je voudrais" if received < 64_000 else "Je voudrais un café.")
+
+    script = Script(final=final_message(), evidence=evidence)
+    async with ScriptedPeer(script) as peer:
+        stream = await provider(peer.url).open_stream(FRENCH)
+        await stream.send_audio(audio(0.5))
+        early = await stream.evaluate()
+        await stream.send_audio(audio(1.0))
+        later = await stream.evaluate()
+        final = await stream.finish()
+
+    conn = peer.connections[0]
+    assert conn.evaluations == [(1, 32_000), (2, 96_000)]
+    assert (early.text, early.final, later.text, later.final) == (
+        "Je voudrais",
+        False,
+        "Je voudrais un café.",
+        False,
+    )
+    assert early.evidence["transcript"] == "Je voudrais"
+    assert conn.audio_bytes == len(audio(1.5))  # the evaluations were not taken for audio
+    assert final.final
+    assert final.text == "Je voudrais un café."
+
+
+async def test_a_failed_evaluation_is_an_error_and_the_stream_goes_on():
+    async with ScriptedPeer(Script(final=final_message(), evidence=lambda _: None)) as peer:
+        stream = await provider(peer.url).open_stream(FRENCH)
+        await stream.send_audio(audio(0.5))
+        with pytest.raises(AsrError, match="boom"):
+            await stream.evaluate()
+        final = await stream.finish()
+    assert final.text == "Je voudrais un café."
+
+
+async def test_an_unanswered_evaluation_times_out():
+    async with ScriptedPeer(Script(final=final_message())) as peer:
+        stream = await provider(peer.url, final_timeout=0.3).open_stream(FRENCH)
+        with pytest.raises(AsrError, match=r"no evidence within 0\.3 s"):
+            await stream.evaluate()
+        await stream.close()
 
 
 async def test_stream_yields_partials_then_the_final():
@@ -241,14 +299,7 @@ async def test_close_is_idempotent_and_ends_partials():
 
 
 async def test_silence_gives_no_speech():
-    final = final_message() | {
-        "segments": [],
-        "text": "",
-        "no_speech": True,
-        "language": None,
-        "language_probability": None,
-        "language_probabilities": {},
-    }
+    final = final_message("")
     async with ScriptedPeer(Script(final=final)) as peer:
         hypothesis = await provider(peer.url).transcribe(audio(2.5), FRENCH)
     assert hypothesis.no_speech
@@ -288,8 +339,10 @@ def test_partial_hypothesis_reads_whisperlive_segments():
     assert not hypothesis.final
 
 
-def test_final_hypothesis_without_segments_is_no_speech():
-    hypothesis = final_hypothesis({"type": "parley.final", "segments": [], "audio_s": 1.5})
+def test_final_hypothesis_without_evidence_is_no_speech():
+    hypothesis = final_hypothesis(
+        {"type": "parley.final", "evidence": {"audio_s": 1.5, "no_speech": True}}
+    )
     assert hypothesis.no_speech
     assert hypothesis.final
     assert hypothesis.audio_ms == 1500

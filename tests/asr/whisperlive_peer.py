@@ -25,6 +25,8 @@ class Script:
 
     `at_end`: what END_OF_AUDIO gets: "final", "hang", "close", "error_final".
     `error_after_bytes`: send an ERROR status once this much audio arrived.
+    `evidence`: given the audio bytes received so far, the `evidence` body a
+    `parley.evaluate` request gets back (None: answer with an error; unset: never answer).
     """
 
     before_ready: str = "ready"
@@ -33,6 +35,7 @@ class Script:
     final: dict[str, Any] = field(default_factory=dict)
     error_after_bytes: int | None = None
     warning_first: bool = False
+    evidence: Callable[[int], dict[str, Any] | None] | None = None
 
 
 @dataclass
@@ -42,6 +45,8 @@ class Connection:
     options: dict[str, Any]
     frames: list[bytes] = field(default_factory=list)
     end_of_audio: bool = False
+    evaluations: list[tuple[int, int]] = field(default_factory=list)
+    """(request id, audio bytes received when it came) of each parley.evaluate."""
 
     @property
     def audio_bytes(self) -> int:
@@ -109,7 +114,9 @@ class ScriptedPeer:
                 conn.end_of_audio = True
                 await self._end(ws, uid)
                 return
-            assert isinstance(frame, bytes), "audio must be binary frames"
+            if isinstance(frame, str):
+                await self._evaluate(ws, uid, conn, json.loads(frame))
+                continue
             conn.frames.append(frame)
             if (
                 script.error_after_bytes is not None
@@ -122,6 +129,18 @@ class ScriptedPeer:
                 segments = script.segments(conn.audio_bytes)
                 if segments is not None:
                     await ws.send(json.dumps({"uid": uid, "segments": segments}))
+
+    async def _evaluate(
+        self, ws: ServerConnection, uid: str, conn: Connection, request: dict[str, Any]
+    ) -> None:
+        assert request.get("type") == "parley.evaluate", request
+        conn.evaluations.append((request["id"], conn.audio_bytes))
+        if self.script.evidence is None:
+            return
+        body = self.script.evidence(conn.audio_bytes)
+        reply: dict[str, Any] = {"uid": uid, "type": "parley.evidence", "id": request["id"]}
+        reply |= {"evidence": body, "asr_ms": 123} if body is not None else {"error": "boom"}
+        await ws.send(json.dumps(reply))
 
     async def _end(self, ws: ServerConnection, uid: str) -> None:
         at_end = self.script.at_end
@@ -137,15 +156,18 @@ class ScriptedPeer:
             await ws.close()
 
 
-def final_message(
+def evidence_payload(
     text: str = "Je voudrais un café.",
     *,
     probabilities: tuple[float, ...] = (0.9, 0.8, 0.7),
     no_speech_prob: float = 0.1,
     language_probabilities: dict[str, float] | None = None,
     audio_s: float = 2.0,
+    answers: dict[str, float] | None = None,
+    transcript_logprob: float = -0.2,
 ) -> dict[str, Any]:
-    """A `parley.final` body like the real server's, one segment, one word per probability."""
+    """An evidence payload shaped like `answer_evidence`'s: one word per probability,
+    `answers` maps each accepted answer to its teacher-forced mean log-probability."""
     tokens = text.split()
     words = [
         {
@@ -154,28 +176,40 @@ def final_message(
             "end": 0.3 * i + 0.25,
             "probability": p,
         }
-        for i, p in enumerate(probabilities)
+        for i, p in enumerate(probabilities if tokens else ())
     ]
-    probs = language_probabilities if language_probabilities is not None else {"fr": 0.8, "en": 0.1}
-    top = max(probs, key=probs.__getitem__) if probs else None
+    probs = language_probabilities if language_probabilities is not None else {"fr": 0.9, "en": 0.1}
+    speech = bool(text)
     return {
-        "segments": [
-            {
-                "start": 0.0,
-                "end": audio_s,
-                "text": text,
-                "avg_logprob": -0.3,
-                "no_speech_prob": no_speech_prob,
-                "words": words,
-            }
-        ],
-        "text": text,
-        "language": top,
-        "language_probability": probs.get(top) if top else None,
-        "language_probabilities": probs,
-        "transcript_language": "fr",
+        "version": 1,
+        "target_language": "fr",
+        "other_languages": ["en"],
         "audio_s": audio_s,
-        "speech_s": audio_s,
-        "asr_ms": 321,
-        "no_speech": False,
+        "speech_s": audio_s if speech else 0.0,
+        "speech": [[0.0, audio_s]] if speech else [],
+        "no_speech": not speech,
+        "window_s": 10.0 if speech else None,
+        "language_probabilities": probs if speech else {},
+        "language_probabilities_raw": probs if speech else {},
+        "transcript": text,
+        "transcript_score": {"tokens": len(tokens), "mean_logprob": transcript_logprob}
+        if speech
+        else None,
+        "decode_logprob": transcript_logprob,
+        "no_speech_prob": no_speech_prob if speech else None,
+        "looped": False,
+        "truncated": False,
+        "answers": [
+            {"answer": answer, "filler": None, "tokens": 4, "mean_logprob": logprob}
+            for answer, logprob in (answers or {}).items()
+        ],
+        "words": words if speech else [],
+        "answer_words": [],
+        "other_transcripts": {},
+        "timings_ms": {"total": 250.0},
     }
+
+
+def final_message(text: str = "Je voudrais un café.", **evidence: Any) -> dict[str, Any]:
+    """A `parley.final` body like the real server's (without `type`, which the peer adds)."""
+    return {"evidence": evidence_payload(text, **evidence), "asr_ms": 321}

@@ -319,3 +319,17 @@ def test_listing_sessions_costs_the_same_queries_for_one_or_many(
     with django_assert_max_num_queries(4):  # auth token, sessions, their turns (+ savepoint)
         listed = learner_client.get("/api/sessions/").json()
     assert [item["turn"]["index"] for item in listed] == [0] * 5
+
+
+@pytest.mark.django_db
+def test_a_spoken_answer_without_evidence_is_judged_on_its_transcript(learner, scenario) -> None:
+    """A provider that gives only a transcript: it may score, never be judged incorrect."""
+    from interaction.services import Answer
+    from interaction.vocabulary import Source
+
+    session = session_start(learner=learner, scenario=scenario)
+    right = Answer(source=Source.AUDIO, transcript="Un café, s'il vous plaît")
+    assert attempt_record(session=session, answer=right).verdict.outcome == "correct"
+    wrong = Answer(source=Source.AUDIO, transcript="Une bière", language_probabilities={"fr": 1})
+    result = attempt_record(session=session, answer=wrong)
+    assert (result.verdict.outcome, result.change.lives_delta) == ("unclear", 0)

@@ -20,6 +20,8 @@ from interaction.events import EVENT_TYPES
 from interaction.models import Attempt, PartialTranscript, ScoreEvent, Session, SessionEvent
 from interaction.ws import consumer
 from interaction.ws.outbox import Outbox
+from tests.asr.whisperlive_peer import evidence_payload
+from tests.conftest import scenario_data
 from tests.interaction.scripted_asr import Script, ScriptedProvider
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -51,53 +53,55 @@ def silence(seconds: float) -> bytes:
     return bytes(2 * int(seconds * 16_000))
 
 
-def evidence(
-    transcript: str,
-    *,
-    answer: str = CAFE,
-    answer_logprob: float = -0.2,
-    transcript_logprob: float = -0.2,
-    probabilities: dict[str, float] | None = None,
-) -> dict[str, Any]:
-    """An evidence payload (interaction.asr.evidence) the audio judge reads: the transcript,
-    the restricted language ID, the transcript's and one accepted answer's scores."""
-    return {
-        "transcript": transcript,
-        "no_speech": not transcript,
-        "speech_s": 2.0,
-        "language_probabilities": probabilities or {"fr": 0.99, "en": 0.01},
-        "transcript_score": {"mean_logprob": transcript_logprob},
-        "decode_logprob": transcript_logprob,
-        "answers": [{"answer": answer, "mean_logprob": answer_logprob, "tokens": 8}],
-    }
-
-
 def hypothesis(text: str, confidence: float, **extra: Any) -> Hypothesis:
     words = tuple(Word(w, 0.0, 0.1, confidence) for w in text.split())
     return Hypothesis(text=text, confidence=confidence, words=words, **extra)
+
+
+ANSWERS = tuple(answer for turn in scenario_data()["turns"] for answer in turn["answers"])
 
 
 def final(
     text: str,
     confidence: float = 0.9,
     probabilities: dict[str, float] | None = None,
-    **extra: Any,
-):
-    return hypothesis(
+    *,
+    transcript_logprob: float = -0.2,
+    answer_logprob: float | None = None,
+) -> Hypothesis:
+    """A final hypothesis with the evidence the server would send: `probabilities`
+    restricted and renormalised; each accepted answer of the test scenario scored
+    `answer_logprob` (default: close to the transcript when it is that answer, far off
+    otherwise)."""
+    raw = probabilities or {"fr": 0.8}
+    restricted = {lang: raw.get(lang, 0.0) for lang in ("fr", "en")}
+    total = sum(restricted.values()) or 1.0
+    restricted = {lang: round(p / total, 4) for lang, p in restricted.items()}
+    scores = {
+        answer: answer_logprob
+        if answer_logprob is not None
+        else (transcript_logprob - 0.1 if answer.rstrip(".") == text.rstrip(".") else -6.0)
+        for answer in ANSWERS
+    }
+    evidence = evidence_payload(
         text,
-        confidence,
+        probabilities=(confidence,) * max(1, len(text.split())),
+        language_probabilities=restricted,
+        answers=scores,
+        transcript_logprob=transcript_logprob,
+    )
+    return replace(
+        hypothesis(text, confidence, language_probabilities=restricted, no_speech=not text),
         final=True,
-        language_probabilities=probabilities or {"fr": 0.8},
-        no_speech=not text,
         audio_ms=2000,
         asr_ms=500,
-        **extra,
+        evidence=evidence,
     )
 
 
 def evaluated(text: str, confidence: float = 0.9, **scores: Any) -> Hypothesis:
     """A mid-stream evaluation (final=False) carrying its evidence."""
-    return replace(final(text, confidence, evidence=evidence(text, **scores)), final=False)
+    return replace(final(text, confidence, **scores), final=False)
 
 
 BIERE = "Je voudrais une bière"
@@ -197,7 +201,9 @@ async def test_a_correct_answer_is_committed_after_a_short_silence(
     )
     assert (done["turn"]["index"], done["status"]) == (1, "active")
     assert [event["seq"] for event in [ready, *events]] == list(range(1, len(events) + 2))
-    assert scripted.streams[0].options.bias_phrases  # the turn's answers bias the final pass
+    options = scripted.streams[0].options
+    assert options.candidates == ANSWERS[:2]  # the turn's answers, to be scored
+    assert (options.other_languages, options.partial_prompt) == (("en",), False)
     await communicator.disconnect()
 
     session = await database_sync_to_async(Session.objects.get)()
@@ -251,6 +257,31 @@ async def test_the_last_life_lost_sends_penalty_then_final(provider, token, make
     error = await receive(communicator)
     assert (error["type"], error["code"]) == ("error", "session_finished")
     await communicator.disconnect()
+
+
+async def test_an_unclear_answer_resets_and_keeps_the_turn_and_the_lives(
+    provider, token, scenario
+) -> None:
+    # The recogniser was unsure what it heard, and no accepted answer explains the audio.
+    provider(Script(final=final("Supply, sil Commission", 0.4, transcript_logprob=-2.0)))
+    communicator = await connect(token)
+    await start(communicator)
+    for _ in range(10):
+        await communicator.send_to(bytes_data=tone(0.1))
+    await communicator.send_json_to({"type": "stop"})
+    reset = await receive(communicator)
+    assert (reset["type"], reset["reason"]) == ("reset", "unclear")
+    assert (reset["livesDelta"], reset["scoreDelta"], reset["lives_remaining"]) == (0, 0, 3)
+    await communicator.disconnect()
+
+    attempt = await database_sync_to_async(Attempt.objects.get)()
+    assert (attempt.outcome, attempt.lives_delta, attempt.turn_index) == ("unclear", 0, 0)
+    assert attempt.evidence["transcript"] == "Supply, sil Commission"
+    assert attempt.evidence["verdict"]["outcome"] == "unclear"
+    session = await database_sync_to_async(Session.objects.get)()
+    assert (session.turn_index, session.lives_remaining) == (0, 3)
+    ledger = await database_sync_to_async(lambda: list(session.ledger.values_list("reason")))()
+    assert ledger == [("session_start",)]
 
 
 async def test_silence_or_an_empty_stop_resets_without_a_penalty(provider, token, scenario):
@@ -483,7 +514,7 @@ async def test_an_idle_connection_is_closed(provider, token, scenario, settings)
     assert (closed["type"], closed["code"]) == ("websocket.close", 4000)
 
 
-async def test_an_answer_begun_during_judging_is_biased_for_the_next_turn(
+async def test_an_answer_begun_during_judging_is_scored_against_the_next_turn(
     provider, token, scenario
 ) -> None:
     scripted = provider(
@@ -519,7 +550,7 @@ async def test_an_answer_begun_during_judging_is_biased_for_the_next_turn(
     await communicator.send_json_to({"type": "stop"})
     done = await receive_until(communicator, "final")
     assert done[-1]["status"] == "completed"
-    assert scripted.streams[1].options.bias_phrases == (
+    assert scripted.streams[1].options.candidates == (
         "Sur place, s'il vous plaît",
         "À emporter, s'il vous plaît",
     )

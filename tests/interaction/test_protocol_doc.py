@@ -34,3 +34,26 @@ def test_common_fields_match() -> None:
 def test_event_fields_match(kind: str) -> None:
     own = set(EVENT_TYPES[kind].__annotations__) - set(Event.__annotations__)
     assert documented_fields(kind) == own
+
+
+def test_reset_reasons_match() -> None:
+    from interaction.events import RESET_REASONS
+
+    text = DOC.read_text(encoding="utf-8")
+    section = text[text.index("### `reset`") :]
+    row = next(line for line in section.splitlines() if line.startswith("| `reason`"))
+    documented = re.findall(r"`(\w+)`", row.split("|")[3])
+    assert documented == list(RESET_REASONS)
+
+
+def test_every_reset_the_stream_sends_has_a_documented_reason() -> None:
+    """The reasons the code passes to reset_event are the documented ones."""
+    from interaction.events import RESET_REASONS
+    from interaction.vocabulary import UNCHANGED_OUTCOMES
+
+    root = DOC.parents[1]
+    source = (root / "interaction" / "ws" / "session.py").read_text(encoding="utf-8")
+    literals = set(re.findall(r'_reset_event\(\s*"(\w+)"', source))
+    literals |= set(re.findall(r'reset\(self, reason: str = "(\w+)"', source))
+    assert literals  # the pattern still finds them
+    assert literals | {str(outcome) for outcome in UNCHANGED_OUTCOMES} <= set(RESET_REASONS)

@@ -14,7 +14,14 @@ import pytest
 from django.conf import settings
 
 from scenarios.models import Scenario, Turn
-from scenarios.rules import PENALTY_TYPES, Penalty, Rules, ScenarioOverrides, rules_resolve
+from scenarios.rules import (
+    AUDIO_JUDGING_BOUNDS,
+    PENALTY_TYPES,
+    Penalty,
+    Rules,
+    ScenarioOverrides,
+    rules_resolve,
+)
 from scenarios.selectors import scenario_rules_get
 
 # Every difficulty differs from the global layer somewhere, so a row that skips a layer fails.
@@ -338,6 +345,7 @@ def test_selector_passes_every_scenario_override_and_the_turn_reward():
         wrong_language_probability=0.75,
         wrong_language_points=4,
         incorrect_answer_lives=2,
+        audio_judging={"correct_margin": -0.5, "incorrect_margin": -4.0},
     )
 
     resolved = scenario_rules_get(scenario=scenario, turn=Turn(order=0, reward=45))
@@ -352,6 +360,13 @@ def test_selector_passes_every_scenario_override_and_the_turn_reward():
             "wrong_language": Penalty(lives=2, points=4),
             "incorrect_answer": Penalty(lives=2, points=5),
         },
+        audio_judging={  # the hard difficulty's, then the scenario's own on top
+            "correct_margin": -0.5,
+            "correct_similarity_margin": settings.PARLEY_RULES["difficulty"]["hard"][
+                "audio_judging"
+            ]["correct_similarity_margin"],
+            "incorrect_margin": -4.0,
+        },
     )
 
 
@@ -361,3 +376,122 @@ def test_selector_turn_without_reward_falls_back_to_the_scenario_reward():
     resolved = scenario_rules_get(scenario=scenario, turn=Turn(order=0, reward=None))
 
     assert resolved.reward == 30
+
+
+# --- the fair judge's thresholds: global → difficulty → scenario ---
+
+AUDIO_DEFAULTS: dict[str, Any] = {
+    **DEFAULTS,
+    "difficulty": {
+        **DEFAULTS["difficulty"],
+        "hard": {
+            **DEFAULTS["difficulty"]["hard"],
+            "audio_judging": {"correct_margin": -0.7, "correct_similarity_margin": -2.0},
+        },
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("global_layer", "difficulty", "scenario_layer", "expected"),
+    [
+        pytest.param({}, "normal", None, {}, id="nothing set: the judge's own defaults"),
+        pytest.param(
+            {"correct_margin": -1.2}, "normal", None, {"correct_margin": -1.2}, id="global"
+        ),
+        pytest.param(
+            {},
+            "hard",
+            None,
+            {"correct_margin": -0.7, "correct_similarity_margin": -2.0},
+            id="hard is stricter",
+        ),
+        pytest.param(
+            {"correct_margin": -1.2, "incorrect_margin": -3.5},
+            "hard",
+            None,
+            {"correct_margin": -0.7, "correct_similarity_margin": -2.0, "incorrect_margin": -3.5},
+            id="difficulty over global, key by key",
+        ),
+        pytest.param(
+            {"correct_margin": -1.2},
+            "hard",
+            {"correct_margin": -0.4},
+            {"correct_margin": -0.4, "correct_similarity_margin": -2.0},
+            id="scenario over difficulty",
+        ),
+        pytest.param(
+            {},
+            "easy",
+            {"wrong_language_probability": 0.98},
+            {"wrong_language_probability": 0.98},
+            id="scenario only",
+        ),
+        pytest.param({}, "hard", {}, {"correct_margin": -0.7, "correct_similarity_margin": -2.0}),
+    ],
+)
+def test_audio_judging_thresholds_resolve_in_layers(
+    global_layer: dict[str, float],
+    difficulty: str,
+    scenario_layer: dict[str, float] | None,
+    expected: dict[str, float],
+) -> None:
+    resolved = rules_resolve(
+        defaults=AUDIO_DEFAULTS,
+        judging_defaults={**JUDGING, "audio": global_layer},
+        scenario=ScenarioOverrides(difficulty=difficulty, audio_judging=scenario_layer),
+    )
+    assert resolved.audio_judging == expected
+    assert all(isinstance(value, float) for value in resolved.audio_judging.values())
+
+
+@pytest.mark.parametrize(
+    ("layer", "where"),
+    [
+        ({"correct_margn": -1.0}, "correct_margn"),  # a typo is refused, never ignored
+        ({"correct_margin": "strict"}, "correct_margin"),
+        ({"correct_margin": True}, "correct_margin"),
+        ({"wrong_language_probability": 1.5}, "wrong_language_probability"),
+        ({"correct_similarity": -1}, "correct_similarity"),
+    ],
+)
+@pytest.mark.parametrize("level", ["global", "difficulty", "scenario"])
+def test_audio_judging_refuses_unknown_or_out_of_range_thresholds(
+    layer: dict[str, Any], where: str, level: str
+) -> None:
+    defaults = copy.deepcopy(AUDIO_DEFAULTS)
+    judging = {**JUDGING, "audio": layer if level == "global" else {}}
+    if level == "difficulty":
+        defaults["difficulty"]["normal"] = {"audio_judging": layer}
+    scenario = ScenarioOverrides(audio_judging=layer if level == "scenario" else None)
+    with pytest.raises(ValueError, match=where):
+        rules_resolve(defaults=defaults, judging_defaults=judging, scenario=scenario)
+
+
+def test_every_audio_threshold_is_a_field_of_the_judges_policy() -> None:
+    from interaction.audio_judging import AudioJudgingPolicy
+
+    numeric = {
+        f.name
+        for f in dataclasses.fields(AudioJudgingPolicy)
+        if f.name not in {"target_language", "other_languages", "ignore_accents"}
+    }
+    assert set(AUDIO_JUDGING_BOUNDS) == numeric
+    defaults = AudioJudgingPolicy(target_language="fr")
+    for name, (low, high) in AUDIO_JUDGING_BOUNDS.items():
+        assert low <= getattr(defaults, name) <= high, name  # the defaults are settable values
+
+
+def test_the_settings_thresholds_build_a_policy() -> None:
+    from interaction.audio_judging import AudioJudgingPolicy
+
+    for difficulty in ("easy", "normal", "hard"):
+        resolved = scenario_rules_get(scenario=Scenario(slug="x", difficulty=difficulty))
+        policy = AudioJudgingPolicy(
+            target_language="fr",
+            other_languages=("en",),
+            ignore_accents=True,
+            **resolved.audio_judging,
+        )
+        if difficulty == "hard":
+            assert policy.correct_margin > AudioJudgingPolicy(target_language="fr").correct_margin

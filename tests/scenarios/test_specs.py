@@ -181,6 +181,10 @@ def test_to_mapping_keeps_partial_penalties_without_nulls():
             {**MINIMAL, "penalties": {"incorrect_answer": {"lives": 0, "points": 0}}},
             id="zero-penalties",
         ),
+        pytest.param(
+            {**MINIMAL, "audio_judging": {"correct_margin": -0.5, "incorrect_similarity": 80}},
+            id="audio-judging",
+        ),
     ],
 )
 def test_round_trip(data: dict[str, Any]):
@@ -308,6 +312,17 @@ ERROR_CASES = [
         lambda data: data["turns"].append("just text"), ["turns[2]"], id="turn-not-mapping"
     ),
     pytest.param(setting("titel", "Typo"), ["titel"], id="unknown-key-typo"),
+    pytest.param(
+        setting("audio_judging", {"correct_margn": -1}),
+        ["audio_judging.correct_margn"],
+        id="audio-judging-unknown-threshold",
+    ),
+    pytest.param(
+        setting("audio_judging", {"correct_margin": 2.0, "wrong_language_probability": "x"}),
+        ["audio_judging.correct_margin", "audio_judging.wrong_language_probability"],
+        id="audio-judging-out-of-range",
+    ),
+    pytest.param(setting("audio_judging", [1]), ["audio_judging"], id="audio-judging-not-map"),
     pytest.param(on_turn(0, "answer", ["x"]), ["turns[0].answer"], id="unknown-turn-key"),
 ]
 

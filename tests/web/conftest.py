@@ -97,16 +97,19 @@ def spoken_answers(speech_clip: Callable[..., Path], tmp_path: Path) -> Callable
     A gap covers the server's end-of-utterance silence (1.2 s) and the final pass over the
     answer before it on a busy 2-core machine (2–4 s measured, more after a reconnect's
     catch-up): an utterance that starts before that judgement is recorded is recognised with
-    the previous turn's answers as its bias, and "Sur place" then comes out as "C'est plus".
+    the previous turn's answers as its candidates, and it is judged against the wrong turn.
     """
 
-    def build(*answers: tuple[str, str], gap_s: float = 7.5, lead_s: float = 1.0) -> Path:
+    def build(*answers: tuple[Any, ...], gap_s: float = 7.5, lead_s: float = 1.0) -> Path:
+        """Each answer is (text, voice) or (text, voice, speed in words/min)."""
+
         def quiet(seconds: float) -> np.ndarray:
             return np.zeros(int(seconds * SAMPLE_RATE), dtype=np.float32)
 
         parts = [quiet(lead_s)]
-        for text, voice in answers:
-            parts += [read_wav(speech_clip(text, voice)), quiet(gap_s)]
+        for text, voice, *speed in answers:
+            parts += [read_wav(speech_clip(text, voice, speed=speed[0] if speed else 150))]
+            parts += [quiet(gap_s)]
         samples = np.concatenate(parts)
         path = tmp_path / "microphone.wav"
         with wave.open(str(path), "wb") as wav:

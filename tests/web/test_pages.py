@@ -181,6 +181,7 @@ def test_the_review_hides_a_spoken_wrong_language_answers_invented_transcript(
     browser, learner, scenario
 ) -> None:
     from interaction.services import Answer
+    from tests.asr.whisperlive_peer import evidence_payload
 
     session = session_start(learner=learner, scenario=scenario)
     attempt_record(
@@ -188,8 +189,14 @@ def test_the_review_hides_a_spoken_wrong_language_answers_invented_transcript(
         answer=Answer(
             source=Source.AUDIO,
             transcript="Je m'en fous.",
-            language_probabilities={"en": 0.94},
+            language_probabilities={"fr": 0.01, "en": 0.99},
             confidence=0.24,
+            # the fair judge's evidence: English, and no accepted answer explains the audio
+            evidence=evidence_payload(
+                "Je m'en fous.",
+                language_probabilities={"fr": 0.01, "en": 0.99},
+                answers={"Je voudrais un café, s'il vous plaît": -6.0},
+            ),
         ),
     )
     page = browser.get(f"/sessions/{session.pk}/review/").content.decode()

@@ -146,6 +146,54 @@ def test_an_english_answer_costs_a_heart_with_an_answer_in_french_message(
     assert attempt.outcome == "wrong_language"
 
 
+# espeak-ng's fr+f3 at 130 wpm: the recogniser hears words it is unsure of ("Supply, sil
+# Commission"), and no accepted answer explains them: the fair judge says `unclear`.
+GARBLED = ("Sur place, s'il vous plaît", "fr+f3", 130)
+
+
+@pytest.mark.parametrize("mode", ["time_stop", "streaming"])
+def test_an_unclear_answer_asks_again_and_costs_no_heart(
+    browser_with_mic, live_app, make_scenario, make_learner, spoken_answers, mode
+) -> None:
+    from playwright.sync_api import expect
+
+    make_scenario(
+        slug="to-go-web",
+        title="Eat in or take away (web)",
+        turns=[
+            {"prompt": "Sur place ou à emporter ?", "answers": list(TURN1[:1])},
+            *[{"prompt": "Et avec ça ?", "answers": ["Rien d'autre, merci"]}],
+        ],
+    )
+    make_learner("cleo")
+    page = browser_with_mic(spoken_answers(GARBLED))
+    log_in(page, live_app, "cleo")
+    if mode == "streaming":
+        start_playing(page, live_app, "to-go-web", mode=mode)
+    else:
+        # As test_without_streaming_the_game_falls_back_to_time_stop: the socket refuses the
+        # start, and the answer being spoken goes to the time-stop POST when it ends.
+        page.goto(f"{live_app}/play/to-go-web/?debug=1")
+        Scenario.objects.filter(slug="to-go-web").update(streaming_enabled=False)
+        page.click("#start")
+        expect(page.locator("#mode-badge")).to_contain_text("Time-stop")
+
+    expect(page.locator("#feedback")).to_contain_text("I didn't quite catch that — try again.")
+    expect(page.locator("#hearts")).to_have_attribute("aria-label", "3 of 3 lives left")
+    expect(page.locator("#hearts .heart.lost")).to_have_count(0)
+    expect(page.locator("#turn-number")).to_have_text("1")  # the turn stays
+    expect(page.locator("#score")).to_have_text("0")
+    screenshot(page, f"unclear-{mode}")
+    assert_heard_sound(page)
+    assert not page.errors, page.errors
+    attempts = list(Attempt.objects.filter(session__learner__username="cleo"))
+    assert [a.outcome for a in attempts] == ["unclear"], [
+        (a.outcome, a.transcript) for a in attempts
+    ]
+    session = Session.objects.get(learner__username="cleo")
+    assert (session.lives_remaining, session.turn_index, session.status) == (3, 0, "active")
+
+
 def test_a_dropped_socket_reconnects_and_resumes_the_session(
     browser_with_mic, live_app, cafe, make_learner, spoken_answers
 ) -> None:

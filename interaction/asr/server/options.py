@@ -1,7 +1,9 @@
 """Parley's block of the connection options, as the server reads it: leniently.
 
-A bad block never refuses a connection; it falls back to safe values (no bias, detect the
-language, stream partials). Stock WhisperLive clients send no block and get stock behaviour.
+A bad block never refuses a connection; it falls back to safe values (no candidates, English
+as the other language, stream partials). Stock WhisperLive clients send no block and get
+stock behaviour. The candidates are only ever *scored* (`answer_evidence`): nothing here
+builds a prompt.
 """
 
 from __future__ import annotations
@@ -10,20 +12,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..wire import PARLEY_OPTIONS_KEY, BiasMode, as_bias_mode, bias_text
+from ..wire import PARLEY_OPTIONS_KEY
 
-MAX_BIAS_PHRASES = 32
-MAX_BIAS_CHARS = 800
+MAX_CANDIDATES = 16
+"""Each candidate is teacher-forced twice (alone and after a filler): bound the batch."""
+MAX_CANDIDATE_CHARS = 800
+MAX_OTHER_LANGUAGES = 4
+DEFAULT_OTHER_LANGUAGES = ("en",)
 
 
 @dataclass(frozen=True)
 class FinalPassOptions:
-    """The `"parley"` connection options, validated leniently (never reject a connection)."""
+    """The `"parley"` connection options, validated leniently (never reject a connection).
 
-    language: str | None
-    bias_phrases: tuple[str, ...] = ()
-    bias_mode: BiasMode = "none"
-    detect_language: bool = True
+    target_language: None when neither the block nor WhisperLive's `language` names one
+    (the evidence pass then has nothing to judge against and uses English).
+    """
+
+    target_language: str | None
+    other_languages: tuple[str, ...] = DEFAULT_OTHER_LANGUAGES
+    candidates: tuple[str, ...] = ()
     streaming: bool = True
 
     @classmethod
@@ -32,27 +40,32 @@ class FinalPassOptions:
         raw = options.get(PARLEY_OPTIONS_KEY)
         if not isinstance(raw, Mapping):
             return None
-        language = options.get("language")
-        phrases: list[str] = []
-        budget = MAX_BIAS_CHARS
-        raw_phrases = raw.get("bias_phrases")
-        for phrase in raw_phrases if isinstance(raw_phrases, list | tuple) else ():
-            text = str(phrase).strip()
-            if not text or len(phrases) >= MAX_BIAS_PHRASES or len(text) > budget:
+        target = raw.get("target_language") or options.get("language")
+        target = target if isinstance(target, str) and target else None
+        candidates: list[str] = []
+        budget = MAX_CANDIDATE_CHARS
+        for candidate in _as_list(raw.get("candidates")):
+            text = str(candidate).strip()
+            if not text or len(candidates) >= MAX_CANDIDATES or len(text) > budget:
                 continue
-            phrases.append(text)
+            candidates.append(text)
             budget -= len(text)
-        bias_mode = as_bias_mode(raw.get("bias_mode", "none")) if phrases else "none"
+        others = tuple(
+            dict.fromkeys(
+                str(lang)
+                for lang in _as_list(raw.get("other_languages"))
+                if isinstance(lang, str) and lang and lang != target
+            )
+        )[:MAX_OTHER_LANGUAGES]
         return cls(
-            language=language if isinstance(language, str) and language else None,
-            bias_phrases=tuple(phrases) if bias_mode != "none" else (),
-            bias_mode=bias_mode,
-            detect_language=bool(raw.get("detect_language", True)),
+            target_language=target,
+            other_languages=others
+            if "other_languages" in raw
+            else tuple(lang for lang in DEFAULT_OTHER_LANGUAGES if lang != target),
+            candidates=tuple(dict.fromkeys(candidates)),
             streaming=bool(raw.get("streaming", True)),
         )
 
-    def decode_bias(self) -> dict[str, str]:
-        """faster-whisper keyword arguments carrying the bias phrases, if any."""
-        if self.bias_mode == "none" or not self.bias_phrases:
-            return {}
-        return {self.bias_mode: bias_text(self.bias_phrases)}
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else []

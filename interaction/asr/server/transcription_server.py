@@ -1,17 +1,23 @@
-"""WhisperLive's server with Parley's two hooks: greedy partials and a final pass.
+"""WhisperLive's server with Parley's hooks: greedy partials, mid-stream evaluations, a final.
 
 Stock WhisperLive streams revised segments while audio arrives, but on `END_OF_AUDIO` it
 closes at once and drops whatever it had not yet marked completed. We keep its protocol and
 use its own extension hook, `transcript_finalizer`, which runs once when `END_OF_AUDIO`
 arrives while the socket is still open: for a client that sent a `"parley"` block in its
-options, the finalizer stops the client's streaming loop and runs `final_pass` over the
-whole utterance's audio, whose result goes back as one `parley.final` message before the
-server closes the connection as usual. Clients without the block get stock behaviour.
+options, the finalizer stops the client's streaming loop and runs `final_pass` (the fair
+judge's evidence pass) over the whole utterance's audio, whose result goes back as one
+`parley.final` message before the server closes the connection as usual.
+
+Stock WhisperLive reads every frame as audio; this server also takes one text frame,
+`{"type": "parley.evaluate", "id": N}`: the evidence over the audio received so far, sent
+back as `parley.evidence` with the same `id` while the stream goes on (the pass runs in a
+thread of its own, so audio keeps arriving). Clients without the block get stock behaviour.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import threading
@@ -21,7 +27,7 @@ import numpy as np
 from whisper_live.backend.faster_whisper_backend import ServeClientFasterWhisper
 from whisper_live.server import TranscriptionServer
 
-from ..wire import FINAL_TYPE, FinalMessage
+from ..wire import EVALUATE_TYPE, EVIDENCE_TYPE, FINAL_TYPE, FinalMessage, parse_message
 from .final_pass import final_pass
 from .locking import holding
 from .options import FinalPassOptions
@@ -30,9 +36,9 @@ from .partials import start_partials
 logger = logging.getLogger(__name__)
 
 STREAM_JOIN_TIMEOUT_S = 10.0
-# Streaming passes only feed partials (the verdict comes from the final pass): greedy, no
-# temperature fallback. WhisperLive's defaults (beam 5 with fallback re-decodes) make each
-# pass slower, which delays both the next partial and the final pass that waits for it.
+# Streaming passes only feed partials (the verdict comes from the evidence pass): greedy,
+# no temperature fallback. WhisperLive's defaults (beam 5 with fallback re-decodes) make
+# each pass slower, which delays both the next partial and the final pass that waits for it.
 PARTIAL_DECODE = {"beam_size": 1, "best_of": 1, "temperature": 0.0}
 PARTIALS_ENV = "PARLEY_ASR_PARTIALS"
 """Set to "legacy" for WhisperLive's own streaming loop (with PARTIAL_DECODE) instead of
@@ -40,7 +46,7 @@ PARTIALS_ENV = "PARLEY_ASR_PARTIALS"
 
 
 class ParleyTranscriptionServer(TranscriptionServer):
-    """WhisperLive's server, plus a final pass per Parley connection at END_OF_AUDIO."""
+    """WhisperLive's server, plus evidence passes per Parley connection (mid-stream and final)."""
 
     def initialize_client(
         self, websocket: Any, options: dict[str, Any], *args: Any, **kwargs: Any
@@ -50,6 +56,7 @@ class ParleyTranscriptionServer(TranscriptionServer):
         final_options = FinalPassOptions.from_connection(options)
         if not client or final_options is None:
             return
+        client.parley_options = final_options
         if not final_options.streaming:
             # A whole clip (time-stop): partial decodes would only delay the final pass.
             client.exit = True
@@ -63,6 +70,64 @@ class ParleyTranscriptionServer(TranscriptionServer):
             self._finalize_client, client, final_options
         )
 
+    def get_audio_from_websocket(self, websocket: Any) -> Any:
+        """The next audio frame, answering Parley's text requests on the way.
+
+        A text frame is never audio: `parley.evaluate` starts an evaluation; anything else
+        textual is logged and skipped (a stock server would have read it as samples).
+        """
+        while True:
+            frame = websocket.recv()
+            if not isinstance(frame, str):
+                break
+            self._on_text_frame(websocket, frame)
+        return self._audio_from_frame(websocket, frame)
+
+    def _audio_from_frame(self, websocket: Any, frame: bytes) -> Any:
+        """WhisperLive's own frame decoding (`get_audio_from_websocket`), on a frame in hand."""
+        if frame == b"END_OF_AUDIO":
+            return False
+        audio_format = self.audio_formats.get(websocket)
+        if audio_format == "uint8":
+            return (np.frombuffer(frame, dtype=np.uint8).astype(np.float32) - 128.0) / 128.0
+        if self.raw_pcm_input or audio_format == "int16":
+            return np.frombuffer(frame, dtype=np.int16).astype(np.float32) / 32768.0
+        return np.frombuffer(frame, dtype=np.float32)
+
+    def _on_text_frame(self, websocket: Any, frame: str) -> None:
+        message = parse_message(frame)
+        client = self.client_manager.get_client(websocket)
+        options = getattr(client, "parley_options", None) if client else None
+        if message is None or message.get("type") != EVALUATE_TYPE or options is None:
+            logger.warning("ignored a text frame that is not a parley.evaluate request")
+            return
+        request_id = message.get("id")
+        threading.Thread(
+            target=self._evaluate,
+            args=(client, options, request_id),
+            name=f"parley-evaluate {getattr(client, 'client_uid', '?')}",
+            daemon=True,
+        ).start()
+
+    def _evaluate(self, client: Any, options: FinalPassOptions, request_id: Any) -> None:
+        """Run the evidence pass on the audio so far and send `parley.evidence` (id echoed)."""
+        audio = _audio_so_far(client)
+        lock = ServeClientFasterWhisper.SINGLE_MODEL_LOCK if self.single_model else None
+        payload: FinalMessage
+        try:
+            payload = final_pass(
+                client.transcriber, audio, options, lock=lock, message_type=EVIDENCE_TYPE
+            )
+        except Exception as exc:
+            logger.exception("evaluation failed for client %s", client.client_uid)
+            payload = {"type": EVIDENCE_TYPE, "error": f"evaluation failed: {exc}"}
+        if isinstance(request_id, int):
+            payload["id"] = request_id
+        try:
+            client.websocket.send(json.dumps({"uid": client.client_uid, **payload}))
+        except Exception:
+            logger.info("client %s left before its evaluation", client.client_uid)
+
     def _finalize_client(
         self, client: Any, options: FinalPassOptions, _transcript: list[Any]
     ) -> FinalMessage:
@@ -71,30 +136,38 @@ class ParleyTranscriptionServer(TranscriptionServer):
         thread = getattr(client, "trans_thread", None)
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=STREAM_JOIN_TIMEOUT_S)
-        with client.lock:
-            audio = client.frames_np.copy() if client.frames_np is not None else None
-        if audio is None:
-            audio = np.zeros(0, dtype=np.float32)
+        audio = _audio_so_far(client)
         lock = ServeClientFasterWhisper.SINGLE_MODEL_LOCK if self.single_model else None
         try:
             payload = final_pass(client.transcriber, audio, options, lock=lock)
         except Exception as exc:
             logger.exception("final pass failed for client %s", client.client_uid)
             return {"type": FINAL_TYPE, "error": f"final pass failed: {exc}"}
+        evidence = payload.get("evidence") or {}
         logger.info(
             "final pass %s: %.1f s audio, %d ms, language %s, no_speech=%s",
             client.client_uid,
-            payload.get("audio_s"),
+            evidence.get("audio_s"),
             payload.get("asr_ms"),
-            payload.get("language"),
-            payload.get("no_speech"),
+            evidence.get("language_probabilities"),
+            evidence.get("no_speech"),
         )
         return payload
 
 
+def _audio_so_far(client: Any) -> np.ndarray:
+    with client.lock:
+        audio = client.frames_np.copy() if client.frames_np is not None else None
+    return audio if audio is not None else np.zeros(0, dtype=np.float32)
+
+
 def partial_pass(client: Any, input_sample: np.ndarray) -> list[Any]:
     """WhisperLive's streaming decode (ServeClientFasterWhisper.transcribe_audio, lock path)
-    with PARTIAL_DECODE options; `client` is a ServeClientFasterWhisper."""
+    with PARTIAL_DECODE options; `client` is a ServeClientFasterWhisper.
+
+    Partials decide nothing (the evidence pass does); they carry a prompt only when the
+    client put one in WhisperLive's own options (Parley's client does not by default).
+    """
     lock = (
         ServeClientFasterWhisper.SINGLE_MODEL_LOCK
         if ServeClientFasterWhisper.SINGLE_MODEL

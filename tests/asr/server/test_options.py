@@ -6,7 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from interaction.asr.server.options import MAX_BIAS_CHARS, MAX_BIAS_PHRASES, FinalPassOptions
+from interaction.asr.server.options import (
+    MAX_CANDIDATE_CHARS,
+    MAX_CANDIDATES,
+    FinalPassOptions,
+)
 
 
 def test_stock_clients_get_no_final_pass():
@@ -18,59 +22,59 @@ def test_parley_block_is_read():
         {
             "language": "fr",
             "parley": {
-                "bias_phrases": ["Je voudrais un café", "Un café, s'il vous plaît."],
-                "bias_mode": "hotwords",
-                "detect_language": False,
+                "target_language": "fr",
+                "other_languages": ["en", "de", "fr", "en"],
+                "candidates": ["Je voudrais un café", " Un café, s'il vous plaît. "],
                 "streaming": False,
             },
         }
     )
     assert options == FinalPassOptions(
-        language="fr",
-        bias_phrases=("Je voudrais un café", "Un café, s'il vous plaît."),
-        bias_mode="hotwords",
-        detect_language=False,
+        target_language="fr",
+        other_languages=("en", "de"),  # the target and repeats dropped
+        candidates=("Je voudrais un café", "Un café, s'il vous plaît."),
         streaming=False,
     )
-    assert options.decode_bias() == {"hotwords": "Je voudrais un café. Un café, s'il vous plaît."}
 
 
 @pytest.mark.parametrize(
-    "parley",
-    [
-        {"bias_phrases": ["Oui"], "bias_mode": "translate"},  # unknown mode
-        {"bias_phrases": [], "bias_mode": "initial_prompt"},  # nothing to bias with
-        {"bias_phrases": "Oui", "bias_mode": "initial_prompt"},  # not a list
-        {"bias_phrases": ["  "], "bias_mode": "initial_prompt"},
-    ],
+    "candidates",
+    ["Oui", None, [], ["  "], 42],
 )
-def test_unusable_bias_falls_back_to_none(parley):
-    options = FinalPassOptions.from_connection({"language": "fr", "parley": parley})
-    assert options is not None
-    assert options.bias_mode == "none"
-    assert options.decode_bias() == {}
-
-
-def test_bias_is_bounded():
-    phrases = [f"phrase {i} " + "x" * 40 for i in range(100)]
+def test_unusable_candidates_leave_nothing_to_score(candidates):
     options = FinalPassOptions.from_connection(
-        {"language": "fr", "parley": {"bias_phrases": phrases, "bias_mode": "initial_prompt"}}
+        {"language": "fr", "parley": {"candidates": candidates}}
     )
     assert options is not None
-    assert 0 < len(options.bias_phrases) <= MAX_BIAS_PHRASES
-    assert sum(len(p) for p in options.bias_phrases) <= MAX_BIAS_CHARS
+    assert options.candidates == ()
 
 
-def test_missing_language_lets_the_server_detect_it():
-    options = FinalPassOptions.from_connection({"language": None, "parley": {}})
+def test_candidates_are_bounded():
+    phrases = [f"phrase {i} " + "x" * 40 for i in range(100)]
+    options = FinalPassOptions.from_connection(
+        {"language": "fr", "parley": {"candidates": phrases}}
+    )
     assert options is not None
-    assert options.language is None
-    assert options.detect_language is True
-    assert options.streaming is True
+    assert 0 < len(options.candidates) <= MAX_CANDIDATES
+    assert sum(len(p) for p in options.candidates) <= MAX_CANDIDATE_CHARS
+
+
+def test_an_empty_block_takes_the_connection_language_and_suspects_english():
+    options = FinalPassOptions.from_connection({"language": "de", "parley": {}})
+    assert options == FinalPassOptions(
+        target_language="de", other_languages=("en",), candidates=(), streaming=True
+    )
+    english = FinalPassOptions.from_connection({"language": "en", "parley": {}})
+    assert english is not None
+    assert english.other_languages == ()
+    nothing = FinalPassOptions.from_connection({"language": None, "parley": {}})
+    assert nothing is not None
+    assert nothing.target_language is None
 
 
 def test_streaming_passes_decode_greedily_with_the_connection_options() -> None:
-    """Partials only: greedy, no temperature fallback; the connection's bias still applies."""
+    """Partials only: greedy, no temperature fallback; a prompt only if WhisperLive's own
+    options carry one (Parley's client sends none unless partial_prompt asks)."""
     from types import SimpleNamespace
 
     from interaction.asr.server.transcription_server import PARTIAL_DECODE, partial_pass

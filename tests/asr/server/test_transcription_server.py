@@ -1,0 +1,196 @@
+"""Parley's hooks in WhisperLive's server: text frames, mid-stream evaluations, the final.
+
+The socket is a stand-in (what the server reads and sends is what matters here); the model
+is the real base model, spied on, so the test sees every prompt a deciding pass is given.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+
+from interaction.asr.server.options import FinalPassOptions
+from interaction.asr.server.transcription_server import ParleyTranscriptionServer
+from interaction.asr.wire import EVIDENCE_TYPE, FINAL_TYPE
+from tests.speech import read_wav
+
+CAFE = ("Je voudrais un café, s'il vous plaît", "Un café, s'il vous plaît")
+OPTIONS = FinalPassOptions(target_language="fr", other_languages=("en",), candidates=CAFE)
+
+
+class FakeSocket:
+    """Frames to hand out on recv(); what the server sends."""
+
+    def __init__(self, *frames: str | bytes) -> None:
+        self.frames = list(frames)
+        self.sent: list[dict[str, Any]] = []
+        self.sent_event = threading.Event()
+
+    def recv(self) -> str | bytes:
+        return self.frames.pop(0)
+
+    def send(self, data: str) -> None:
+        self.sent.append(json.loads(data))
+        self.sent_event.set()
+
+
+def server_with(client: Any) -> ParleyTranscriptionServer:
+    server = ParleyTranscriptionServer()
+    server.client_manager = SimpleNamespace(get_client=lambda _ws: client)
+    server.single_model = False
+    return server
+
+
+def client_with(audio: np.ndarray | None, transcriber: Any = None, **extra: Any) -> Any:
+    return SimpleNamespace(
+        client_uid="c1",
+        frames_np=audio,
+        lock=threading.Lock(),
+        transcriber=transcriber,
+        parley_options=OPTIONS,
+        **extra,
+    )
+
+
+def test_text_frames_are_requests_never_audio(monkeypatch: pytest.MonkeyPatch) -> None:
+    samples = np.linspace(-0.5, 0.5, 1_600, dtype=np.float32)
+    ws = FakeSocket(
+        json.dumps({"type": "parley.evaluate", "id": 7}),
+        "not json at all",
+        json.dumps({"type": "something.else"}),
+        samples.tobytes(),
+        b"END_OF_AUDIO",
+    )
+    server = server_with(client_with(None))
+    asked: list[Any] = []
+    monkeypatch.setattr(server, "_evaluate", lambda _client, _options, rid: asked.append(rid))
+
+    audio = server.get_audio_from_websocket(ws)
+
+    np.testing.assert_array_equal(audio, samples)
+    assert server.get_audio_from_websocket(ws) is False  # END_OF_AUDIO ends the stream
+    for _ in range(50):  # the evaluation runs in a thread of its own
+        if asked:
+            break
+        threading.Event().wait(0.02)
+    assert asked == [7]
+
+
+def test_a_stock_client_never_starts_an_evaluation(monkeypatch: pytest.MonkeyPatch) -> None:
+    stock = SimpleNamespace(client_uid="stock")  # no "parley" block, no options
+    ws = FakeSocket(json.dumps({"type": "parley.evaluate", "id": 1}), b"\0\0\0\0")
+    server = server_with(stock)
+    asked: list[Any] = []
+    monkeypatch.setattr(server, "_evaluate", lambda *args: asked.append(args))
+    assert server.get_audio_from_websocket(ws).tolist() == [0.0]
+    assert asked == []
+
+
+def test_a_failed_evaluation_answers_with_an_error_and_the_id(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from interaction.asr.server import transcription_server
+
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("no model")
+
+    monkeypatch.setattr(transcription_server, "final_pass", broken)
+    ws = FakeSocket()
+    client = client_with(np.zeros(16_000, dtype=np.float32), None, websocket=ws)
+    server_with(client)._evaluate(client, OPTIONS, 3)
+    (reply,) = ws.sent
+    assert (reply["type"], reply["id"], reply["uid"]) == (EVIDENCE_TYPE, 3, "c1")
+    assert "no model" in reply["error"]
+
+
+# --- with the real model ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def model() -> Any:
+    from faster_whisper import WhisperModel
+
+    from interaction.asr.server.model_files import ensure_model
+
+    return WhisperModel(
+        str(ensure_model("base")),
+        device="cpu",
+        compute_type="int8",
+        cpu_threads=2,
+        local_files_only=True,
+    )
+
+
+class Spy:
+    """Every call into the CTranslate2 model, recorded, then delegated."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._inner, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append((name, args, kwargs))
+            return attribute(*args, **kwargs)
+
+        return call
+
+
+def spied(model: Any) -> tuple[Any, Spy]:
+    spy = Spy(model.model)
+    wrapped = SimpleNamespace(
+        model=spy, feature_extractor=model.feature_extractor, hf_tokenizer=model.hf_tokenizer
+    )
+    return wrapped, spy
+
+
+def assert_no_prompt(model: Any, spy: Spy) -> None:
+    """Every decode starts <|startoftranscript|> <|lang|> <|transcribe|> <|notimestamps|>:
+    no <|startofprev|> section (initial_prompt, hotwords), no accepted answer's tokens."""
+    sot_prev = model.hf_tokenizer.token_to_id("<|startofprev|>")
+    answers = [model.hf_tokenizer.encode(" " + a, add_special_tokens=False).ids for a in CAFE]
+    decodes = [args for name, args, _kwargs in spy.calls if name == "generate"]
+    assert decodes, "the pass decoded a transcript"
+    for args in decodes:
+        for prompt in args[1]:
+            assert sot_prev not in prompt
+            assert len(prompt) == 4, prompt
+            assert not any(token in prompt for tokens in answers for token in tokens[:1])
+
+
+@pytest.mark.asr
+def test_the_final_and_the_evaluations_carry_no_prompt(
+    model: Any, speech_clip: Callable[..., Path]
+) -> None:
+    audio = read_wav(speech_clip("Un café, s'il vous plaît", "fr", speed=150))
+    transcriber, spy = spied(model)
+    ws = FakeSocket()
+    client = client_with(
+        audio, transcriber, websocket=ws, exit=False, frames_ready=threading.Event()
+    )
+    server = server_with(client)
+
+    server._evaluate(client, OPTIONS, 1)
+    final = server._finalize_client(client, OPTIONS, [])
+
+    (evidence,) = ws.sent
+    assert (evidence["type"], evidence["id"]) == (EVIDENCE_TYPE, 1)
+    assert final["type"] == FINAL_TYPE
+    for message in (evidence, final):
+        payload = message["evidence"]
+        assert payload["transcript"]
+        assert {a["answer"] for a in payload["answers"]} == set(CAFE)  # scored, not prompted
+        assert message["asr_ms"] >= 0
+    assert [name for name, _a, _k in spy.calls].count("encode") == 2  # one per pass
+    assert_no_prompt(model, spy)
