@@ -13,8 +13,8 @@ a SPECULATE step is flagged `resumed`: the speculative verdict is dropped.
 
 An answer committed early (`end(hold=True)`) may still be going on: "Sur place" is accepted,
 and the learner goes on with "…, s'il vous plaît". Voice that comes back before
-`silence_end_s` of silence after its last word is that answer's tail, not the next answer:
-those blocks are DROP steps (not sent, never judged) until `silence_end_s` of silence.
+`tail_hold_s` of silence after its last word is that answer's tail, not the next answer:
+those blocks are DROP steps (not sent, never judged) until `tail_hold_s` of silence.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ class EndpointingParams:
     min_speech_s: float = 0.3
     speculate_silence_s: float = 0.3
     silence_end_s: float = 1.0
+    tail_hold_s: float = 1.0  # silence after an answer committed early before a new one
     max_utterance_s: float = 30.0
     sample_rate: int = SAMPLE_RATE
 
@@ -81,6 +82,7 @@ class Endpointer:
         self._min_speech = params.min_speech_s * rate
         self._silence_end = params.silence_end_s * rate
         self._speculate = min(params.speculate_silence_s, params.silence_end_s) * rate
+        self._tail_hold = params.tail_hold_s * rate
         self._max_samples = params.max_utterance_s * rate
         self._preroll: list[np.ndarray] = []
         self._open: _Open | None = None
@@ -97,7 +99,7 @@ class Endpointer:
             self._held_silence = 0 if voiced else self._held_silence + samples.size
             if voiced:
                 return Step(Action.DROP)
-            if self._held_silence < self._silence_end:
+            if self._held_silence < self._tail_hold:
                 return Step(Action.WAIT)
             self._held_silence = None  # the answer is over: the next voice opens one
         if self._open is None:
@@ -135,10 +137,10 @@ class Endpointer:
         """The session ended the utterance (judged, reset or failed): the next voice opens one.
 
         hold: it was committed before its end (a speculative correct verdict): voice before
-        `silence_end_s` of silence after its last word is its tail (DROP), not a new one."""
+        `tail_hold_s` of silence after its last word is its tail (DROP), not a new one."""
         current, self._open = self._open, None
         self._preroll.clear()
-        if hold and current is not None and current.trailing_silence < self._silence_end:
+        if hold and current is not None and current.trailing_silence < self._tail_hold:
             self._held_silence = current.trailing_silence
 
     def clear(self) -> None:

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 import uuid
 from typing import Any
 
@@ -51,6 +53,9 @@ from interaction.ws.tasks import TaskSet
 from telemetry import metrics
 
 logger = logging.getLogger(__name__)
+
+STOP_AFTER_VERDICT_S = 1.0
+"""A stop this soon after a recorded verdict, with no new utterance, is the verdict's own."""
 
 
 class StreamingSession:
@@ -87,6 +92,7 @@ class StreamingSession:
         )
         self._audio: AudioInput | None = None
         self._finished_reported = False
+        self._judged_at = -math.inf  # time.monotonic() of the last recorded verdict
 
     @property
     def superseded(self) -> bool:
@@ -139,8 +145,12 @@ class StreamingSession:
 
     async def stop(self) -> None:
         self._require_started()
-        if self.utterance is None and self._judging.locked():
-            return  # the utterance is being judged already (a verdict or silence)
+        if self.utterance is None and (
+            self._judging.locked() or time.monotonic() - self._judged_at < STOP_AFTER_VERDICT_S
+        ):
+            # The answer is being judged, or was a moment ago (a verdict committed early can
+            # cross the learner's stop on the wire): nothing to stop.
+            return
         if self.utterance is None:
             self.endpointer.clear()
             await self._reset_event(Outcome.NO_SPEECH, None)
@@ -307,6 +317,7 @@ class StreamingSession:
             self.context = await self.outbox.record(
                 answer=answer, utterance=utterance.id, auto=auto
             )
+            self._judged_at = time.monotonic()
 
     @staticmethod
     async def _speculated(utterance: Utterance) -> Hypothesis | None:

@@ -717,3 +717,19 @@ async def test_the_tail_of_an_answer_committed_early_is_not_the_next_answer(
     assert (done[-1]["outcome"], done[-1]["status"]) == ("correct", "completed")
     assert len(scripted.streams) == 2
     await communicator.disconnect()
+
+
+async def test_a_stop_just_after_an_early_verdict_changes_nothing(
+    provider, token, scenario
+) -> None:
+    """The verdict committed 0.3 s after the last word and the learner's stop cross on the
+    wire: the stop is not an empty answer (no `reset`)."""
+    provider(Script(final=final(CAFE), evaluations=[evaluated(CAFE)]))
+    communicator = await connect(token)
+    await start(communicator)
+    for block in [tone(0.1)] * 10 + [silence(0.1)] * 3:
+        await communicator.send_to(bytes_data=block)
+    assert (await receive_until(communicator, "final"))[-1]["auto"] is True
+    await communicator.send_json_to({"type": "stop"})
+    assert await communicator.receive_nothing(timeout=0.3)
+    await communicator.disconnect()
