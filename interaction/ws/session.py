@@ -5,13 +5,13 @@ start/stop/reset/close come from control messages; audio frames go through `Audi
 
 End of utterance, speculatively: after a short trailing silence (SPECULATE) the recogniser
 evaluates the audio so far (`AsrRelay.evaluate`) and the verdict is judged in memory
-(`speculation`). A confident *correct* verdict is committed at once (auto-finalise); any
-other waits for the long silence (END) or the stop gesture, and is then committed as it
-stands (no second pass); voice that comes back drops it. Without a speculative verdict in
-hand, the end waits for the recogniser's final pass. Every verdict is recorded through the
-time-stop scoring path (`stream_services.stream_attempt_record`) by the `Outbox`, which
-numbers, stores and sends every event; the recorded hypothesis is the evaluated one, so the
-recorded verdict is the speculative one.
+(`speculation`). A confident *correct* verdict is committed at once (auto-finalise), the
+evaluated hypothesis itself, so the recorded verdict is the speculative one; any other
+waits for the long silence (END) or the stop gesture and then comes from the recogniser's
+final pass over the whole utterance (as the time-stop POST's does); voice that comes back
+drops the speculation. Every verdict is recorded through the time-stop scoring path
+(`stream_services.stream_attempt_record`) by the `Outbox`, which numbers, stores and sends
+every event.
 """
 
 from __future__ import annotations
@@ -285,9 +285,9 @@ class StreamingSession:
     ) -> None:
         """End the utterance and judge it through the time-stop scoring path.
 
-        The speculative verdict of the current pause is committed when there is one (auto:
-        `speculative`, the early commit of a confident correct answer); otherwise the
-        recogniser's final pass over the whole utterance is."""
+        The speculative verdict of the current pause is committed when it is a confident
+        correct answer (auto: `speculative`, the early commit); any other verdict comes from
+        the recogniser's final pass over the whole utterance."""
         async with self._judging:
             utterance = self.utterance
             if utterance is None or (expected is not None and utterance is not expected):
@@ -297,6 +297,13 @@ class StreamingSession:
             # Committed before the long silence: more words now are this answer's tail.
             self._take_utterance(hold=speculative)
             hypothesis = await self._speculated(utterance)
+            if hypothesis is not None and not (
+                speculative
+                or commits_at_once(speculative_outcome(hypothesis, self._require_started()))
+            ):
+                # Not a confident correct answer: the verdict that costs something comes
+                # from the final pass over the whole utterance, as the time-stop POST's does.
+                hypothesis = None
             if hypothesis is not None:
                 await self.relay.abandon(utterance)  # no final pass: the verdict is in hand
             else:

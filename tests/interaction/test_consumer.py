@@ -606,6 +606,8 @@ async def test_a_pause_mid_sentence_is_never_cut_off(provider, token, scenario) 
 
 
 async def test_a_penalty_waits_for_the_long_silence(provider, token, scenario) -> None:
+    """Judged in memory after 0.3 s, a penalty is not committed then; after 1.0 s of silence
+    the verdict comes from the final pass over the whole utterance."""
     scripted = provider(Script(final=final(BIERE), evaluations=[evaluated(BIERE, **WRONG)]))
     communicator = await connect(token)
     await start(communicator)
@@ -622,20 +624,26 @@ async def test_a_penalty_waits_for_the_long_silence(provider, token, scenario) -
         "incorrect_answer",
         -1,
     )
-    assert (penalty["transcript"], scripted.streams[0].finished) == (BIERE, False)
+    assert (penalty["transcript"], scripted.streams[0].finished) == (BIERE, True)
     await communicator.disconnect()
 
 
-async def test_the_stop_commits_the_speculative_verdict(provider, token, scenario) -> None:
+async def test_the_stop_after_a_speculative_penalty_takes_the_final_pass(
+    provider, token, scenario
+) -> None:
+    """Only a correct answer is committed from the speculation; a stop after a speculative
+    penalty gets the verdict of the final pass over the whole utterance (as time-stop)."""
     scripted = provider(Script(final=final(CAFE), evaluations=[evaluated(BIERE, **WRONG)]))
     communicator = await connect(token)
     await start(communicator)
     for block in [tone(0.1)] * 10 + [silence(0.1)] * 4:
         await communicator.send_to(bytes_data=block)
+    await asyncio.sleep(0.1)
     await communicator.send_json_to({"type": "stop"})
-    penalty = await receive(communicator)
-    assert (penalty["type"], penalty["transcript"]) == ("penalty", BIERE)
-    assert not scripted.streams[0].finished  # the verdict in hand, no second pass
+    done = await receive(communicator)
+    assert (done["type"], done["outcome"], done["auto"]) == ("final", "correct", False)
+    assert scripted.streams[0].evaluated == [1.3]
+    assert scripted.streams[0].finished
     await communicator.disconnect()
 
 
@@ -686,8 +694,9 @@ async def test_a_correct_verdict_after_the_learner_went_on_is_dropped(
     assert await communicator.receive_nothing(timeout=0.3)
     for _ in range(10):
         await communicator.send_to(bytes_data=silence(0.1))
-    penalty = await receive(communicator)
-    assert (penalty["type"], penalty["transcript"]) == ("penalty", BIERE)
+    done = await receive(communicator)  # the second pause's penalty: from the final pass
+    assert (done["type"], done["outcome"], done["auto"]) == ("final", "correct", False)
+    assert scripted.streams[0].evaluated == [1.8, 2.1]  # the first ran late (gated)
     await communicator.disconnect()
 
 
