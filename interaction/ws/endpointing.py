@@ -15,6 +15,8 @@ An answer committed early (`end(hold=True)`) may still be going on: "Sur place" 
 and the learner goes on with "…, s'il vous plaît". Voice that comes back before
 `tail_hold_s` of silence after its last word is that answer's tail, not the next answer:
 those blocks are DROP steps (not sent, never judged) until `tail_hold_s` of silence.
+Off by default (0): a client that answers the next turn within that time (the e2e tests'
+answers 0.6 s apart) would lose the start of its answer; STREAM_LIMITS may turn it on.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ class EndpointingParams:
     min_speech_s: float = 0.3
     speculate_silence_s: float = 0.3
     silence_end_s: float = 1.0
-    tail_hold_s: float = 1.0  # silence after an answer committed early before a new one
+    tail_hold_s: float = 0.0  # silence after an answer committed early before a new one
     max_utterance_s: float = 30.0
     sample_rate: int = SAMPLE_RATE
 

@@ -701,11 +701,12 @@ async def test_a_correct_verdict_after_the_learner_went_on_is_dropped(
 
 
 async def test_the_tail_of_an_answer_committed_early_is_not_the_next_answer(
-    provider, token, scenario
+    provider, token, scenario, settings
 ) -> None:
-    """'Un café, s'il vous plaît' is committed 0.3 s after its last word; the learner goes on
-    a moment later: those words are not judged as the next turn's answer. After 1.0 s of
-    silence the next answer opens as usual."""
+    """With tail_hold_s: 'Un café, s'il vous plaît' is committed 0.3 s after its last word;
+    the learner goes on a moment later: those words are not judged as the next turn's
+    answer. After 1.0 s of silence the next answer opens as usual."""
+    settings.STREAM_LIMITS = {**settings.STREAM_LIMITS, "tail_hold_s": 1.0}
     scripted = provider(
         Script(final=final(CAFE), evaluations=[evaluated(CAFE)]),
         Script(final=final("Sur place, s'il vous plaît")),

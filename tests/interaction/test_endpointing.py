@@ -104,14 +104,14 @@ def test_clear_drops_the_preroll() -> None:
 def test_the_tail_of_an_answer_committed_early_is_dropped() -> None:
     """'Sur place' is committed 0.3 s after its last word; the learner goes on ('…, s'il
     vous plaît') 0.4 s later: that tail is never sent nor judged as the next answer."""
-    endpointer = Endpointer(EndpointingParams())
+    endpointer = Endpointer(EndpointingParams(tail_hold_s=1.0))
     assert play(endpointer, "VVVV" + "SSS") == "Ssss" + "ssp"
     endpointer.end(hold=True)
     assert play(endpointer, "SSSS" + "VVV" + "S" * 10 + "V") == "wwww" + "ddd" + "w" * 10 + "S"
 
 
 def test_after_a_held_answer_a_long_silence_opens_the_next_one() -> None:
-    endpointer = Endpointer(EndpointingParams())
+    endpointer = Endpointer(EndpointingParams(tail_hold_s=1.0))
     play(endpointer, "VVVV" + "SSS")
     endpointer.end(hold=True)
     assert play(endpointer, "S" * 7 + "V") == "w" * 7 + "S"  # 0.3 + 0.7 s: 1.0 s in all
@@ -125,8 +125,15 @@ def test_an_answer_ended_without_hold_lets_the_next_voice_open_at_once() -> None
 
 
 def test_clear_forgets_a_held_answer() -> None:
-    endpointer = Endpointer(EndpointingParams())
+    endpointer = Endpointer(EndpointingParams(tail_hold_s=1.0))
     play(endpointer, "VVVV" + "SSS")
     endpointer.end(hold=True)
     endpointer.clear()
     assert play(endpointer, "V") == "S"
+
+
+def test_no_hold_by_default() -> None:
+    endpointer = Endpointer(EndpointingParams())
+    play(endpointer, "VVVV" + "SSS")
+    endpointer.end(hold=True)
+    assert play(endpointer, "SV") == "wS"
