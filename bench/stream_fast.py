@@ -151,7 +151,7 @@ def database_create(name: str) -> None:
 
 async def answer(base_url: str, token: str, item: dict[str, Any], way: str) -> dict[str, Any]:
     tail_s = STOP_AFTER_S if way == "stop" else SILENCE_S
-    client = await StreamClient.open(base_url, token, timeout=60, tail_s=tail_s, drain=False)
+    client = await StreamClient.open(base_url, token, timeout=60, tail_s=tail_s)
     try:
         ready = await client.start(scenario=f"fast-{item['scenario']}-{item['turn']}")
         assert ready["type"] == "ready", ready

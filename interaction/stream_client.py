@@ -71,11 +71,10 @@ class StreamClient:
     speed: float = 1.0
     tail_s: float = TAIL_SILENCE_S
     """Silence sent after each clip before the stop gesture (unless judged sooner)."""
-    drain: bool = True
+    drain: bool = False
     """After a verdict that came before the end of the clip and its tail, play the rest
-    anyway, as a learner does (speaking on, then quiet): the server treats voice right after
-    an answer committed early as that answer's tail, so the next answer starts after it.
-    False: stop sending at the verdict (one answer per connection, as the benches do)."""
+    anyway, as a learner does (speaking on, then quiet). Off: stop sending at the verdict
+    (what the e2e tests' time-stop comparison expects)."""
     events: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
