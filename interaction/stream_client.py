@@ -71,6 +71,10 @@ class StreamClient:
     speed: float = 1.0
     tail_s: float = TAIL_SILENCE_S
     """Silence sent after each clip before the stop gesture (unless judged sooner)."""
+    drain: bool = False
+    """After a verdict that came before the end of the clip and its tail, play the rest
+    anyway, as a learner does (speaking on, then quiet). Off: stop sending at the verdict
+    (what the e2e tests' time-stop comparison expects)."""
     events: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
@@ -114,8 +118,8 @@ class StreamClient:
         started = time.monotonic()
         verdict = asyncio.create_task(self._verdict(timing, started))
         async for frame in paced(pcm, speed=self.speed):
-            if verdict.done():
-                break  # auto-finalised: the rest of the clip is not needed
+            if verdict.done() and not self.drain:
+                break  # judged early: the rest of the clip is not needed
             await self.ws.send(frame.tobytes())
         if not verdict.done():
             await self.send({"type": "stop"})

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from interaction.audio_judging import AudioJudgingPolicy
 from interaction.events import Standing, StoredEvent, TurnInfo
 from interaction.models import Session, SessionEvent
 from interaction.presenters import session_standing, turn_payload
 from interaction.selectors import learner_other_languages_get
+from interaction.services import audio_policy_get
 from interaction.vocabulary import SessionStatus
 from scenarios.models import Turn
 from scenarios.selectors import scenario_rules_get
@@ -18,6 +20,9 @@ class StreamContext:
     """What a live stream needs to know about its session, refreshed after every attempt.
 
     confidence_threshold and answer_similarity: 0..1, the effective rules of the turn due.
+    audio_policy: the audio judge's policy for that turn (`services.audio_policy_get`, as
+    the recording path builds it): a speculative verdict is judged with it in memory before
+    the recording path judges the same evidence again.
     """
 
     session_id: str
@@ -31,6 +36,7 @@ class StreamContext:
     confidence_threshold: float
     answer_similarity: float
     event_seq: int
+    audio_policy: AudioJudgingPolicy | None = None
 
     @property
     def active(self) -> bool:
@@ -57,6 +63,11 @@ def stream_context_get(*, session: Session) -> StreamContext:
         confidence_threshold=rules.confidence_threshold,
         answer_similarity=rules.answer_similarity,
         event_seq=session.event_seq,
+        audio_policy=audio_policy_get(
+            target_language=scenario.language,
+            rules=rules,
+            other_languages=learner_other_languages_get(learner=session.learner),
+        ),
     )
 
 

@@ -174,8 +174,11 @@ LOGGING = {
 # Feature flag: streaming mode for every scenario (each scenario has its own flag too).
 STREAMING_ENABLED = env.bool("STREAMING_ENABLED", default=True)
 STREAM_IDLE_TIMEOUT_S = env.float("STREAM_IDLE_TIMEOUT_S", default=60.0)
-# Bounds of one stream (interaction.ws.limits.StreamLimits); seconds.
+# Bounds of one stream (interaction.ws.limits.StreamLimits); seconds. After
+# speculate_silence_s of trailing silence the answer is evaluated and a confident correct
+# verdict committed; any other verdict waits for silence_end_s (or the stop gesture).
 STREAM_LIMITS = {
     "max_utterance_s": env.float("STREAM_MAX_UTTERANCE_S", default=30.0),
-    "silence_end_s": env.float("STREAM_SILENCE_END_S", default=1.2),
+    "speculate_silence_s": env.float("STREAM_SPECULATE_SILENCE_S", default=0.3),
+    "silence_end_s": env.float("STREAM_SILENCE_END_S", default=1.0),
 }

@@ -1,7 +1,9 @@
 """One utterance's trip to the recogniser: the relay task, and the partials' throttle.
 
 Audio goes to the ASR from a task of its own (the receive path only converts and queues), so
-a slow recogniser never blocks the socket; its partial hypotheses come back throttled.
+a slow recogniser never blocks the socket; its partial hypotheses come back throttled. A
+mid-stream evaluation (`evaluate`) goes through the same queue, so it covers every sample
+queued before it.
 """
 
 from __future__ import annotations
@@ -51,18 +53,25 @@ class PartialThrottle:
         self.last_at, self.last_text = at, hypothesis.text
 
 
+Queued = bytes | asyncio.Future[Hypothesis] | None
+"""Audio for the ASR task, an evaluation to ask for once the audio before it is sent, or the
+end of the utterance."""
+
+
 @dataclass(eq=False)
 class Utterance:
     id: str
     started: float
     throttle: PartialThrottle
-    audio: asyncio.Queue[bytes | None] = field(default_factory=asyncio.Queue)
+    audio: asyncio.Queue[Queued] = field(default_factory=asyncio.Queue)
     sender: asyncio.Task[None] | None = None
     reader: asyncio.Task[None] | None = None
     stream: AsrStream | None = None
     samples: int = 0  # heard so far (16 kHz)
     queued_samples: int = 0  # converted audio waiting for the ASR task
     closed: bool = False
+    speculation: asyncio.Task[Hypothesis | None] | None = None
+    """The speculative verdict's evaluation of the current pause (None: none, or dropped)."""
 
 
 class AsrRelay:
@@ -107,6 +116,18 @@ class AsrRelay:
         utterance.queued_samples += samples.size
         utterance.audio.put_nowait(np.asarray(samples, dtype=np.float32).tobytes())
 
+    async def evaluate(self, utterance: Utterance) -> Hypothesis:
+        """The recogniser's evidence on everything queued so far; the utterance goes on.
+
+        AsrError when the recogniser cannot evaluate (or never came up)."""
+        reply: asyncio.Future[Hypothesis] = asyncio.get_running_loop().create_future()
+        utterance.audio.put_nowait(reply)
+        try:
+            return await reply
+        finally:
+            if not reply.done():
+                reply.cancel()
+
     async def finish(self, utterance: Utterance) -> Hypothesis | None:
         """The final hypothesis; None if the ASR never came up (already reported). AsrError."""
         utterance.audio.put_nowait(None)
@@ -124,7 +145,7 @@ class AsrRelay:
     async def abandon(self, utterance: Utterance) -> None:
         utterance.closed = True
         utterance.audio.put_nowait(None)
-        for task in (utterance.sender, utterance.reader):
+        for task in (utterance.sender, utterance.reader, utterance.speculation):
             if task is not None:
                 task.cancel()
         if utterance.stream is not None:
@@ -141,11 +162,27 @@ class AsrRelay:
                 chunk = await utterance.audio.get()
                 if chunk is None:
                     return
+                if isinstance(chunk, asyncio.Future):
+                    if not chunk.done():
+                        self.tasks.spawn(_evaluate(stream, chunk), name="asr-evaluate")
+                    continue
                 utterance.queued_samples -= len(chunk) // 4
                 await stream.send_audio(chunk)
         except AsrError as failed:  # AsrUnavailable included: no server took the utterance
+            self._fail_evaluations(utterance, failed)
             if not utterance.closed:
                 await self.on_failure(utterance, str(failed))
+        except asyncio.CancelledError:
+            self._fail_evaluations(utterance, AsrError("The utterance was abandoned."))
+            raise
+
+    @staticmethod
+    def _fail_evaluations(utterance: Utterance, error: AsrError) -> None:
+        """Evaluations still queued get `error` (the stream that would answer them is gone)."""
+        while not utterance.audio.empty():
+            item = utterance.audio.get_nowait()
+            if isinstance(item, asyncio.Future) and not item.done():
+                item.set_exception(error)
 
     async def _read(self, utterance: Utterance, stream: AsrStream) -> None:
         async for hypothesis in stream.partials():
@@ -167,3 +204,15 @@ class AsrRelay:
         now = time.monotonic()
         utterance.throttle.sent(hypothesis, at=now)
         await self.on_partial(utterance, hypothesis, now)
+
+
+async def _evaluate(stream: AsrStream, reply: asyncio.Future[Hypothesis]) -> None:
+    """Ask `stream` for its evidence so far; the answer (or the AsrError) goes to `reply`."""
+    try:
+        hypothesis = await stream.evaluate()
+    except AsrError as failed:
+        if not reply.done():
+            reply.set_exception(failed)
+        return
+    if not reply.done():
+        reply.set_result(hypothesis)

@@ -1,17 +1,25 @@
 """StreamingSession: one learner's live stream, the control flow that wires the rooms.
 
 start/stop/reset/close come from control messages; audio frames go through `AudioInput`
-(decoding) and the `Endpointer` (where an utterance begins and ends) to the `AsrRelay`. An
-utterance ends by the stop gesture, by trailing silence, or by auto-finalise (a confident
-partial that matches an accepted answer); it is judged and recorded through the time-stop
-scoring path (`stream_services.stream_attempt_record`) by the `Outbox`, which numbers,
-stores and sends every event.
+(decoding) and the `Endpointer` (where an utterance begins and ends) to the `AsrRelay`.
+
+End of utterance, speculatively: after a short trailing silence (SPECULATE) the recogniser
+evaluates the audio so far (`AsrRelay.evaluate`) and the verdict is judged in memory
+(`speculation`). A confident *correct* verdict is committed at once (auto-finalise), the
+evaluated hypothesis itself, so the recorded verdict is the speculative one; any other
+waits for the long silence (END) or the stop gesture and then comes from the recogniser's
+final pass over the whole utterance (as the time-stop POST's does); voice that comes back
+drops the speculation. Every verdict is recorded through the time-stop scoring path
+(`stream_services.stream_attempt_record`) by the `Outbox`, which numbers, stores and sends
+every event.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 import uuid
 from typing import Any
 
@@ -34,16 +42,20 @@ from interaction.stream_selectors import StreamContext
 from interaction.stream_services import PartialRow, StreamRefused, StreamSuperseded
 from interaction.vocabulary import Mode, Outcome
 from interaction.ws.audio_in import AudioInput
-from interaction.ws.endpointing import SAMPLE_RATE, Action, Endpointer, auto_finalise_due
+from interaction.ws.endpointing import SAMPLE_RATE, Action, Endpointer
 from interaction.ws.errors import StreamError
 from interaction.ws.limits import StreamLimits
 from interaction.ws.messages import Start
 from interaction.ws.outbox import Outbox
 from interaction.ws.relay import AsrRelay, Utterance
+from interaction.ws.speculation import commits_at_once, speculative_outcome
 from interaction.ws.tasks import TaskSet
 from telemetry import metrics
 
 logger = logging.getLogger(__name__)
+
+STOP_AFTER_VERDICT_S = 1.0
+"""A stop this soon after a recorded verdict, with no new utterance, is the verdict's own."""
 
 
 class StreamingSession:
@@ -80,6 +92,7 @@ class StreamingSession:
         )
         self._audio: AudioInput | None = None
         self._finished_reported = False
+        self._judged_at = -math.inf  # time.monotonic() of the last recorded verdict
 
     @property
     def superseded(self) -> bool:
@@ -132,8 +145,12 @@ class StreamingSession:
 
     async def stop(self) -> None:
         self._require_started()
-        if self.utterance is None and self._judging.locked():
-            return  # the utterance is being judged already (auto-finalise or silence)
+        if self.utterance is None and (
+            self._judging.locked() or time.monotonic() - self._judged_at < STOP_AFTER_VERDICT_S
+        ):
+            # The answer is being judged, or was a moment ago (a verdict committed early can
+            # cross the learner's stop on the wire): nothing to stop.
+            return
         if self.utterance is None:
             self.endpointer.clear()
             await self._reset_event(Outcome.NO_SPEECH, None)
@@ -176,7 +193,7 @@ class StreamingSession:
         if samples.size == 0:
             return
         step = self.endpointer.push(samples)
-        if step.action == Action.WAIT:
+        if step.action in (Action.WAIT, Action.DROP):
             return
         if step.opened:
             self.utterance = self.relay.open()
@@ -195,9 +212,37 @@ class StreamingSession:
             await self._reset_event("too_long", utterance.id)
             return
         assert step.audio is not None
+        if step.resumed and utterance.speculation is not None:
+            # The learner goes on after a pause: the speculative verdict is dropped.
+            utterance.speculation.cancel()
+            utterance.speculation = None
         self.relay.queue(utterance, step.audio)
-        if step.action == Action.END:
+        if step.action == Action.SPECULATE:
+            utterance.speculation = self.tasks.spawn(
+                self._speculate(utterance), name="stream-speculate"
+            )
+        elif step.action == Action.END:
             self.tasks.spawn(self.finalise(auto=False, expected=utterance), name="stream-judge")
+
+    async def _speculate(self, utterance: Utterance) -> Hypothesis | None:
+        """Evaluate the utterance so far; commit a confident correct verdict at once.
+
+        Returns the evaluated hypothesis (None when the recogniser could not evaluate), which
+        the end of the utterance commits if the learner has not gone on speaking."""
+        try:
+            hypothesis = await self.relay.evaluate(utterance)
+        except AsrError as failed:
+            logger.info("no speculative verdict for %s: %s", utterance.id, failed)
+            return None
+        context = self._require_started()
+        if utterance.speculation is asyncio.current_task() and commits_at_once(
+            speculative_outcome(hypothesis, context)
+        ):
+            self.tasks.spawn(
+                self.finalise(auto=True, expected=utterance, speculative=True),
+                name="stream-judge",
+            )
+        return hypothesis
 
     async def _partial(self, utterance: Utterance, hypothesis: Hypothesis, now: float) -> None:
         """A throttled partial: match it, send it (its transcript stored), maybe judge now."""
@@ -233,28 +278,41 @@ class StreamingSession:
                 latency_ms=round((now - utterance.started) * 1000),
             ),
         )
-        if auto_finalise_due(
-            similarity=match.similarity,
-            answer_similarity=context.answer_similarity,
-            confidence=hypothesis.confidence,
-            confidence_threshold=context.confidence_threshold,
-            lives_remaining=context.standing.lives_remaining,
-        ):
-            self.tasks.spawn(self.finalise(auto=True, expected=utterance), name="stream-judge")
 
     # --- judging ------------------------------------------------------------------------
-    async def finalise(self, *, auto: bool, expected: Utterance | None = None) -> None:
-        """End the utterance and judge it through the time-stop scoring path."""
+    async def finalise(
+        self, *, auto: bool, expected: Utterance | None = None, speculative: bool = False
+    ) -> None:
+        """End the utterance and judge it through the time-stop scoring path.
+
+        The speculative verdict of the current pause is committed when it is a confident
+        correct answer (auto: `speculative`, the early commit); any other verdict comes from
+        the recogniser's final pass over the whole utterance."""
         async with self._judging:
             utterance = self.utterance
             if utterance is None or (expected is not None and utterance is not expected):
-                return  # already judged (a stop and an auto-finalise raced)
-            self._take_utterance()
-            try:
-                hypothesis = await self.relay.finish(utterance)
-            except AsrError as failed:
-                await self._asr_failed(utterance, str(failed))
-                return
+                return  # already judged (a stop and a verdict raced)
+            if speculative and utterance.speculation is None:
+                return  # the learner went on speaking: that verdict was dropped
+            # Committed before the long silence: more words now are this answer's tail.
+            self._take_utterance(hold=speculative)
+            hypothesis = await self._speculated(utterance)
+            if hypothesis is not None and not (
+                speculative
+                or commits_at_once(speculative_outcome(hypothesis, self._require_started()))
+            ):
+                # Not a confident correct answer: the verdict that costs something comes
+                # from the final pass over the whole utterance, as the time-stop POST's does.
+                hypothesis = None
+            if hypothesis is not None:
+                await self.relay.abandon(utterance)  # no final pass: the verdict is in hand
+            else:
+                auto = False
+                try:
+                    hypothesis = await self.relay.finish(utterance)
+                except AsrError as failed:
+                    await self._asr_failed(utterance, str(failed))
+                    return
             if hypothesis is None:
                 return  # the ASR never came up; the relay has reported it
             metrics.ASR_SECONDS.labels(Mode.STREAMING).observe(hypothesis.asr_ms / 1000)
@@ -266,6 +324,20 @@ class StreamingSession:
             self.context = await self.outbox.record(
                 answer=answer, utterance=utterance.id, auto=auto
             )
+            self._judged_at = time.monotonic()
+
+    @staticmethod
+    async def _speculated(utterance: Utterance) -> Hypothesis | None:
+        """The current pause's evaluated hypothesis (waiting for it if it is on its way)."""
+        task = utterance.speculation
+        if task is None:
+            return None
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.cancelled():
+                return None  # dropped while we waited (the learner went on)
+            raise
 
     async def _asr_failed(self, utterance: Utterance, message: str) -> None:
         if self.utterance is utterance:
@@ -277,10 +349,11 @@ class StreamingSession:
         await self._reset_event("asr_unavailable", utterance.id)
 
     # --- helpers ------------------------------------------------------------------------
-    def _take_utterance(self) -> Utterance | None:
-        """Forget the utterance under way (the endpointer too): the next voice opens one."""
+    def _take_utterance(self, *, hold: bool = False) -> Utterance | None:
+        """Forget the utterance under way (the endpointer too): the next voice opens one
+        (after the held answer's tail, with `hold`: `Endpointer.end`)."""
         utterance, self.utterance = self.utterance, None
-        self.endpointer.end()
+        self.endpointer.end(hold=hold)
         return utterance
 
     def _recognition_options(self) -> RecognitionOptions:

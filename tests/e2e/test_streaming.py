@@ -176,3 +176,32 @@ def test_streaming_and_time_stop_score_the_same_answers_identically(
         by_time_stop.lives_remaining,
         by_time_stop.status,
     )
+
+
+def test_a_paused_answer_is_not_cut_off(live_app, token, cafe, speech_clip) -> None:
+    """Two halves of the accepted answer with 0.7 s of silence between (longer than the
+    0.3 s after which a verdict is speculated, shorter than the 1.0 s that ends an answer):
+    the first half alone is never committed; the whole answer is judged, once."""
+    halves = [
+        decode_upload(
+            speech_clip(text, "fr").read_bytes(),
+            content_type="audio/wav",
+            filename="half.wav",
+            max_bytes=10**8,
+            max_seconds=60,
+        )
+        for text in ("Je voudrais un café,", "s'il vous plaît")
+    ]
+    paused = np.concatenate([halves[0], np.zeros(int(0.7 * 16_000), np.float32), halves[1]])
+
+    async def scenario(client: StreamClient):
+        await client.start(scenario="cafe-e2e")
+        events, _ = await client.answer(paused)
+        return events
+
+    events = play(live_app, token, scenario, tail_s=1.5)
+    verdicts = [event for event in events if event["type"] != "partial"]
+    assert [event["type"] for event in verdicts] == ["final"], events
+    assert (verdicts[0]["outcome"], verdicts[0]["livesDelta"]) == ("correct", 0), events
+    assert "vous pla" in verdicts[0]["transcript"].lower(), verdicts[0]  # both halves
+    assert Session.objects.get().lives_remaining == 3

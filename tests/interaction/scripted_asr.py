@@ -1,16 +1,17 @@
 """A scripted ASR provider for consumer unit tests only (the product always uses WhisperLive).
 
-Each utterance plays one `Script`: partial hypotheses released as audio arrives, then a
-final hypothesis when the utterance ends.
+Each utterance plays one `Script`: partial hypotheses released as audio arrives, evaluated
+hypotheses (mid-stream `evaluate`, one per call, the last repeated), then a final hypothesis
+when the utterance ends.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from interaction.asr.types import AsrUnavailable, Hypothesis, RecognitionOptions
+from interaction.asr.types import AsrError, AsrUnavailable, Hypothesis, RecognitionOptions
 
 
 @dataclass
@@ -20,6 +21,9 @@ class Script:
     final: Hypothesis = field(
         default_factory=lambda: Hypothesis(text="", confidence=0.0, no_speech=True, final=True)
     )
+    evaluations: list[Hypothesis] | None = None
+    """What `evaluate` returns, call by call (the last one again after); None: the final
+    (final=False); an empty list: evaluate fails (a recogniser that cannot evaluate)."""
 
 
 class ScriptedStream:
@@ -31,6 +35,7 @@ class ScriptedStream:
         self.pending = list(script.partials)
         self.finished = False
         self.closed = False
+        self.evaluated: list[float] = []  # seconds of audio each evaluate() covered
 
     async def send_audio(self, samples: bytes) -> None:
         self.received += len(samples)
@@ -44,6 +49,15 @@ class ScriptedStream:
             if item is None:
                 return
             yield item
+
+    async def evaluate(self) -> Hypothesis:
+        evaluations = self.script.evaluations
+        if evaluations is not None and not evaluations:
+            raise AsrError("scripted: this recogniser cannot evaluate")
+        self.evaluated.append(self.received / 4 / 16_000)
+        if evaluations is None:
+            return replace(self.script.final, final=False)
+        return evaluations[min(len(self.evaluated), len(evaluations)) - 1]
 
     async def finish(self) -> Hypothesis:
         self.finished = True

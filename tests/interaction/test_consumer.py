@@ -19,6 +19,7 @@ from interaction.asr.types import Hypothesis, Word
 from interaction.events import EVENT_TYPES
 from interaction.models import Attempt, PartialTranscript, ScoreEvent, Session, SessionEvent
 from interaction.ws import consumer
+from interaction.ws.outbox import Outbox
 from tests.asr.whisperlive_peer import evidence_payload
 from tests.conftest import scenario_data
 from tests.interaction.scripted_asr import Script, ScriptedProvider
@@ -46,6 +47,10 @@ def tone(seconds: float, *, amplitude: float = 0.3, rate: int = 16_000) -> bytes
         f"<{count}h",
         *(int(amplitude * 32767 * math.sin(2 * math.pi * 220 * i / rate)) for i in range(count)),
     )
+
+
+def silence(seconds: float) -> bytes:
+    return bytes(2 * int(seconds * 16_000))
 
 
 def hypothesis(text: str, confidence: float, **extra: Any) -> Hypothesis:
@@ -92,6 +97,15 @@ def final(
         asr_ms=500,
         evidence=evidence,
     )
+
+
+def evaluated(text: str, confidence: float = 0.9, **scores: Any) -> Hypothesis:
+    """A mid-stream evaluation (final=False) carrying its evidence."""
+    return replace(final(text, confidence, **scores), final=False)
+
+
+BIERE = "Je voudrais une bière"
+WRONG = {"answer_logprob": -5.0}  # no accepted answer explains the audio: a penalty
 
 
 @pytest.fixture
@@ -145,11 +159,16 @@ async def start(communicator, scenario: str = "cafe-test") -> dict[str, Any]:
     return ready
 
 
-async def test_a_turn_auto_finalises_on_a_confident_match(provider, token, scenario) -> None:
+async def test_a_correct_answer_is_committed_after_a_short_silence(
+    provider, token, scenario
+) -> None:
+    """0.3 s after the last word the recogniser evaluates the answer; judged correct in
+    memory, it is committed at once (auto), without waiting for a final pass."""
     scripted = provider(
         Script(
             partials=[(0.5, hypothesis("Je voudrais", 0.5)), (1.5, hypothesis(CAFE, 0.93))],
             final=final(CAFE),
+            evaluations=[evaluated(CAFE)],
         )
     )
     communicator = await connect(token)
@@ -164,7 +183,12 @@ async def test_a_turn_auto_finalises_on_a_confident_match(provider, token, scena
 
     for _ in range(20):
         await communicator.send_to(bytes_data=tone(0.1))
+    await asyncio.sleep(0.3)  # as in real time: the throttled partial goes out meanwhile
+    for _ in range(3):  # 0.3 s of trailing silence: the speculative verdict
+        await communicator.send_to(bytes_data=silence(0.1))
     events = await receive_until(communicator, "final")
+    assert scripted.streams[0].evaluated == [2.3]  # every sample before it, once
+    assert (scripted.streams[0].finished, scripted.streams[0].closed) == (False, True)
     partials = [event for event in events if event["type"] == "partial"]
     assert [p["transcript"] for p in partials] == ["Je voudrais", CAFE]
     assert [p["intent"] for p in partials] == [None, CAFE]
@@ -294,13 +318,19 @@ async def test_reset_discards_the_utterance(provider, token, scenario) -> None:
 
 async def test_resume_replays_missed_events_and_numbers_on(provider, token, scenario) -> None:
     provider(
-        Script(partials=[(1.0, hypothesis(CAFE, 0.95))], final=final(CAFE)),
+        Script(
+            partials=[(1.0, hypothesis(CAFE, 0.95))],
+            final=final(CAFE),
+            evaluations=[evaluated(CAFE)],
+        ),
         Script(final=final("Sur place, s'il vous plaît")),
     )
     first = await connect(token)
     ready = await start(first)
     for _ in range(10):  # exactly the first utterance: more audio would open a second one
         await first.send_to(bytes_data=tone(0.1))
+    for _ in range(3):
+        await first.send_to(bytes_data=silence(0.1))
     events = await receive_until(first, "final")
     await first.disconnect()
 
@@ -422,30 +452,31 @@ async def test_foreign_origins_are_refused(token) -> None:
 
 
 async def test_a_stop_while_the_answer_is_being_judged_changes_nothing(
-    provider, token, scenario
+    provider, token, scenario, monkeypatch
 ) -> None:
-    scripted = provider(Script(partials=[(0.5, hypothesis(CAFE, 0.95))], final=final(CAFE)))
+    provider(
+        Script(
+            partials=[(0.5, hypothesis(CAFE, 0.95))],
+            final=final(CAFE),
+            evaluations=[evaluated(CAFE)],
+        )
+    )
     release = asyncio.Event()
-    original = scripted.open_stream
+    record = Outbox.record
 
-    async def slow_open(options, **kwargs):
-        stream = await original(options, **kwargs)
-        finish = stream.finish
+    async def slow_record(self: Outbox, **kwargs: Any):
+        await release.wait()  # the answer is still being recorded
+        return await record(self, **kwargs)
 
-        async def slow_finish():
-            await release.wait()  # the recogniser's final pass is still running
-            return await finish()
-
-        stream.finish = slow_finish
-        return stream
-
-    scripted.open_stream = slow_open
+    monkeypatch.setattr(Outbox, "record", slow_record)
     communicator = await connect(token)
     await start(communicator)
     for _ in range(5):  # exactly the answer: more voiced audio would open a new utterance
         await communicator.send_to(bytes_data=tone(0.1))
-    assert (await receive(communicator))["type"] == "partial"  # auto-finalise starts
-    await asyncio.sleep(0.2)  # ... and has taken the utterance when the learner stops
+    for _ in range(3):
+        await communicator.send_to(bytes_data=silence(0.1))
+    assert (await receive(communicator))["type"] == "partial"
+    await asyncio.sleep(0.3)  # the speculative verdict is correct: it is being committed
     await communicator.send_json_to({"type": "stop"})
     await communicator.send_json_to({"type": "ping", "t": 1})
     assert (await receive(communicator))["type"] == "pong"  # and no reset came first
@@ -543,4 +574,172 @@ async def test_audio_the_recogniser_has_not_taken_is_bounded_in_seconds(
         await communicator.send_to(bytes_data=tone(2.0))
     error = await receive(communicator)
     assert (error["code"], error["retryable"]) == ("overloaded", True)
+    await communicator.disconnect()
+
+
+async def test_a_pause_mid_sentence_is_never_cut_off(provider, token, scenario) -> None:
+    """The first half alone would be a penalty; the learner goes on after 0.7 s: that
+    speculative verdict is dropped, and the whole answer is judged after the second half."""
+    scripted = provider(
+        Script(
+            final=final(CAFE),
+            evaluations=[evaluated("Je voudrais", **WRONG), evaluated(CAFE)],
+        )
+    )
+    communicator = await connect(token)
+    await start(communicator)
+    for block in [tone(0.1)] * 10 + [silence(0.1)] * 7 + [tone(0.1)] * 10 + [silence(0.1)] * 3:
+        await communicator.send_to(bytes_data=block)
+    events = await receive_until(communicator, "final")
+    assert [e["type"] for e in events] == ["final"]
+    assert (events[0]["outcome"], events[0]["auto"], events[0]["livesDelta"]) == (
+        "correct",
+        True,
+        0,
+    )
+    assert scripted.streams[0].evaluated == [1.3, 3.0]
+    assert not scripted.streams[0].finished
+    assert await database_sync_to_async(
+        lambda: list(Attempt.objects.values_list("outcome", "transcript"))
+    )() == [("correct", CAFE)]
+    await communicator.disconnect()
+
+
+async def test_a_penalty_waits_for_the_long_silence(provider, token, scenario) -> None:
+    """Judged in memory after 0.3 s, a penalty is not committed then; after 1.0 s of silence
+    the verdict comes from the final pass over the whole utterance."""
+    scripted = provider(Script(final=final(BIERE), evaluations=[evaluated(BIERE, **WRONG)]))
+    communicator = await connect(token)
+    await start(communicator)
+    for block in [tone(0.1)] * 10 + [silence(0.1)] * 5:
+        await communicator.send_to(bytes_data=block)
+    await asyncio.sleep(0.1)
+    assert scripted.streams[0].evaluated == [1.3]  # judged in memory: a penalty...
+    assert await communicator.receive_nothing(timeout=0.3)  # ... not committed after 0.5 s
+    for _ in range(5):  # 1.0 s of silence: now it is
+        await communicator.send_to(bytes_data=silence(0.1))
+    penalty = await receive(communicator)
+    assert (penalty["type"], penalty["outcome"], penalty["livesDelta"]) == (
+        "penalty",
+        "incorrect_answer",
+        -1,
+    )
+    assert (penalty["transcript"], scripted.streams[0].finished) == (BIERE, True)
+    await communicator.disconnect()
+
+
+async def test_the_stop_after_a_speculative_penalty_takes_the_final_pass(
+    provider, token, scenario
+) -> None:
+    """Only a correct answer is committed from the speculation; a stop after a speculative
+    penalty gets the verdict of the final pass over the whole utterance (as time-stop)."""
+    scripted = provider(Script(final=final(CAFE), evaluations=[evaluated(BIERE, **WRONG)]))
+    communicator = await connect(token)
+    await start(communicator)
+    for block in [tone(0.1)] * 10 + [silence(0.1)] * 4:
+        await communicator.send_to(bytes_data=block)
+    await asyncio.sleep(0.1)
+    await communicator.send_json_to({"type": "stop"})
+    done = await receive(communicator)
+    assert (done["type"], done["outcome"], done["auto"]) == ("final", "correct", False)
+    assert scripted.streams[0].evaluated == [1.3]
+    assert scripted.streams[0].finished
+    await communicator.disconnect()
+
+
+async def test_without_an_evaluation_the_end_waits_for_the_final_pass(
+    provider, token, scenario
+) -> None:
+    scripted = provider(Script(final=final(CAFE), evaluations=[]))  # cannot evaluate
+    communicator = await connect(token)
+    await start(communicator)
+    for block in [tone(0.1)] * 10 + [silence(0.1)] * 10:
+        await communicator.send_to(bytes_data=block)
+    done = await receive(communicator)
+    assert (done["type"], done["outcome"], done["auto"]) == ("final", "correct", False)
+    assert scripted.streams[0].finished
+    await communicator.disconnect()
+
+
+async def test_a_correct_verdict_after_the_learner_went_on_is_dropped(
+    provider, token, scenario
+) -> None:
+    """Voice comes back while the evaluation is on its way: even a correct verdict is not
+    committed; the answer is judged at its real end."""
+    scripted = provider(
+        Script(final=final(CAFE), evaluations=[evaluated(CAFE), evaluated(BIERE, **WRONG)])
+    )
+    gate = asyncio.Event()
+    original = scripted.open_stream
+
+    async def open_slow_first_evaluation(options, **kwargs):
+        stream = await original(options, **kwargs)
+        evaluate = stream.evaluate
+
+        async def slow_evaluate():
+            if not stream.evaluated:
+                await gate.wait()
+            return await evaluate()
+
+        stream.evaluate = slow_evaluate
+        return stream
+
+    scripted.open_stream = open_slow_first_evaluation
+    communicator = await connect(token)
+    await start(communicator)
+    for block in [tone(0.1)] * 10 + [silence(0.1)] * 3 + [tone(0.1)] * 5:
+        await communicator.send_to(bytes_data=block)
+    await asyncio.sleep(0.1)
+    gate.set()
+    assert await communicator.receive_nothing(timeout=0.3)
+    for _ in range(10):
+        await communicator.send_to(bytes_data=silence(0.1))
+    done = await receive(communicator)  # the second pause's penalty: from the final pass
+    assert (done["type"], done["outcome"], done["auto"]) == ("final", "correct", False)
+    assert scripted.streams[0].evaluated == [1.8, 2.1]  # the first ran late (gated)
+    await communicator.disconnect()
+
+
+async def test_the_tail_of_an_answer_committed_early_is_not_the_next_answer(
+    provider, token, scenario, settings
+) -> None:
+    """With tail_hold_s: 'Un café, s'il vous plaît' is committed 0.3 s after its last word;
+    the learner goes on a moment later: those words are not judged as the next turn's
+    answer. After 1.0 s of silence the next answer opens as usual."""
+    settings.STREAM_LIMITS = {**settings.STREAM_LIMITS, "tail_hold_s": 1.0}
+    scripted = provider(
+        Script(final=final(CAFE), evaluations=[evaluated(CAFE)]),
+        Script(final=final("Sur place, s'il vous plaît")),
+    )
+    communicator = await connect(token)
+    await start(communicator)
+    for block in [tone(0.1)] * 10 + [silence(0.1)] * 3:
+        await communicator.send_to(bytes_data=block)
+    assert (await receive_until(communicator, "final"))[-1]["auto"] is True
+    for block in [silence(0.1)] * 4 + [tone(0.1)] * 5 + [silence(0.1)] * 10:
+        await communicator.send_to(bytes_data=block)
+    assert await communicator.receive_nothing(timeout=0.3)
+    assert len(scripted.streams) == 1  # the tail opened no utterance
+    for _ in range(5):
+        await communicator.send_to(bytes_data=tone(0.1))
+    await communicator.send_json_to({"type": "stop"})
+    done = await receive_until(communicator, "final")
+    assert (done[-1]["outcome"], done[-1]["status"]) == ("correct", "completed")
+    assert len(scripted.streams) == 2
+    await communicator.disconnect()
+
+
+async def test_a_stop_just_after_an_early_verdict_changes_nothing(
+    provider, token, scenario
+) -> None:
+    """The verdict committed 0.3 s after the last word and the learner's stop cross on the
+    wire: the stop is not an empty answer (no `reset`)."""
+    provider(Script(final=final(CAFE), evaluations=[evaluated(CAFE)]))
+    communicator = await connect(token)
+    await start(communicator)
+    for block in [tone(0.1)] * 10 + [silence(0.1)] * 3:
+        await communicator.send_to(bytes_data=block)
+    assert (await receive_until(communicator, "final"))[-1]["auto"] is True
+    await communicator.send_json_to({"type": "stop"})
+    assert await communicator.receive_nothing(timeout=0.3)
     await communicator.disconnect()

@@ -7,19 +7,27 @@ from typing import Any
 import numpy as np
 import pytest
 
-from interaction.ws.endpointing import Action, Endpointer, EndpointingParams, auto_finalise_due
+from interaction.ws.endpointing import Action, Endpointer, EndpointingParams
 
 BLOCK = 1_600  # 0.1 s at 16 kHz
 BLOCKS = {"V": np.full(BLOCK, 0.3, np.float32), "S": np.zeros(BLOCK, np.float32)}
-CODES = {Action.WAIT: "w", Action.SEND: "s", Action.END: "e", Action.TOO_LONG: "t"}
+CODES = {
+    Action.WAIT: "w",
+    Action.SEND: "s",
+    Action.SPECULATE: "p",
+    Action.END: "e",
+    Action.TOO_LONG: "t",
+    Action.DROP: "d",
+}
 
 
 def play(endpointer: Endpointer, blocks: str) -> str:
-    """One letter per block: w/s/e/t for the action, upper case when the block opened one."""
+    """One letter per block: w/s/p/e/t/d for the action, upper case when the block opened one,
+    "r" when voice came back after a speculation (the speculative verdict is dropped)."""
     out = ""
     for block in blocks:
         step = endpointer.push(BLOCKS[block])
-        code = CODES[step.action]
+        code = "r" if step.resumed else CODES[step.action]
         out += code.upper() if step.opened else code
     return out
 
@@ -31,11 +39,27 @@ def play(endpointer: Endpointer, blocks: str) -> str:
         ({}, "SV", "wS"),
         ({}, "VVVV", "Ssss"),
         # voice, then 0.5 s of trailing silence after at least 0.3 s of voice: the end
-        ({"silence_end_s": 0.5}, "VVVSSSSSS", "Sssssssee"),
-        # too little voice to count as speech: silence never ends it
+        # (a speculative verdict is asked for after 0.3 s of it)
+        ({"silence_end_s": 0.5}, "VVVSSSSSS", "Ssssspsee"),
+        # too little voice to count as speech: silence never ends it (nor speculates)
         ({"silence_end_s": 0.5}, "VSSSSSSSS", "Sssssssss"),
         # voice that comes back resets the trailing silence
-        ({"silence_end_s": 0.5}, "VVVSSSSVSSSS", "S" + "s" * 11),
+        ({"silence_end_s": 0.5}, "VVVSSSSVSSSS", "Ssssspsrssps"),
+        # the defaults: a verdict after 0.3 s of silence, the end after 1.0 s
+        ({}, "VVVV" + "S" * 10, "Ssssssp" + "s" * 6 + "e"),
+        # a pause mid-sentence (0.7 s): speculated, resumed (that verdict is dropped), never
+        # ended; the end comes only after the second half and a full second of silence
+        (
+            {},
+            "VVVV" + "S" * 7 + "VVVV" + "S" * 10,
+            "Ssssssp" + "ssss" + "rsss" + "ssp" + "s" * 6 + "e",
+        ),
+        # a correct answer 0.3 s after the last word: the SPECULATE step is the moment
+        ({"speculate_silence_s": 0.3}, "VVVSSS", "Sssssp"),
+        # one speculation per pause: it comes again only after voice came back
+        ({"speculate_silence_s": 0.2, "silence_end_s": 5.0}, "VVVSSSSVSS", "Sssspssrsp"),
+        # a speculation never comes at or past the end of the utterance
+        ({"speculate_silence_s": 2.0, "silence_end_s": 0.5}, "VVVSSSSS", "Ssssssse"),
         # past the maximum the utterance is dropped; the next voice opens a new one
         ({"max_utterance_s": 0.5}, "VVVVVVV", "SsssstS"),
         ({"voice_rms": 0.5}, "VVV", "www"),
@@ -77,24 +101,39 @@ def test_clear_drops_the_preroll() -> None:
     assert step.audio.size == BLOCK
 
 
-@pytest.mark.parametrize(
-    ("similarity", "confidence", "lives", "due"),
-    [
-        (0.9, 0.9, 3, True),
-        (0.8, 0.8, 1, True),  # at the thresholds exactly
-        (0.79, 0.9, 3, False),
-        (0.9, 0.79, 3, False),
-        (0.9, 0.9, 0, False),
-    ],
-)
-def test_auto_finalise_rule(similarity: float, confidence: float, lives: int, due: bool) -> None:
-    assert (
-        auto_finalise_due(
-            similarity=similarity,
-            answer_similarity=0.8,
-            confidence=confidence,
-            confidence_threshold=0.8,
-            lives_remaining=lives,
-        )
-        is due
-    )
+def test_the_tail_of_an_answer_committed_early_is_dropped() -> None:
+    """'Sur place' is committed 0.3 s after its last word; the learner goes on ('…, s'il
+    vous plaît') 0.4 s later: that tail is never sent nor judged as the next answer."""
+    endpointer = Endpointer(EndpointingParams(tail_hold_s=1.0))
+    assert play(endpointer, "VVVV" + "SSS") == "Ssss" + "ssp"
+    endpointer.end(hold=True)
+    assert play(endpointer, "SSSS" + "VVV" + "S" * 10 + "V") == "wwww" + "ddd" + "w" * 10 + "S"
+
+
+def test_after_a_held_answer_a_long_silence_opens_the_next_one() -> None:
+    endpointer = Endpointer(EndpointingParams(tail_hold_s=1.0))
+    play(endpointer, "VVVV" + "SSS")
+    endpointer.end(hold=True)
+    assert play(endpointer, "S" * 7 + "V") == "w" * 7 + "S"  # 0.3 + 0.7 s: 1.0 s in all
+
+
+def test_an_answer_ended_without_hold_lets_the_next_voice_open_at_once() -> None:
+    endpointer = Endpointer(EndpointingParams())
+    play(endpointer, "VVVV" + "SSS")
+    endpointer.end()
+    assert play(endpointer, "SV") == "wS"
+
+
+def test_clear_forgets_a_held_answer() -> None:
+    endpointer = Endpointer(EndpointingParams(tail_hold_s=1.0))
+    play(endpointer, "VVVV" + "SSS")
+    endpointer.end(hold=True)
+    endpointer.clear()
+    assert play(endpointer, "V") == "S"
+
+
+def test_no_hold_by_default() -> None:
+    endpointer = Endpointer(EndpointingParams())
+    play(endpointer, "VVVV" + "SSS")
+    endpointer.end(hold=True)
+    assert play(endpointer, "SV") == "wS"

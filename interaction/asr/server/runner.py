@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..wire import READY_MARKER
+from .locking import ModelLock
 from .model_files import ensure_model
 
 
@@ -66,6 +67,8 @@ def run(
         path, device=device, compute_type=compute_type, cpu_threads=cpu_threads
     )
     ServeClientFasterWhisper.SINGLE_MODEL = transcriber
+    # Partials yield the model to evaluations and final passes (locking.ModelLock).
+    ServeClientFasterWhisper.SINGLE_MODEL_LOCK = ModelLock()
     load_s = time.perf_counter() - started
     url = f"ws://{host}:{port}"
     _announce_when_listening(

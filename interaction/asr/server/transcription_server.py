@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import threading
 from typing import Any
 
@@ -30,6 +31,7 @@ from ..wire import EVALUATE_TYPE, EVIDENCE_TYPE, FINAL_TYPE, FinalMessage, parse
 from .final_pass import final_pass
 from .locking import holding
 from .options import FinalPassOptions
+from .partials import start_partials
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +40,9 @@ STREAM_JOIN_TIMEOUT_S = 10.0
 # no temperature fallback. WhisperLive's defaults (beam 5 with fallback re-decodes) make
 # each pass slower, which delays both the next partial and the final pass that waits for it.
 PARTIAL_DECODE = {"beam_size": 1, "best_of": 1, "temperature": 0.0}
+PARTIALS_ENV = "PARLEY_ASR_PARTIALS"
+"""Set to "legacy" for WhisperLive's own streaming loop (with PARTIAL_DECODE) instead of
+`partials.start_partials`: the bench measures both side by side."""
 
 
 class ParleyTranscriptionServer(TranscriptionServer):
@@ -56,8 +61,11 @@ class ParleyTranscriptionServer(TranscriptionServer):
             # A whole clip (time-stop): partial decodes would only delay the final pass.
             client.exit = True
             client.frames_ready.set()
-        else:
+        elif os.environ.get(PARTIALS_ENV) == "legacy":
             client.transcribe_audio = functools.partial(partial_pass, client)
+        else:
+            lock = ServeClientFasterWhisper.SINGLE_MODEL_LOCK if self.single_model else None
+            start_partials(client, lock=lock)
         client.transcript_finalizer = functools.partial(
             self._finalize_client, client, final_options
         )
