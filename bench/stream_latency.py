@@ -112,11 +112,7 @@ async def run(rounds: int, base_url: str, asr_url: str, plays: list) -> dict:
             for answer, samples, accepted in clips:
                 onset, end = speech_bounds(samples)
                 events, timing = await client.answer(samples)
-                options = RecognitionOptions(
-                    language=language,
-                    candidates=accepted,
-                    partial_prompt=settings.ASR_PARTIAL_PROMPT,
-                )
+                options = RecognitionOptions(language=language, candidates=accepted)
                 direct_partial, direct_verdict = await direct(provider, samples, options)
                 rows.append(
                     {
@@ -142,7 +138,6 @@ async def run(rounds: int, base_url: str, asr_url: str, plays: list) -> dict:
         "summary": summarise(rows),
         "settings": {
             "ASR_MODEL": settings.ASR_MODEL,
-            "ASR_PARTIAL_PROMPT": settings.ASR_PARTIAL_PROMPT,
             "tail_silence_s": TAIL_SILENCE_S,
         },
     }

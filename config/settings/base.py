@@ -151,9 +151,6 @@ PARLEY_JUDGING = {
 ASR_SERVERS = env.list("ASR_SERVERS", default=["ws://127.0.0.1:9090"])
 ASR_MODEL = env("ASR_MODEL", default="base")  # "base" (multilingual) or "tiny.en"
 ASR_MODEL_DIR = Path(env("ASR_MODEL_DIR", default=str(BASE_DIR / "var" / "models")))
-# Give the accepted answers to the streaming partials as a prompt (docs/asr.md). Partials
-# decide nothing (the evidence pass judges, never prompted); off, they show what was heard.
-ASR_PARTIAL_PROMPT = env.bool("ASR_PARTIAL_PROMPT", default=False)
 ASR_CONNECT_TIMEOUT_S = env.float("ASR_CONNECT_TIMEOUT_S", default=5.0)
 ASR_READ_TIMEOUT_S = env.float("ASR_READ_TIMEOUT_S", default=20.0)
 ASR_FINAL_TIMEOUT_S = env.float("ASR_FINAL_TIMEOUT_S", default=15.0)

@@ -71,14 +71,11 @@ class RecognitionOptions:
     answer); the language ID is restricted to them and the target.
     candidates: the turn's accepted answers, **scored** against the audio by the evidence
     pass, never given to the recogniser (no `initial_prompt`, no `hotwords`).
-    partial_prompt: give the candidates to the *streaming partials* as WhisperLive's
-    `initial_prompt` (off by default; partials decide nothing, the evidence pass does).
     """
 
     language: str
     other_languages: tuple[str, ...] = ("en",)
     candidates: tuple[str, ...] = ()
-    partial_prompt: bool = False
 
 
 class AsrStream(Protocol):

@@ -116,12 +116,9 @@ class WhisperLiveProvider:
     ) -> dict[str, Any]:
         """The JSON WhisperLive reads first, with Parley's block for the evidence pass.
 
-        The candidates travel in Parley's block only, to be scored; WhisperLive's own
-        `initial_prompt` (streaming partials only) is set when `partial_prompt` asks for it.
+        The candidates travel in Parley's block only, to be scored; no pass is ever given a
+        prompt (`initial_prompt`, `hotwords`).
         """
-        streaming_bias: dict[str, str] = {}
-        if streaming and options.partial_prompt and options.candidates:
-            streaming_bias = {"initial_prompt": prompt_text(options.candidates)}
         parley: ParleyOptions = {
             "target_language": options.language,
             "other_languages": [
@@ -131,7 +128,6 @@ class WhisperLiveProvider:
             "streaming": streaming,
         }
         return {
-            **streaming_bias,
             "uid": uid,
             "language": options.language,
             "task": "transcribe",
@@ -201,8 +197,3 @@ async def _await_ready(ws: ClientConnection) -> None:
         if status == "ERROR":
             raise _ServerRefused(f"error: {message.get('message')}")
         # WARNING and anything else informational: keep waiting for SERVER_READY.
-
-
-def prompt_text(phrases: Sequence[str]) -> str:
-    """The accepted answers as one prompt, each ending like a sentence (partials only)."""
-    return " ".join(p if p[-1] in ".!?…" else p + "." for p in phrases if p)

@@ -362,7 +362,6 @@ class StreamingSession:
             language=context.language,
             other_languages=context.other_languages,
             candidates=context.answers,
-            partial_prompt=settings.ASR_PARTIAL_PROMPT,
         )
 
     def _require_started(self) -> StreamContext:

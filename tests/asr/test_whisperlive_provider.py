@@ -80,20 +80,15 @@ async def test_transcribe_sends_whisperlive_options_and_returns_the_final():
 
 
 @pytest.mark.parametrize("streaming", [True, False])
-async def test_no_prompt_is_sent_unless_partials_ask_for_one(streaming):
+async def test_no_prompt_is_ever_sent(streaming):
     async with ScriptedPeer(Script(final=final_message())) as peer:
-        stream = await provider(peer.url).open_stream(FRENCH, streaming=streaming)
+        options = RecognitionOptions(language="fr", candidates=("Oui",))
+        stream = await provider(peer.url).open_stream(options, streaming=streaming)
         await stream.finish()
-        prompted = RecognitionOptions(language="fr", candidates=("Oui",), partial_prompt=True)
-        stream = await provider(peer.url).open_stream(prompted, streaming=streaming)
-        await stream.finish()
-    plain, asked = (conn.options for conn in peer.connections)
-    assert "initial_prompt" not in plain
-    assert "hotwords" not in plain
-    assert "hotwords" not in asked
-    # Partials (streaming only) may carry a prompt; a whole clip never decodes partials.
-    assert asked.get("initial_prompt") == ("Oui." if streaming else None)
-    assert asked["parley"]["candidates"] == ["Oui"]
+    (sent,) = (conn.options for conn in peer.connections)
+    assert "initial_prompt" not in sent
+    assert "hotwords" not in sent
+    assert sent["parley"]["candidates"] == ["Oui"]
 
 
 async def test_evaluate_returns_the_evidence_so_far_while_the_stream_goes_on():

@@ -203,7 +203,7 @@ async def test_a_correct_answer_is_committed_after_a_short_silence(
     assert [event["seq"] for event in [ready, *events]] == list(range(1, len(events) + 2))
     options = scripted.streams[0].options
     assert options.candidates == ANSWERS[:2]  # the turn's answers, to be scored
-    assert (options.other_languages, options.partial_prompt) == (("en",), False)
+    assert options.other_languages == ("en",)
     await communicator.disconnect()
 
     session = await database_sync_to_async(Session.objects.get)()

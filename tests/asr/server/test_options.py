@@ -74,7 +74,7 @@ def test_an_empty_block_takes_the_connection_language_and_suspects_english():
 
 def test_streaming_passes_decode_greedily_with_the_connection_options() -> None:
     """Partials only: greedy, no temperature fallback; a prompt only if WhisperLive's own
-    options carry one (Parley's client sends none unless partial_prompt asks)."""
+    options carry one (Parley's client never sends one)."""
     from types import SimpleNamespace
 
     from interaction.asr.server.transcription_server import PARTIAL_DECODE, partial_pass
