@@ -1,4 +1,4 @@
-"""The fair judge, in-process: evidence pass (interaction.asr.evidence) + three-tier decision
+"""The fair judge, in-process: evidence pass (interaction.asr.server.evidence) + three-tier decision
 (interaction.audio_judging), measured on labelled clips.
 
 `judge_clip(wav, language=..., other_languages=..., answers=...)` is the judge callable (model
@@ -108,7 +108,7 @@ def judge_clip(
 
     latency_s: the evidence pass plus the decision (audio decoding excluded).
     """
-    from interaction.asr.evidence import DEFAULT_WINDOW_S, answer_evidence
+    from interaction.asr.server.evidence import DEFAULT_WINDOW_S, answer_evidence
     from interaction.audio_judging import AudioEvidence, AudioJudgingPolicy, judge_audio
 
     model = load_model()
@@ -407,7 +407,7 @@ def collect(
     beam_size: int = 1,
 ) -> list[dict[str, Any]]:
     """Evidence for every clip (cached by wav path in `path`, JSON lines)."""
-    from interaction.asr.evidence import answer_evidence
+    from interaction.asr.server.evidence import answer_evidence
 
     done: dict[str, dict[str, Any]] = {}
     if path.is_file():

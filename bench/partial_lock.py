@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 import numpy as np  # noqa: E402
 
 from interaction.asr.audio import decode_upload  # noqa: E402
-from interaction.asr.evidence import answer_evidence  # noqa: E402
+from interaction.asr.server.evidence import answer_evidence  # noqa: E402
 from interaction.asr.server.loading import load_model  # noqa: E402
 from interaction.asr.server.locking import ModelLock  # noqa: E402
 from interaction.asr.server.model_files import ensure_model  # noqa: E402

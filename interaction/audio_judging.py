@@ -1,6 +1,6 @@
 """The fair judge of a spoken answer: evidence from the audio in, one of five outcomes out.
 
-Pure: no Django, no numpy. The evidence comes from `interaction.asr.evidence.answer_evidence`
+Pure: no Django, no numpy. The evidence comes from `interaction.asr.server.evidence.answer_evidence`
 (the payload of the ASR server's final message); the thresholds from the scenario rules.
 
 Three tiers (docs/fair-judge.md says why each threshold is where it is). Signals:
@@ -73,7 +73,7 @@ class AnswerScore:
 
 @dataclass(frozen=True)
 class AudioEvidence:
-    """What the audio says about one answer (see interaction.asr.evidence for the payload).
+    """What the audio says about one answer (see interaction.asr.server.evidence for the payload).
 
     language_probabilities: restricted to the target and the learner's other languages, 0..1,
     summing to 1. transcript_logprob: the free transcript's own teacher-forced mean

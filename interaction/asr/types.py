@@ -44,7 +44,7 @@ class Hypothesis:
     language_probabilities: that pass's probabilities (language code -> 0..1), restricted
     to the target and the learner's other languages.
     audio_ms: how much of the utterance's audio this hypothesis covers.
-    evidence: the evidence pass's payload (`interaction.asr.evidence.answer_evidence`,
+    evidence: the evidence pass's payload (`interaction.asr.server.evidence.answer_evidence`,
     docs/fair-judge.md) behind a final or evaluated hypothesis, the judge's input
     (`interaction.audio_judging.AudioEvidence.from_payload`); empty for partials.
     """

@@ -55,7 +55,7 @@ class EvaluateRequest(TypedDict):
 class FinalMessage(TypedDict):
     """`parley.final` (after END_OF_AUDIO) and `parley.evidence` (reply to an evaluate).
 
-    evidence: `interaction.asr.evidence.answer_evidence`'s payload (docs/fair-judge.md:
+    evidence: `interaction.asr.server.evidence.answer_evidence`'s payload (docs/fair-judge.md:
     times in seconds, probabilities 0..1, log-probabilities natural); asr_ms: the server's
     wall time for it, in ms, including any wait for the shared model; id: the evaluate
     request's (evidence replies only). A failed pass sends `type`, `error` (and `id`).

@@ -1,6 +1,6 @@
 """The final pass: one utterance's audio in, the `parley.final` (or `parley.evidence`) body out.
 
-It is the fair judge's evidence pass (`interaction.asr.evidence.answer_evidence`): Silero
+It is the fair judge's evidence pass (`interaction.asr.server.evidence.answer_evidence`): Silero
 VAD, one encoder pass on a short window, language probabilities restricted to the target
 and the learner's other languages, a free transcript decoded **without any prompt or
 hotwords**, and the teacher-forced scores of the accepted answers (the connection's
@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from ..evidence import answer_evidence
 from ..wire import FINAL_TYPE, FinalMessage
+from .evidence import answer_evidence
 from .options import FinalPassOptions
 
 FALLBACK_LANGUAGE = "en"

@@ -8,7 +8,7 @@ streaming client this module replaces that loop with its own thread:
   every `every_s` (0.3 s) of new audio;
 - the encoder on the speech only, padded to a *short* window (`window_s`, 5 s: partials
   decide nothing, the evidence pass does, on its own 10 s window), with the evidence pass's
-  own helpers (`interaction.asr.evidence`: window, features, loop cut);
+  own helpers (`interaction.asr.server.evidence`: window, features, loop cut);
 - one greedy decode forced to the connection's language, **no prompt, no hotwords**,
   capped in tokens by the speech's length; a loop guard cuts a run of repeats ("À emporter.
   À emporter. À emporter.…"), so a looping partial is never shown;
@@ -39,7 +39,7 @@ from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_suppressed_tokens
 from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps
 
-from ..evidence import (
+from .evidence import (
     MAX_FRAMES,
     MAX_NEW_TOKENS,
     SAMPLE_RATE,

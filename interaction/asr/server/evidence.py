@@ -29,11 +29,10 @@ work only (features and VAD run outside it).
 
 from __future__ import annotations
 
-import contextlib
 import math
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import ctranslate2
@@ -48,9 +47,18 @@ from faster_whisper.vad import (
     get_speech_timestamps,
 )
 
+from .alignment import (
+    aligned_words,
+    answer_candidates,
+    repeat_batch,
+    text_span,
+    token_scores,
+    wordlike_tokens,
+)
+from .locking import holding
+
 SAMPLE_RATE = 16_000
 FRAMES_PER_SECOND = 100  # mel frames (hop 160 samples at 16 kHz)
-ENCODER_TOKENS_PER_SECOND = 50  # encoder positions (stride 2)
 MAX_FRAMES = 3000  # Whisper's 30 s window
 EVIDENCE_VERSION = 1
 DEFAULT_WINDOW_S = 10.0
@@ -60,7 +68,6 @@ TOKENS_PER_SECOND = 8
 MAX_NEW_TOKENS = 120
 LOOP_MIN_REPEATS = 3
 LOOP_MAX_PERIOD = 8
-MODEL_LOCK_TIMEOUT_S = 60.0
 
 FILLERS: dict[str, tuple[str, ...]] = {
     "fr": ("Euh",),
@@ -158,7 +165,7 @@ def answer_evidence(
     fillers = fillers if fillers is not None else FILLERS.get(target_language, ())
 
     lock_wait = time.perf_counter()
-    with _holding(lock):
+    with holding(lock):
         timings["lock_wait"] = _ms(lock_wait)
         mark = time.perf_counter()
         to_cpu = whisper.device == "cuda"
@@ -191,7 +198,7 @@ def answer_evidence(
             for lang in decode_languages
         ]
         results = whisper.generate(
-            _repeat(encoded, len(prompts)),
+            repeat_batch(encoded, len(prompts)),
             prompts,
             beam_size=beam_size,
             max_length=len(prefix) + max_new,
@@ -224,14 +231,14 @@ def answer_evidence(
         timings["decode"] = _ms(mark)
 
         mark = time.perf_counter()
-        candidates = _answer_candidates(
+        candidates = answer_candidates(
             accepted_answers, fillers, lower_first=payload["transcript"][:1].islower()
         )
         texts = [tokens] + [tokenizer.encode(" " + text) for _answer, _filler, text in candidates]
         scored = [i for i, t in enumerate(texts) if t]
         alignments: list[Any] = []
         if scored:
-            repeated = _repeat(encoded, len(scored))
+            repeated = repeat_batch(encoded, len(scored))
             alignments = whisper.align(
                 repeated,
                 prefix,
@@ -242,16 +249,18 @@ def answer_evidence(
 
     by_index = dict(zip(scored, alignments, strict=True))
     if 0 in by_index:
-        payload["transcript_score"] = _score(by_index[0], _wordlike(tokenizer, texts[0]))
+        payload["transcript_score"] = token_scores(
+            by_index[0], wordlike_tokens(tokenizer, texts[0])
+        )
     payload["speech_end_s"] = round(content_frames / FRAMES_PER_SECOND, 3)
     if 0 in by_index:
-        payload["transcript_score"].update(_span(tokenizer, texts[0], by_index[0]))
+        payload["transcript_score"].update(text_span(tokenizer, texts[0], by_index[0]))
     best: tuple[float, int] | None = None
     for number, (answer, filler, _text) in enumerate(candidates, start=1):
         if number not in by_index:
             continue
-        score = _score(by_index[number], _wordlike(tokenizer, texts[number]))
-        score.update(_span(tokenizer, texts[number], by_index[number]))
+        score = token_scores(by_index[number], wordlike_tokens(tokenizer, texts[number]))
+        score.update(text_span(tokenizer, texts[number], by_index[number]))
         payload["answers"].append({"answer": answer, "filler": filler, **score})
         if best is None or score["mean_logprob"] > best[0]:
             best = (score["mean_logprob"], number)
@@ -259,9 +268,9 @@ def answer_evidence(
     if word_timings:
         mark = time.perf_counter()
         if 0 in by_index:
-            payload["words"] = _words(tokenizer, texts[0], by_index[0], timestamps)
+            payload["words"] = aligned_words(tokenizer, texts[0], by_index[0], timestamps)
         if best is not None:
-            payload["answer_words"] = _words(
+            payload["answer_words"] = aligned_words(
                 tokenizer, texts[best[1]], by_index[best[1]], timestamps
             )
         timings["words"] = _ms(mark)
@@ -315,140 +324,5 @@ def cut_loop(
     return tokens, False
 
 
-def _answer_candidates(
-    answers: Sequence[str], fillers: Sequence[str], *, lower_first: bool = False
-) -> list[tuple[str, str | None, str]]:
-    """(answer, filler or None, text to score) for each answer alone and after each filler.
-
-    Case is the recogniser's choice, not the learner's: the text is cased like the free
-    transcript's first letter ("una tortilla…" scored against "Una tortilla" cost ~9 nats on
-    its first token). Acronyms and other all-capital starts are left alone.
-    """
-    candidates: list[tuple[str, str | None, str]] = []
-    for answer in dict.fromkeys(a.strip() for a in answers if a.strip()):
-        lowered = _lower_first(answer)
-        candidates.append((answer, None, lowered if lower_first else answer))
-        for filler in fillers:
-            text = f"{filler}, {lowered}"
-            candidates.append((answer, filler, _lower_first(text) if lower_first else text))
-    return candidates
-
-
-def _wordlike(tokenizer: Tokenizer, tokens: Sequence[int]) -> list[bool]:
-    """Which tokens carry a letter or digit (punctuation tokens are fed, never counted)."""
-    return [any(char.isalnum() for char in tokenizer.decode([token])) for token in tokens]
-
-
-def _lower_first(text: str) -> str:
-    return text[0].lower() + text[1:] if text[:2] != text[:2].upper() else text
-
-
-def _score(alignment: Any, wordlike: Sequence[bool]) -> dict[str, Any]:
-    """Log-probabilities (natural) of one teacher-forced text's word tokens.
-
-    Punctuation and case are the recogniser's choice, not the learner's: "station? Please"
-    against "station, please" cost 2.4 nats per token on average when counted. Punctuation
-    tokens are left out of the mean (they are still in the forced sequence).
-    """
-    probs = np.clip(np.asarray(alignment.text_token_probs, dtype=np.float64), 1e-6, 1.0)
-    probs = probs[: len(wordlike)]
-    counted = probs[np.asarray(wordlike[: probs.size], dtype=bool)] if probs.size else probs
-    if counted.size == 0:
-        counted = probs if probs.size else np.ones(1)
-    logs = np.log(counted)
-    return {
-        "tokens": len(wordlike),
-        "mean_logprob": round(float(logs.mean()), 4),
-        "total_logprob": round(float(logs.sum()), 4),
-        "min_prob": round(float(counted.min()), 4),
-    }
-
-
-def _span(tokenizer: Tokenizer, tokens: list[int], alignment: Any) -> dict[str, float]:
-    """Where a teacher-forced text's first word starts and its last word ends (s of speech).
-
-    Speech time (VAD gaps removed), from the cross-attention DTW of the same alignment; the
-    end-of-text token takes the rest of the window, so an answer that explains only the start
-    of the utterance ("Voilà" for "Voilà, bonne soirée") ends well before `speech_end_s`.
-    """
-    words = _words(tokenizer, tokens, alignment, None)
-    if not words:
-        return {}
-    span = {"start_s": round(words[0]["start"], 3), "end_s": round(words[-1]["end"], 3)}
-    # Where the last letter-bearing token ends (a final "." or "?" is the recogniser's, and
-    # DTW lets it take the trailing frames): comparable between the transcript and an answer.
-    wordlike = _wordlike(tokenizer, tokens)
-    last = max((i for i, flag in enumerate(wordlike) if flag), default=None)
-    text_indices = np.array([pair[0] for pair in alignment.alignments])
-    time_indices = np.array([pair[1] for pair in alignment.alignments])
-    jumps = np.pad(np.diff(text_indices), (1, 0), constant_values=1).astype(bool)
-    jump_times = time_indices[jumps] / ENCODER_TOKENS_PER_SECOND
-    if last is not None and last + 1 < len(jump_times):
-        span["word_end_s"] = round(float(jump_times[last + 1]), 3)
-    return span
-
-
-def _words(
-    tokenizer: Tokenizer,
-    tokens: list[int],
-    alignment: Any,
-    timestamps: SpeechTimestampsMap | None,
-) -> list[dict[str, Any]]:
-    """Word timings (s, original audio) and probabilities (mean token probability, 0..1).
-
-    faster-whisper's `find_alignment`, on our alignment result: DTW jumps per word. Without
-    `timestamps`, the times are in speech time (the VAD-trimmed audio the encoder saw).
-    """
-    words, word_tokens = tokenizer.split_to_word_tokens([*tokens, tokenizer.eot])
-    if len(word_tokens) <= 1 or not alignment.alignments:
-        return []
-    probs = np.asarray(alignment.text_token_probs, dtype=np.float64)
-    text_indices = np.array([pair[0] for pair in alignment.alignments])
-    time_indices = np.array([pair[1] for pair in alignment.alignments])
-    boundaries = np.pad(np.cumsum([len(t) for t in word_tokens[:-1]]), (1, 0))
-    jumps = np.pad(np.diff(text_indices), (1, 0), constant_values=1).astype(bool)
-    jump_times = time_indices[jumps] / ENCODER_TOKENS_PER_SECOND
-    out = []
-    for index, word in enumerate(words[:-1]):
-        i, j = int(boundaries[index]), int(boundaries[index + 1])
-        if i >= len(jump_times) or j >= len(jump_times) or not word.strip():
-            continue
-        start, end = float(jump_times[i]), float(jump_times[j])
-        if timestamps is not None:
-            chunk = timestamps.get_chunk_index((start + end) / 2)
-            start = timestamps.get_original_time(start, chunk)
-            end = timestamps.get_original_time(end, chunk)
-        out.append(
-            {
-                "word": word,
-                "start": start,
-                "end": end,
-                "probability": round(float(probs[i:j].mean()), 4),
-            }
-        )
-    return out
-
-
-def _repeat(encoded: Any, n: int) -> Any:
-    """The encoder output repeated `n` times along the batch (one per candidate text)."""
-    if n == 1:
-        return encoded
-    array = np.asarray(encoded)  # on the host: encode() ran with to_cpu on CUDA
-    return ctranslate2.StorageView.from_array(np.ascontiguousarray(np.repeat(array, n, axis=0)))
-
-
 def _ms(since: float) -> float:
     return round((time.perf_counter() - since) * 1000, 1)
-
-
-@contextlib.contextmanager
-def _holding(lock: threading.Lock | None) -> Iterator[None]:
-    if lock is None:
-        yield
-        return
-    if not lock.acquire(timeout=MODEL_LOCK_TIMEOUT_S):
-        raise TimeoutError(f"the shared model stayed busy for {MODEL_LOCK_TIMEOUT_S:g} s")
-    try:
-        yield
-    finally:
-        lock.release()

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from interaction.asr.evidence import (
+from interaction.asr.server.alignment import answer_candidates
+from interaction.asr.server.evidence import (
     DEFAULT_WINDOW_S,
-    _answer_candidates,
     answer_evidence,
     cut_loop,
     restricted_probabilities,
@@ -235,13 +235,13 @@ def test_window_and_language_helpers() -> None:
 
 
 def test_candidates_follow_the_transcripts_case() -> None:
-    assert _answer_candidates(["Una tortilla, por favor", "OK"], ["Eh"]) == [
+    assert answer_candidates(["Una tortilla, por favor", "OK"], ["Eh"]) == [
         ("Una tortilla, por favor", None, "Una tortilla, por favor"),
         ("Una tortilla, por favor", "Eh", "Eh, una tortilla, por favor"),
         ("OK", None, "OK"),
         ("OK", "Eh", "Eh, OK"),
     ]
-    lowered = _answer_candidates(["Una tortilla, por favor", "OK"], ["Eh"], lower_first=True)
+    lowered = answer_candidates(["Una tortilla, por favor", "OK"], ["Eh"], lower_first=True)
     assert [text for _answer, _filler, text in lowered] == [
         "una tortilla, por favor",
         "eh, una tortilla, por favor",
