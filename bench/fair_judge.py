@@ -109,7 +109,8 @@ def judge_clip(
     latency_s: the evidence pass plus the decision (audio decoding excluded).
     """
     from interaction.asr.server.evidence import DEFAULT_WINDOW_S, answer_evidence
-    from interaction.audio_judging import AudioEvidence, AudioJudgingPolicy, judge_audio
+    from interaction.audio_evidence import AudioEvidence
+    from interaction.audio_judging import AudioJudgingPolicy, judge_audio
 
     model = load_model()
     audio = read_audio(Path(wav_path))
@@ -461,7 +462,8 @@ def collect(
 def decide(
     rows: Iterable[dict[str, Any]], policy_overrides: dict[str, Any] | None = None
 ) -> list[tuple[dict[str, Any], Any]]:
-    from interaction.audio_judging import AudioEvidence, AudioJudgingPolicy, judge_audio
+    from interaction.audio_evidence import AudioEvidence
+    from interaction.audio_judging import AudioJudgingPolicy, judge_audio
 
     out = []
     for row in rows:

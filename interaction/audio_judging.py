@@ -38,112 +38,12 @@ points. So each penalty needs two signals that agree, and points need the audio'
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from interaction.audio_evidence import AnswerScore, AudioEvidence
 from interaction.judging import answer_match
 from interaction.vocabulary import Outcome
-
-# Aliases kept for the bench and the tests: the outcomes are the vocabulary's.
-CORRECT = Outcome.CORRECT
-WRONG_LANGUAGE = Outcome.WRONG_LANGUAGE
-INCORRECT_ANSWER = Outcome.INCORRECT_ANSWER
-NO_SPEECH = Outcome.NO_SPEECH
-UNCLEAR = Outcome.UNCLEAR
-OUTCOMES = tuple(Outcome)
-
-
-@dataclass(frozen=True)
-class AnswerScore:
-    """One accepted answer, teacher-forced against the audio.
-
-    filler: the leading hesitation scored before it ("euh"), or None for the answer alone.
-    mean_logprob: natural log-probability per token (≤ 0); tokens: how many.
-    end_s: where its last word ends (s of speech, cross-attention DTW), None if unknown;
-    word_end_s: where its last letter-bearing token ends (final punctuation left out).
-    """
-
-    answer: str
-    mean_logprob: float
-    tokens: int = 0
-    filler: str | None = None
-    end_s: float | None = None
-    word_end_s: float | None = None
-
-
-@dataclass(frozen=True)
-class AudioEvidence:
-    """What the audio says about one answer (see interaction.asr.server.evidence for the payload).
-
-    language_probabilities: restricted to the target and the learner's other languages, 0..1,
-    summing to 1. transcript_logprob: the free transcript's own teacher-forced mean
-    log-probability per token, the yardstick the answers are measured against.
-    decode_logprob / other_logprobs: the decoder's own mean log-probability per token of the
-    free transcript forced to the target, and of one forced to each other language: when the
-    other language's decode explains the audio much better, the learner spoke it (and the
-    target transcript may be the decoder's translation).
-    """
-
-    transcript: str
-    no_speech: bool = False
-    speech_s: float = 0.0
-    language_probabilities: Mapping[str, float] = field(default_factory=dict)
-    transcript_logprob: float | None = None
-    answers: tuple[AnswerScore, ...] = ()
-    looped: bool = False
-    decode_logprob: float | None = None
-    other_logprobs: Mapping[str, float] = field(default_factory=dict)
-    speech_end_s: float | None = None
-    """Where the speech the encoder saw ends (s, VAD-trimmed): with `AnswerScore.end_s`, how
-    much of the utterance an answer leaves unexplained."""
-    transcript_word_end_s: float | None = None
-    """Where the free transcript's last letter-bearing token ends (s of speech): an answer
-    ending well before it leaves words the recogniser heard unexplained."""
-
-    @classmethod
-    def from_payload(cls, payload: Mapping[str, Any]) -> AudioEvidence:
-        """Parse the evidence payload leniently (missing fields: no evidence for them)."""
-        score = payload.get("transcript_score") or {}
-        answers = tuple(
-            AnswerScore(
-                answer=str(item["answer"]),
-                mean_logprob=float(item["mean_logprob"]),
-                tokens=int(item.get("tokens") or 0),
-                filler=item.get("filler"),
-                end_s=float(item["end_s"]) if item.get("end_s") is not None else None,
-                word_end_s=float(item["word_end_s"])
-                if item.get("word_end_s") is not None
-                else None,
-            )
-            for item in payload.get("answers") or ()
-            if item.get("mean_logprob") is not None
-        )
-        transcript_logprob = score.get("mean_logprob")
-        decode_logprob = payload.get("decode_logprob")
-        others = payload.get("other_transcripts") or {}
-        speech_end = payload.get("speech_end_s")
-        word_end = score.get("word_end_s")
-        return cls(
-            speech_end_s=float(speech_end) if speech_end is not None else None,
-            transcript_word_end_s=float(word_end) if word_end is not None else None,
-            transcript=str(payload.get("transcript") or ""),
-            no_speech=bool(payload.get("no_speech", False)),
-            speech_s=float(payload.get("speech_s") or 0.0),
-            language_probabilities={
-                str(k): float(v) for k, v in (payload.get("language_probabilities") or {}).items()
-            },
-            transcript_logprob=float(transcript_logprob)
-            if transcript_logprob is not None
-            else None,
-            answers=answers,
-            looped=bool(payload.get("looped", False)),
-            decode_logprob=float(decode_logprob) if decode_logprob is not None else None,
-            other_logprobs={
-                str(lang): float(item["decode_logprob"])
-                for lang, item in others.items()
-                if item.get("decode_logprob") is not None
-            },
-        )
 
 
 @dataclass(frozen=True)
@@ -265,7 +165,7 @@ def judge_audio(
         "other_probability": other_probability,
     }
     if evidence.no_speech or not evidence.transcript.strip():
-        return AudioVerdict(NO_SPEECH, "no speech heard", **base)
+        return AudioVerdict(Outcome.NO_SPEECH, "no speech heard", **base)
 
     match = answer_match(
         evidence.transcript,
@@ -334,13 +234,13 @@ def judge_audio(
             and similarity >= policy.correct_margin_similarity
             and covers(scored)
         ):
-            return verdict(CORRECT, "an accepted answer explains the audio")
+            return verdict(Outcome.CORRECT, "an accepted answer explains the audio")
         if (
             similarity >= policy.correct_similarity
             and (margin is None or margin >= policy.correct_similarity_margin)
             and covers(matched)
         ):
-            return verdict(CORRECT, "the transcript matches an accepted answer")
+            return verdict(Outcome.CORRECT, "the transcript matches an accepted answer")
         if (
             scored is not None
             and margin is not None
@@ -350,7 +250,7 @@ def judge_audio(
             and other_probability < policy.loose_max_other_probability
             and covers(scored)
         ):
-            return verdict(CORRECT, "an accepted answer explains all of the unclear audio")
+            return verdict(Outcome.CORRECT, "an accepted answer explains all of the unclear audio")
 
     # Tier 2: confident penalties, two signals agreeing.
     badly_explained = margin is None or margin < policy.wrong_language_margin
@@ -373,7 +273,9 @@ def judge_audio(
         and other_understood
         and (translated or certain_other or (badly_explained and other_no_worse))
     ):
-        return verdict(WRONG_LANGUAGE, f"spoken in {other}, no accepted answer fits the audio")
+        return verdict(
+            Outcome.WRONG_LANGUAGE, f"spoken in {other}, no accepted answer fits the audio"
+        )
     if (
         not evidence.looped
         and other_probability < policy.incorrect_max_other_probability
@@ -390,6 +292,8 @@ def judge_audio(
         and evidence.transcript_logprob is not None
         and evidence.transcript_logprob >= policy.incorrect_min_transcript_logprob
     ):
-        return verdict(INCORRECT_ANSWER, "heard in the target language, no accepted answer fits")
+        return verdict(
+            Outcome.INCORRECT_ANSWER, "heard in the target language, no accepted answer fits"
+        )
     # Tier 3: doubt.
-    return verdict(UNCLEAR, "not sure: ask the learner to say it again")
+    return verdict(Outcome.UNCLEAR, "not sure: ask the learner to say it again")

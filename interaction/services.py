@@ -20,7 +20,8 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from interaction.asr.types import Hypothesis
-from interaction.audio_judging import AudioEvidence, AudioJudgingPolicy, AudioVerdict, judge_audio
+from interaction.audio_evidence import AudioEvidence
+from interaction.audio_judging import AudioJudgingPolicy, AudioVerdict, judge_audio
 from interaction.judging import Evidence, Policy, Verdict, judge
 from interaction.language_text import text_language_probabilities
 from interaction.models import Attempt, ScoreEvent, Session

@@ -11,8 +11,10 @@ is never cut off and penalised.
 from __future__ import annotations
 
 from interaction.asr.types import Hypothesis
-from interaction.audio_judging import CORRECT, AudioEvidence, judge_audio
+from interaction.audio_evidence import AudioEvidence
+from interaction.audio_judging import judge_audio
 from interaction.stream_selectors import StreamContext
+from interaction.vocabulary import Outcome
 
 
 def speculative_outcome(hypothesis: Hypothesis, context: StreamContext) -> str | None:
@@ -25,4 +27,4 @@ def speculative_outcome(hypothesis: Hypothesis, context: StreamContext) -> str |
 
 def commits_at_once(outcome: str | None) -> bool:
     """Only a confident correct verdict is committed before the long silence."""
-    return outcome == CORRECT
+    return outcome == Outcome.CORRECT

@@ -16,7 +16,8 @@ from rapidfuzz import fuzz
 
 from interaction.asr.types import AsrUnavailable, Hypothesis, RecognitionOptions
 from interaction.asr.whisperlive import WhisperLiveProvider
-from interaction.audio_judging import AudioEvidence, AudioJudgingPolicy, judge_audio
+from interaction.audio_evidence import AudioEvidence
+from interaction.audio_judging import AudioJudgingPolicy, judge_audio
 from tests.speech import read_wav
 
 pytestmark = pytest.mark.asr

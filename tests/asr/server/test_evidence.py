@@ -23,16 +23,9 @@ from interaction.asr.server.evidence import (
     restricted_probabilities,
     window_frames,
 )
-from interaction.audio_judging import (
-    CORRECT,
-    INCORRECT_ANSWER,
-    NO_SPEECH,
-    UNCLEAR,
-    WRONG_LANGUAGE,
-    AudioEvidence,
-    AudioJudgingPolicy,
-    judge_audio,
-)
+from interaction.audio_evidence import AudioEvidence
+from interaction.audio_judging import AudioJudgingPolicy, judge_audio
+from interaction.vocabulary import Outcome
 from tests.speech import read_wav
 
 pytestmark = pytest.mark.asr
@@ -83,7 +76,7 @@ def test_a_correct_answer_after_a_filler_earns_points(
 ) -> None:
     wav = speech_clip("euh... Je voudrais un café, s'il vous plaît", "fr+m3", speed=140)
     outcome, payload = judge(model, wav, language="fr", others=("en",), answers=CAFE)
-    assert outcome == CORRECT, payload["transcript"]
+    assert outcome == Outcome.CORRECT, payload["transcript"]
     scored = {(a["answer"], a["filler"]): a["mean_logprob"] for a in payload["answers"]}
     assert set(scored) >= {(CAFE[0], None), (CAFE[0], "Euh"), (CAFE[1], None)}
 
@@ -91,13 +84,13 @@ def test_a_correct_answer_after_a_filler_earns_points(
 def test_a_one_word_wrong_answer_is_penalised(model: Any, speech_clip: Callable[..., Path]) -> None:
     wav = speech_clip("Un vino, por favor", "es", speed=130)
     outcome, payload = judge(model, wav, language="es", others=("en",), answers=TAPAS_DRINK)
-    assert outcome == INCORRECT_ANSWER, payload["transcript"]
+    assert outcome == Outcome.INCORRECT_ANSWER, payload["transcript"]
 
 
 def test_an_english_answer_is_wrong_language(model: Any, speech_clip: Callable[..., Path]) -> None:
     wav = speech_clip("Return, please", "en-us", speed=160)
     outcome, payload = judge(model, wav, language="de", others=("en",), answers=BAHNHOF_TICKET)
-    assert outcome == WRONG_LANGUAGE, payload["transcript"]
+    assert outcome == Outcome.WRONG_LANGUAGE, payload["transcript"]
     assert payload["language_probabilities"]["en"] > 0.9
     assert set(payload["language_probabilities"]) == {"de", "en"}
 
@@ -109,14 +102,14 @@ def test_a_garbled_correct_answer_is_unclear_not_penalised(
     # cannot tell what was said, so the learner is asked again and keeps their lives.
     wav = speech_clip("Sur place, s'il vous plaît", "fr+f3", speed=130)
     outcome, payload = judge(model, wav, language="fr", others=("en",), answers=CAFE_TO_GO)
-    assert outcome == UNCLEAR, payload["transcript"]
+    assert outcome == Outcome.UNCLEAR, payload["transcript"]
 
 
 def test_silence_is_no_speech_and_costs_no_model_time(
     model: Any, silence_clip: Callable[[float], Path]
 ) -> None:
     outcome, payload = judge(model, silence_clip(2.0), language="fr", others=("en",), answers=CAFE)
-    assert outcome == NO_SPEECH
+    assert outcome == Outcome.NO_SPEECH
     assert payload["no_speech"] is True
     assert "encode" not in payload["timings_ms"]
 
