@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from interaction.asr.types import RecognitionOptions
 from interaction.audio_judging import AudioJudgingPolicy
 from interaction.events import Standing, StoredEvent, TurnInfo
 from interaction.models import Session, SessionEvent
@@ -41,6 +42,12 @@ class StreamContext:
     @property
     def active(self) -> bool:
         return self.status == SessionStatus.ACTIVE
+
+    def recognition_options(self) -> RecognitionOptions:
+        """How the turn due is recognised: its language, the suspects, answers to score."""
+        return RecognitionOptions(
+            language=self.language, other_languages=self.other_languages, candidates=self.answers
+        )
 
 
 def stream_context_get(*, session: Session) -> StreamContext:

@@ -1,16 +1,10 @@
 """StreamingSession: one learner's live stream, the control flow that wires the rooms.
 
 start/stop/reset/close come from control messages; audio frames go through `AudioInput`
-(decoding) and the `Endpointer` (where an utterance begins and ends) to the `AsrRelay`.
-
-End of utterance, speculatively: after a short trailing silence (SPECULATE) the recogniser
-evaluates the audio so far (`AsrRelay.evaluate`) and the verdict is judged in memory
-(`speculation`). A confident *correct* verdict is committed at once (auto-finalise), the
-evaluated hypothesis itself, so the recorded verdict is the speculative one; any other
-waits for the long silence (END) or the stop gesture and then comes from the recogniser's
-final pass over the whole utterance (as the time-stop POST's does); voice that comes back
-drops the speculation. Every verdict is recorded through the time-stop scoring path
-(`stream_services.stream_attempt_record`) by the `Outbox`, which numbers, stores and sends
+(decoding) and the `Endpointer` (where an utterance begins and ends) to the `AsrRelay`. An
+utterance ends speculatively after a short pause (`speculation`: only a confident correct
+verdict is committed then), by the long silence, or by the stop gesture; every verdict is
+recorded through the time-stop scoring path by the `Outbox`, which numbers, stores and sends
 every event.
 """
 
@@ -32,14 +26,12 @@ from interaction.events import (
     Send,
     StoredEvent,
     error_event,
-    partial_event,
     ready_event,
     reset_event,
 )
-from interaction.judging import answer_match
 from interaction.services import answer_from_hypothesis
 from interaction.stream_selectors import StreamContext
-from interaction.stream_services import PartialRow, StreamRefused, StreamSuperseded
+from interaction.stream_services import StreamRefused, StreamSuperseded
 from interaction.vocabulary import Mode, Outcome
 from interaction.ws.audio_in import AudioInput
 from interaction.ws.endpointing import SAMPLE_RATE, Action, Endpointer
@@ -47,8 +39,9 @@ from interaction.ws.errors import StreamError
 from interaction.ws.limits import StreamLimits
 from interaction.ws.messages import Start
 from interaction.ws.outbox import Outbox
+from interaction.ws.partials import partial_outputs
 from interaction.ws.relay import AsrRelay, Utterance
-from interaction.ws.speculation import commits_at_once, speculative_outcome
+from interaction.ws.speculation import commits_at_once, pause_verdict, speculative_outcome
 from interaction.ws.tasks import TaskSet
 from telemetry import metrics
 
@@ -245,39 +238,15 @@ class StreamingSession:
         return hypothesis
 
     async def _partial(self, utterance: Utterance, hypothesis: Hypothesis, now: float) -> None:
-        """A throttled partial: match it, send it (its transcript stored), maybe judge now."""
-        context = self._require_started()
-        match = answer_match(
-            hypothesis.text,
-            context.answers,
-            language=context.language,
+        """A throttled partial: matched against the answers, sent, its transcript stored."""
+        event, row = partial_outputs(
+            self._require_started(),
+            utterance_id=utterance.id,
+            hypothesis=hypothesis,
+            latency_ms=round((now - utterance.started) * 1000),
             ignore_accents=settings.PARLEY_JUDGING["ignore_accents"],
         )
-        matched = match.similarity >= context.answer_similarity
-        await self.outbox.emit(
-            lambda seq, standing: partial_event(
-                seq=seq,
-                standing=standing,
-                utterance=utterance.id,
-                transcript=hypothesis.text,
-                confidence=round(hypothesis.confidence, 4),
-                language=context.language,
-                language_probability=None,
-                intent=match.answer if matched else None,
-                similarity=match.similarity,
-                audio_ms=hypothesis.audio_ms,
-            ),
-            partial=lambda seq: PartialRow(
-                turn_index=context.turn["index"] if context.turn else 0,
-                utterance=utterance.id,
-                seq=seq,
-                transcript=hypothesis.text,
-                confidence=hypothesis.confidence,
-                similarity=match.similarity,
-                audio_ms=hypothesis.audio_ms,
-                latency_ms=round((now - utterance.started) * 1000),
-            ),
-        )
+        await self.outbox.emit(event, partial=row)
 
     # --- judging ------------------------------------------------------------------------
     async def finalise(
@@ -296,7 +265,7 @@ class StreamingSession:
                 return  # the learner went on speaking: that verdict was dropped
             # Committed before the long silence: more words now are this answer's tail.
             self._take_utterance(hold=speculative)
-            hypothesis = await self._speculated(utterance)
+            hypothesis = await pause_verdict(utterance.speculation)
             if hypothesis is not None and not (
                 speculative
                 or commits_at_once(speculative_outcome(hypothesis, self._require_started()))
@@ -326,19 +295,6 @@ class StreamingSession:
             )
             self._judged_at = time.monotonic()
 
-    @staticmethod
-    async def _speculated(utterance: Utterance) -> Hypothesis | None:
-        """The current pause's evaluated hypothesis (waiting for it if it is on its way)."""
-        task = utterance.speculation
-        if task is None:
-            return None
-        try:
-            return await asyncio.shield(task)
-        except asyncio.CancelledError:
-            if task.cancelled():
-                return None  # dropped while we waited (the learner went on)
-            raise
-
     async def _asr_failed(self, utterance: Utterance, message: str) -> None:
         if self.utterance is utterance:
             self._take_utterance()
@@ -357,12 +313,7 @@ class StreamingSession:
         return utterance
 
     def _recognition_options(self) -> RecognitionOptions:
-        context = self._require_started()
-        return RecognitionOptions(
-            language=context.language,
-            other_languages=context.other_languages,
-            candidates=context.answers,
-        )
+        return self._require_started().recognition_options()
 
     def _require_started(self) -> StreamContext:
         if self.context is None:
