@@ -180,3 +180,51 @@ async def recognise_wav(
     except (OSError, TimeoutError, ValueError) as exc:
         return {"error": str(exc), "wall_ms": round(1000 * (time.perf_counter() - call))}
     return {**record, "audio_ms": round(samples.size / 16)}
+
+
+@dataclass(frozen=True)
+class DemoTurn:
+    """One turn of a demo scenario, with its effective rules and the bench's learner."""
+
+    slug: str
+    index: int
+    language: str
+    other_languages: tuple[str, ...]
+    rules: Any
+
+
+def demo_turn_rules() -> Iterator[DemoTurn]:
+    """Every demo scenario turn (scenarios/demo/*.yaml) with the rules the app resolves.
+
+    The learner: the product default other language for fr/es/de targets; a French-speaking
+    learner for the English scenario (with the default, English, it has no suspect).
+    """
+    import yaml
+    from django.conf import settings
+
+    from bench.clipset import OTHER_LANGUAGE
+    from scenarios.rules import ScenarioOverrides, rules_resolve
+    from scenarios.specs import spec_from_mapping
+
+    for path in sorted((REPO / "scenarios" / "demo").glob("*.yaml")):
+        spec = spec_from_mapping(yaml.safe_load(path.read_text()))
+        overrides = ScenarioOverrides(
+            difficulty=spec.difficulty,
+            lives=spec.lives,
+            reward=spec.reward,
+            confidence_threshold=spec.confidence_threshold,
+            answer_similarity=spec.answer_similarity,
+            wrong_language_probability=spec.wrong_language_probability,
+            penalties=spec.penalties,
+            audio_judging=spec.audio_judging,
+        )
+        default_other = tuple(settings.PARLEY_JUDGING["other_languages"])
+        other = default_other if spec.language != "en" else (OTHER_LANGUAGE["en"],)
+        for index, turn in enumerate(spec.turns):
+            rules = rules_resolve(
+                defaults=settings.PARLEY_RULES,
+                judging_defaults=settings.PARLEY_JUDGING,
+                scenario=overrides,
+                turn_reward=turn.reward,
+            )
+            yield DemoTurn(spec.slug, index, spec.language, other, rules)

@@ -103,46 +103,19 @@ async def recognise(
 
 def build_policies() -> dict[tuple[str, int], Any]:
     """(scenario, turn) -> Policy exactly as `services.answer_policy_get` builds it for audio."""
-    import yaml
-    from django.conf import settings
-
-    from bench.clipset import OTHER_LANGUAGE
-    from bench.common import REPO
+    from bench.common import demo_turn_rules
     from interaction.services import answer_policy_get
     from interaction.vocabulary import Source
-    from scenarios.rules import ScenarioOverrides, rules_resolve
-    from scenarios.specs import spec_from_mapping
 
-    policies: dict[tuple[str, int], Any] = {}
-    for path in sorted((REPO / "scenarios" / "demo").glob("*.yaml")):
-        spec = spec_from_mapping(yaml.safe_load(path.read_text()))
-        overrides = ScenarioOverrides(
-            difficulty=spec.difficulty,
-            lives=spec.lives,
-            reward=spec.reward,
-            confidence_threshold=spec.confidence_threshold,
-            answer_similarity=spec.answer_similarity,
-            wrong_language_probability=spec.wrong_language_probability,
-            penalties=spec.penalties,
+    return {
+        (turn.slug, turn.index): answer_policy_get(
+            source=Source.AUDIO,
+            target_language=turn.language,
+            rules=turn.rules,
+            other_languages=turn.other_languages,
         )
-        # The learner setting: the product default for fr/es/de targets; a French-speaking
-        # learner for the English scenario (with the default, English, it has no suspect).
-        default_other = tuple(settings.PARLEY_JUDGING["other_languages"])
-        other = default_other if spec.language != "en" else (OTHER_LANGUAGE["en"],)
-        for index, turn in enumerate(spec.turns):
-            rules = rules_resolve(
-                defaults=settings.PARLEY_RULES,
-                judging_defaults=settings.PARLEY_JUDGING,
-                scenario=overrides,
-                turn_reward=turn.reward,
-            )
-            policies[(spec.slug, index)] = answer_policy_get(
-                source=Source.AUDIO,
-                target_language=spec.language,
-                rules=rules,
-                other_languages=other,
-            )
-    return policies
+        for turn in demo_turn_rules()
+    }
 
 
 def verdict(record: Mapping[str, Any], answers: Iterable[str], policy: Any) -> Any:
