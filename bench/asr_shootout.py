@@ -435,10 +435,10 @@ def report(summary: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
 
 
 def chart(summary: Mapping[str, Any], path: Path) -> None:
-    import matplotlib  # type: ignore[import-not-found,unused-ignore]
+    import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # type: ignore[import-not-found,unused-ignore]
+    import matplotlib.pyplot as plt
 
     systems = list(summary)
     palette = {

