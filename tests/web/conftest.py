@@ -100,15 +100,19 @@ def spoken_answers(speech_clip: Callable[..., Path], tmp_path: Path) -> Callable
     the previous turn's answers as its candidates, and it is judged against the wrong turn.
     """
 
-    def build(*answers: tuple[Any, ...], gap_s: float = 7.5, lead_s: float = 1.0) -> Path:
-        """Each answer is (text, voice) or (text, voice, speed in words/min)."""
+    def build(*answers: tuple[Any, ...] | Path, gap_s: float = 7.5, lead_s: float = 1.0) -> Path:
+        """Each answer is (text, voice), (text, voice, speed in words/min) or a WAV's path."""
 
         def quiet(seconds: float) -> np.ndarray:
             return np.zeros(int(seconds * SAMPLE_RATE), dtype=np.float32)
 
         parts = [quiet(lead_s)]
-        for text, voice, *speed in answers:
-            parts += [read_wav(speech_clip(text, voice, speed=speed[0] if speed else 150))]
+        for answer in answers:
+            if isinstance(answer, Path):
+                parts += [read_wav(answer)]
+            else:
+                text, voice, *speed = answer
+                parts += [read_wav(speech_clip(text, voice, speed=speed[0] if speed else 150))]
             parts += [quiet(gap_s)]
         samples = np.concatenate(parts)
         path = tmp_path / "microphone.wav"

@@ -8,6 +8,8 @@ screenshots under artifacts/web/.
 from __future__ import annotations
 
 import re
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -148,14 +150,33 @@ def test_an_english_answer_costs_a_heart_with_an_answer_in_french_message(
     assert attempt.outcome == "wrong_language"
 
 
-# espeak-ng's fr+f3 at 130 wpm: the recogniser hears words it is unsure of ("Supply, sil
-# Commission"), and no accepted answer explains them: the fair judge says `unclear`.
+# An answer nobody can make out: espeak-ng's "Sur place, s'il vous plaît" played backwards
+# (mumbled syllables). No accepted answer explains it and the recogniser is unsure of what it
+# hears ("Et une liste, à l'huile."): the fair judge says `unclear`. A forward robotic voice is
+# no good here: the judge may rightly hear the accepted answer in it.
 GARBLED = ("Sur place, s'il vous plaît", "fr+f3", 130)
+
+
+def mumbled(speech_clip: Any, tmp_path: Path) -> Path:
+    text, voice, speed = GARBLED
+    backwards = tmp_path / "mumbled.wav"
+    subprocess.run(
+        ["sox", "-D", str(speech_clip(text, voice, speed=speed)), str(backwards), "reverse"],
+        check=True,
+    )
+    return backwards
 
 
 @pytest.mark.parametrize("mode", ["time_stop", "streaming"])
 def test_an_unclear_answer_asks_again_and_costs_no_heart(
-    browser_with_mic, live_app, make_scenario, make_learner, spoken_answers, mode
+    browser_with_mic,
+    live_app,
+    make_scenario,
+    make_learner,
+    spoken_answers,
+    speech_clip,
+    tmp_path,
+    mode,
 ) -> None:
     from playwright.sync_api import expect
 
@@ -168,7 +189,7 @@ def test_an_unclear_answer_asks_again_and_costs_no_heart(
         ],
     )
     make_learner("cleo")
-    page = browser_with_mic(spoken_answers(GARBLED))
+    page = browser_with_mic(spoken_answers(mumbled(speech_clip, tmp_path)))
     log_in(page, live_app, "cleo")
     if mode == "streaming":
         start_playing(page, live_app, "to-go-web", mode=mode)
