@@ -41,21 +41,6 @@ TAPAS_DRINK = ("Un agua, por favor", "Una cerveza, por favor", "Agua, por favor"
 BAHNHOF_TICKET = ("Hin und zurück, bitte", "Einfach, bitte")
 
 
-@pytest.fixture(scope="module")
-def model() -> Any:
-    from faster_whisper import WhisperModel
-
-    from interaction.asr.server.model_files import ensure_model
-
-    return WhisperModel(
-        str(ensure_model("base")),
-        device="cpu",
-        compute_type="int8",
-        cpu_threads=2,
-        local_files_only=True,
-    )
-
-
 def judge(
     model: Any, wav: Path, *, language: str, others: tuple[str, ...], answers: tuple[str, ...]
 ) -> tuple[str, dict[str, Any]]:

@@ -113,21 +113,6 @@ def test_a_failed_evaluation_answers_with_an_error_and_the_id(
 # --- with the real model ------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def model() -> Any:
-    from faster_whisper import WhisperModel
-
-    from interaction.asr.server.model_files import ensure_model
-
-    return WhisperModel(
-        str(ensure_model("base")),
-        device="cpu",
-        compute_type="int8",
-        cpu_threads=2,
-        local_files_only=True,
-    )
-
-
 class Spy:
     """Every call into the CTranslate2 model, recorded, then delegated."""
 
