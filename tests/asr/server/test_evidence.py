@@ -26,6 +26,7 @@ from interaction.asr.server.evidence import (
 from interaction.audio_evidence import AudioEvidence
 from interaction.audio_judging import AudioJudgingPolicy, judge_audio
 from interaction.vocabulary import Outcome
+from tests.asr.server.model_spy import ModelSpy
 from tests.speech import read_wav
 
 pytestmark = pytest.mark.asr
@@ -124,30 +125,8 @@ def test_the_payload_is_json_with_timings_and_words(
     assert payload["other_transcripts"]["en"]["text"]
 
 
-class _Spy:
-    """Records every call into the CTranslate2 model while delegating to it."""
-
-    def __init__(self, inner: Any, on_call: Callable[[str], None] | None = None) -> None:
-        self._inner = inner
-        self._on_call = on_call
-        self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._inner, name)
-        if not callable(attribute):
-            return attribute
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            self.calls.append((name, args, kwargs))
-            if self._on_call is not None:
-                self._on_call(name)
-            return attribute(*args, **kwargs)
-
-        return call
-
-
 class _Wrapped:
-    def __init__(self, model: Any, spy: _Spy) -> None:
+    def __init__(self, model: Any, spy: ModelSpy) -> None:
         self.model = spy
         self.feature_extractor = model.feature_extractor
         self.hf_tokenizer = model.hf_tokenizer
@@ -157,7 +136,7 @@ def test_no_deciding_pass_carries_the_answers_as_a_prompt(
     model: Any, speech_clip: Callable[..., Path]
 ) -> None:
     wav = speech_clip("Un café, s'il vous plaît", "fr", speed=150)
-    spy = _Spy(model.model)
+    spy = ModelSpy(model.model)
     answer_evidence(
         _Wrapped(model, spy),
         read_wav(wav),
@@ -252,7 +231,7 @@ def test_the_model_runs_only_under_the_callers_lock(
     wav = speech_clip("Merci beaucoup", "fr", speed=150)
     lock = _RecordingLock()
     held: list[bool] = []
-    spy = _Spy(model.model, on_call=lambda _name: held.append(lock.locked()))
+    spy = ModelSpy(model.model, on_call=lambda _name: held.append(lock.locked()))
     answer_evidence(
         _Wrapped(model, spy),
         read_wav(wav),

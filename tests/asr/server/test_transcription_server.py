@@ -19,6 +19,7 @@ import pytest
 from interaction.asr.server.options import FinalPassOptions
 from interaction.asr.server.transcription_server import ParleyTranscriptionServer
 from interaction.asr.wire import EVIDENCE_TYPE, FINAL_TYPE
+from tests.asr.server.model_spy import ModelSpy
 from tests.speech import read_wav
 
 CAFE = ("Je voudrais un café, s'il vous plaît", "Un café, s'il vous plaît")
@@ -113,34 +114,15 @@ def test_a_failed_evaluation_answers_with_an_error_and_the_id(
 # --- with the real model ------------------------------------------------------------------
 
 
-class Spy:
-    """Every call into the CTranslate2 model, recorded, then delegated."""
-
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-        self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._inner, name)
-        if not callable(attribute):
-            return attribute
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            self.calls.append((name, args, kwargs))
-            return attribute(*args, **kwargs)
-
-        return call
-
-
-def spied(model: Any) -> tuple[Any, Spy]:
-    spy = Spy(model.model)
+def spied(model: Any) -> tuple[Any, ModelSpy]:
+    spy = ModelSpy(model.model)
     wrapped = SimpleNamespace(
         model=spy, feature_extractor=model.feature_extractor, hf_tokenizer=model.hf_tokenizer
     )
     return wrapped, spy
 
 
-def assert_no_prompt(model: Any, spy: Spy) -> None:
+def assert_no_prompt(model: Any, spy: ModelSpy) -> None:
     """Every decode starts <|startoftranscript|> <|lang|> <|transcribe|> <|notimestamps|>:
     no <|startofprev|> section (initial_prompt, hotwords), no accepted answer's tokens."""
     sot_prev = model.hf_tokenizer.token_to_id("<|startofprev|>")
