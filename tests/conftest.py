@@ -21,7 +21,7 @@ from scenarios.models import Scenario
 from scenarios.services import scenario_upsert
 from scenarios.specs import spec_from_mapping
 from tests.live import ServerProcess, app_env, daphne_command, free_port, port_open
-from tests.speech import silence, speak
+from tests.speech import reversed_speech, silence, speak
 
 
 def scenario_data(**overrides: Any) -> dict[str, Any]:
@@ -143,6 +143,22 @@ def speech_clip(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]
     def make(text: str, voice: str = "en", *, speed: int = 150) -> Path:
         key = hashlib.sha256(f"{voice}|{speed}|{text}".encode()).hexdigest()[:16]
         return speak(text, voice, speed=speed, path=cache / f"{voice}-{speed}-{key}.wav")
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def mumbled_clip(speech_clip: Callable[..., Path]) -> Callable[..., Path]:
+    """`mumbled_clip(text, voice, speed=150)` → `speech_clip(...)` played backwards.
+
+    A forward robotic voice is no good for an answer nobody can make out: which words the
+    recogniser hears in it changes with the decoder's version, and the fair judge may rightly
+    hear the accepted answer. Reversed speech keeps the voice and loses the words.
+    """
+
+    def make(text: str, voice: str = "en", *, speed: int = 150) -> Path:
+        source = speech_clip(text, voice, speed=speed)
+        return reversed_speech(source, path=source.with_name(f"reversed-{source.name}"))
 
     return make
 

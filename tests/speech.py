@@ -33,6 +33,14 @@ def speak(text: str, voice: str, *, speed: int = 150, path: Path) -> Path:
     return path
 
 
+def reversed_speech(source: Path, *, path: Path) -> Path:
+    """`source` played backwards: syllables nobody can make out, in the speaker's own voice."""
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["sox", "-D", str(source), str(path), "reverse"], check=True)
+    return path
+
+
 def silence(seconds: float, *, path: Path) -> Path:
     """`seconds` of digital silence as a 16 kHz mono 16-bit WAV."""
     if path.is_file():

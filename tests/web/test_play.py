@@ -8,8 +8,6 @@ screenshots under artifacts/web/.
 from __future__ import annotations
 
 import re
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -151,20 +149,10 @@ def test_an_english_answer_costs_a_heart_with_an_answer_in_french_message(
 
 
 # An answer nobody can make out: espeak-ng's "Sur place, s'il vous plaît" played backwards
-# (mumbled syllables). No accepted answer explains it and the recogniser is unsure of what it
-# hears ("Et une liste, à l'huile."): the fair judge says `unclear`. A forward robotic voice is
-# no good here: the judge may rightly hear the accepted answer in it.
-GARBLED = ("Sur place, s'il vous plaît", "fr+f3", 130)
-
-
-def mumbled(speech_clip: Any, tmp_path: Path) -> Path:
-    text, voice, speed = GARBLED
-    backwards = tmp_path / "mumbled.wav"
-    subprocess.run(
-        ["sox", "-D", str(speech_clip(text, voice, speed=speed)), str(backwards), "reverse"],
-        check=True,
-    )
-    return backwards
+# (mumbled syllables; the `mumbled_clip` fixture). No accepted answer explains it and the
+# recogniser is unsure of what it hears ("Et une liste, à l'huile."): the fair judge says
+# `unclear`.
+GARBLED_ANSWER = "Sur place, s'il vous plaît"
 
 
 @pytest.mark.parametrize("mode", ["time_stop", "streaming"])
@@ -174,8 +162,7 @@ def test_an_unclear_answer_asks_again_and_costs_no_heart(
     make_scenario,
     make_learner,
     spoken_answers,
-    speech_clip,
-    tmp_path,
+    mumbled_clip,
     mode,
 ) -> None:
     from playwright.sync_api import expect
@@ -184,12 +171,12 @@ def test_an_unclear_answer_asks_again_and_costs_no_heart(
         slug="to-go-web",
         title="Eat in or take away (web)",
         turns=[
-            {"prompt": "Sur place ou à emporter ?", "answers": [GARBLED[0]]},
+            {"prompt": "Sur place ou à emporter ?", "answers": [GARBLED_ANSWER]},
             *[{"prompt": "Et avec ça ?", "answers": ["Rien d'autre, merci"]}],
         ],
     )
     make_learner("cleo")
-    page = browser_with_mic(spoken_answers(mumbled(speech_clip, tmp_path)))
+    page = browser_with_mic(spoken_answers(mumbled_clip(GARBLED_ANSWER, "fr+f3", speed=130)))
     log_in(page, live_app, "cleo")
     if mode == "streaming":
         start_playing(page, live_app, "to-go-web", mode=mode)

@@ -82,11 +82,11 @@ def test_an_english_answer_is_wrong_language(model: Any, speech_clip: Callable[.
 
 
 def test_a_garbled_correct_answer_is_unclear_not_penalised(
-    model: Any, speech_clip: Callable[..., Path]
+    model: Any, mumbled_clip: Callable[..., Path]
 ) -> None:
-    # espeak-ng's fr+f3 at 130 wpm comes out as "Supply, sil Commission, Play": the recogniser
-    # cannot tell what was said, so the learner is asked again and keeps their lives.
-    wav = speech_clip("Sur place, s'il vous plaît", "fr+f3", speed=130)
+    # The accepted answer played backwards: French-sounding syllables the recogniser is unsure
+    # of and no accepted answer explains, so the learner is asked again and keeps their lives.
+    wav = mumbled_clip("Sur place, s'il vous plaît", "fr+f3", speed=130)
     outcome, payload = judge(model, wav, language="fr", others=("en",), answers=CAFE_TO_GO)
     assert outcome == Outcome.UNCLEAR, payload["transcript"]
 
