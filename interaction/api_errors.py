@@ -174,3 +174,65 @@ def _too_big_response() -> JsonResponse:
         f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes.",
         "request_too_large",
     )
+
+
+# --- The schema documents every error an operation can answer ---------------------------------
+
+_ERROR_REF = {"$ref": "#/components/schemas/Error"}
+_COMMON_ERRORS = {
+    "400": "Invalid input (`detail` names the field and why), or a JSON/form body over the "
+    "memory limit (`code` = `request_too_large`).",
+    "401": "Not authenticated, or the token is invalid.",
+    "404": "No such resource for this learner.",
+    "413": "The request body is larger than the server's limit; refused from its "
+    "Content-Length before it is read (`code` = `request_too_large`).",
+    "429": "Too many requests (`code` = `throttled`) or, on login, too many failures "
+    "(`code` = `locked_out`); the `Retry-After` header says how many seconds to wait.",
+}
+
+
+def schema_error_responses(
+    result: dict[str, Any], generator: Any, request: Any, public: bool
+) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: add the errors each view can answer.
+
+    Derived from the views, so a new endpoint is documented by what it declares: 401 where it
+    authenticates, 429 where a throttle covers the method, 404 where the path has parameters,
+    400 and 413 where it takes a body (Daphne's limit, config.server, applies to every body).
+    """
+    components = result.setdefault("components", {}).setdefault("schemas", {})
+    components["Error"] = {
+        "type": "object",
+        "properties": {
+            "detail": {"type": "string"},
+            "code": {"type": "string"},
+            "errors": {"type": "object", "additionalProperties": True},
+        },
+        "required": ["detail", "code"],
+    }
+    views = {
+        (path, method.lower()): callback.cls(**(getattr(callback, "initkwargs", None) or {}))
+        for path, _regex, method, callback in generator.endpoints or []
+    }
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            view = views.get((path, method))
+            responses = operation.setdefault("responses", {})
+            wanted = []
+            if "requestBody" in operation:
+                wanted += ["400", "413"]
+            parameters = {p.get("name") for p in operation.get("parameters", [])}
+            if "{" in path or "format" in parameters:  # DRF: 404 for an unknown ?format=
+                wanted.append("404")
+            if view is not None:
+                if view.get_authenticators():
+                    wanted.append("401")
+                if any(
+                    method.upper() in getattr(throttle, "methods", {method.upper()})
+                    for throttle in view.get_throttles()
+                ):
+                    wanted.append("429")
+            for code in wanted:
+                response = responses.setdefault(code, {"description": _COMMON_ERRORS[code]})
+                response.setdefault("content", {"application/json": {"schema": _ERROR_REF}})
+    return result

@@ -123,6 +123,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Spoken-language practice: scenarios, sessions and time-stop answers.",
     "VERSION": "1.0.0",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every error an operation can answer, documented from its view (interaction.api_errors).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "interaction.api_errors.schema_error_responses",
+    ],
 }
 
 # --- Scoring: global defaults, overridden per difficulty, then per scenario, then per turn. ---
