@@ -13,6 +13,7 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -169,3 +170,58 @@ def test_a_body_within_the_limit_reaches_the_application(
     # Past the server's limit check: Django answers (anonymous → 401, in the JSON shape).
     assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
+
+
+# --- The ASGI guard, for servers that stream bodies to the application ------------------------
+
+
+async def _call(app: Any, headers: list[tuple[bytes, bytes]], chunks: list[bytes]) -> list[Any]:
+    sent: list[Any] = []
+    pending = [
+        {"type": "http.request", "body": chunk, "more_body": i < len(chunks) - 1}
+        for i, chunk in enumerate(chunks)
+    ]
+    read = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal read
+        read += 1
+        return pending.pop(0) if pending else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": ATTEMPTS, "headers": headers}
+    await app(scope, receive, send)
+    return [read, *sent]
+
+
+async def test_the_asgi_guard_refuses_from_content_length_without_reading() -> None:
+    from config.asgi import application
+
+    read, start, body = await _call(
+        application, [(b"content-length", str(DECLARED).encode())], [b"x"]
+    )
+    assert read == 0
+    assert start["status"] == 413
+    assert b"request_too_large" in body["body"]
+
+
+async def test_the_asgi_guard_cuts_a_streamed_body_off() -> None:
+    from django.conf import settings
+
+    from config.body_limit import BodySizeLimit
+
+    seen: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        while (message := await receive())["type"] == "http.request":
+            seen.append(len(message["body"]))
+            if not message.get("more_body"):
+                break
+
+    chunks = [b"\0" * MIB] * (settings.PARLEY_MAX_REQUEST_BYTES // MIB + 3)
+    _, start, body = await _call(BodySizeLimit(app), [], chunks)
+    assert start["status"] == 413
+    assert b"request_too_large" in body["body"]
+    assert sum(seen) <= settings.PARLEY_MAX_REQUEST_BYTES
