@@ -217,7 +217,7 @@ CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
-        "KEY_PREFIX": env("CACHE_PREFIX", default="parley"),
+        "KEY_PREFIX": env("CACHE_PREFIX", default="parley-cache"),
     }
 }
 # Login lockout: 5 failures for one username from one address lock that pair for 15 minutes

@@ -9,7 +9,8 @@ DEBUG = False
 SECRET_KEY = SECRET_KEY or "parley-test-key"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = env("CHANNEL_PREFIX", default="parley-test")
-# Throttle counters of parallel test runs never meet (tests/conftest.py clears this prefix).
+# Throttle counters of parallel test runs never meet, nor the channel layer's keys
+# (tests/conftest.py empties this prefix around each test).
 CACHES["default"]["KEY_PREFIX"] = env(
-    "CACHE_PREFIX", default=env("CHANNEL_PREFIX", default="parley-test")
+    "CACHE_PREFIX", default=env("CHANNEL_PREFIX", default="parley-test") + "-cache"
 )
