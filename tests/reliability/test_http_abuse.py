@@ -98,11 +98,12 @@ def test_api_token_login_locks_out_after_repeated_failures(
 
 
 @pytest.mark.django_db
-def test_login_form_locks_out_after_repeated_failures(learner: Any) -> None:
+@pytest.mark.parametrize("form", ["/login/", "/admin/login/"])
+def test_login_forms_lock_out_after_repeated_failures(form: str, learner: Any) -> None:
     client = Client()
     for i in range(5):
-        client.post("/login/", {"username": "learner", "password": f"wrong-{i}"}, **spoofed(i))
-    response = client.post("/login/", {"username": "learner", "password": PASSWORD}, **spoofed(7))
+        client.post(form, {"username": "learner", "password": f"wrong-{i}"}, **spoofed(i))
+    response = client.post(form, {"username": "learner", "password": PASSWORD}, **spoofed(7))
     assert response.status_code == 429
     assert int(response["Retry-After"]) >= 60
     assert response["Content-Type"].startswith("text/html")
