@@ -7,13 +7,14 @@ import os
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 from django.core.asgi import get_asgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from config.body_limit import BodySizeLimit  # noqa: E402
 from interaction.auth import TokenAuthMiddleware  # noqa: E402
 from interaction.ws.routing import websocket_urlpatterns  # noqa: E402
 
@@ -21,7 +22,8 @@ application = ProtocolTypeRouter(
     {
         # Daphne serves no files of its own; the learner pages' few small static files come
         # from Django's finders (a CDN or static file server may stand in front instead).
-        "http": ASGIStaticFilesHandler(django_asgi_app),
+        # The size limit also holds under servers that stream bodies (config.body_limit).
+        "http": BodySizeLimit(ASGIStaticFilesHandler(django_asgi_app)),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
         ),

@@ -3,14 +3,14 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
-from rest_framework.authtoken.views import ObtainAuthToken
 
 from interaction.api import AttemptCreateApi, RegisterApi, SessionDetailApi, SessionListCreateApi
+from interaction.auth import TokenLoginApi
 from scenarios.api import ScenarioDetailApi, ScenarioListApi
 
 api_patterns = [
     path("api/auth/register/", RegisterApi.as_view(), name="auth-register"),
-    path("api/auth/token/", ObtainAuthToken.as_view(), name="auth-token"),
+    path("api/auth/token/", TokenLoginApi.as_view(), name="auth-token"),
     path("api/scenarios/", ScenarioListApi.as_view(), name="scenario-list"),
     path("api/scenarios/<slug:slug>/", ScenarioDetailApi.as_view(), name="scenario-detail"),
     path("api/sessions/", SessionListCreateApi.as_view(), name="session-list"),

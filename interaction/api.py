@@ -15,7 +15,6 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from interaction.api_errors import (
@@ -31,6 +30,7 @@ from interaction.api_serializers import (
 )
 from interaction.asr.audio import AudioError
 from interaction.asr.types import AsrError
+from interaction.auth import AttemptThrottle, SessionStartThrottle, SignupThrottle
 from interaction.models import Session
 from interaction.presenters import attempt_payload, session_data
 from interaction.scoring import SessionNotActive
@@ -71,6 +71,8 @@ def _learner_session(request: Request, session_id: Any) -> Session:
 
 
 class SessionListCreateApi(APIView):
+    throttle_classes = [SessionStartThrottle]
+
     class InputSerializer(serializers.Serializer):
         scenario = serializers.SlugField()
         mode = serializers.ChoiceField(choices=Mode.choices(), default=Mode.TIME_STOP)
@@ -135,6 +137,7 @@ class AttemptCreateApi(APIView):
     """
 
     parser_classes = [JSONParser, MultiPartParser, FormParser]
+    throttle_classes = [AttemptThrottle]
 
     class InputSerializer(serializers.Serializer):
         transcript = serializers.CharField(
@@ -215,14 +218,10 @@ _AUDIO_ERRORS = {
 }
 
 
-class AuthThrottle(AnonRateThrottle):
-    rate = "30/minute"
-
-
 class RegisterApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
-    throttle_classes = [AuthThrottle]
+    throttle_classes = [SignupThrottle]
 
     class InputSerializer(serializers.Serializer):
         username = serializers.RegexField(r"^[\w.@+-]{3,150}$")

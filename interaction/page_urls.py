@@ -6,13 +6,16 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from interaction import pages
+from interaction.auth import LoginThrottle, SignupThrottle, form_throttled
 
 urlpatterns = [
     path("", pages.scenario_list_page, name="scenario-list-page"),
-    path("signup/", pages.signup, name="signup"),
+    path("signup/", form_throttled(SignupThrottle)(pages.signup), name="signup"),
     path(
         "login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True, next_page="/"),
+        form_throttled(LoginThrottle)(
+            auth_views.LoginView.as_view(redirect_authenticated_user=True, next_page="/")
+        ),
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(next_page="/"), name="logout"),

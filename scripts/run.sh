@@ -15,4 +15,4 @@ asr_pid=$!
 trap 'kill "$asr_pid" 2>/dev/null; wait "$asr_pid" 2>/dev/null' EXIT INT TERM
 
 echo "Parley: http://127.0.0.1:$PORT/  (API under /api/, admin under /admin/; ASR on :$ASR_PORT)"
-"$VENV/bin/daphne" -b 127.0.0.1 -p "$PORT" config.asgi:application
+"$VENV/bin/python" -m config.server -b 127.0.0.1 -p "$PORT" config.asgi:application

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -22,6 +23,29 @@ from scenarios.services import scenario_upsert
 from scenarios.specs import spec_from_mapping
 from tests.live import ServerProcess, app_env, daphne_command, free_port, port_open
 from tests.speech import reversed_speech, silence, speak
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> Iterator[None]:
+    """Each test starts with no throttle counts: this run's cache prefix is emptied."""
+    _clear_cache_prefix()
+    yield
+    _clear_cache_prefix()
+
+
+def _clear_cache_prefix() -> None:
+    from django.conf import settings
+
+    prefix = settings.CACHES["default"].get("KEY_PREFIX")
+    if not prefix:
+        return
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=500))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
 
 
 def scenario_data(**overrides: Any) -> dict[str, Any]:

@@ -67,7 +67,7 @@ def daphne_command(port: int) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "daphne",
+        "config.server",  # Parley's Daphne (the README's run command)
         "-b",
         "127.0.0.1",
         "-p",

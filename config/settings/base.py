@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-SECRET_KEY = env("SECRET_KEY", default="parley-local-development-key-change-me")
+# No default: production.py keeps a generated key in var/, local.py and test.py fix one.
+SECRET_KEY = env("SECRET_KEY", default="")
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -28,6 +30,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "axes",
     "channels",
     "scenarios",
     "interaction",
@@ -35,6 +38,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that every error under /api/ leaves as JSON (interaction.api_errors).
+    "interaction.api_errors.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -42,6 +47,14 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: answers a login the lockout refused (AXES_LOCKOUT_CALLABLE).
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    # Refuses a login while its username + address is locked out (django-axes).
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -102,12 +115,19 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "interaction.api_errors.exception_handler",
+    # Client addresses come from interaction.auth.client_ip (PARLEY_TRUSTED_PROXY_COUNT).
+    "NUM_PROXIES": 0,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Parley API",
     "DESCRIPTION": "Spoken-language practice: scenarios, sessions and time-stop answers.",
     "VERSION": "1.0.0",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every error an operation can answer, documented from its view (interaction.api_errors).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "interaction.api_errors.schema_error_responses",
+    ],
 }
 
 # --- Scoring: global defaults, overridden per difficulty, then per scenario, then per turn. ---
@@ -179,3 +199,41 @@ STREAM_LIMITS = {
     "speculate_silence_s": env.float("STREAM_SPECULATE_SILENCE_S", default=0.3),
     "silence_end_s": env.float("STREAM_SILENCE_END_S", default=1.0),
 }
+
+# --- HTTP: abuse limits, upload size, errors (docs/reliability.md) ---
+# Proxies in front of Daphne that append to X-Forwarded-For; 0 trusts the socket's address
+# only, so no header can choose the address that rate limits and login lockout key on.
+PARLEY_TRUSTED_PROXY_COUNT = env.int("PARLEY_TRUSTED_PROXY_COUNT", default=0)
+# Throttle rates (interaction.auth): login and sign-up per client address, the rest per
+# learner. A refusal is 429 with Retry-After.
+PARLEY_RATE_LIMITS = {
+    "login": env("PARLEY_RATE_LOGIN", default="30/minute"),
+    "signup": env("PARLEY_RATE_SIGNUP", default="20/hour"),
+    "session_start": env("PARLEY_RATE_SESSION_START", default="30/minute"),
+    "attempt": env("PARLEY_RATE_ATTEMPT", default="120/minute"),
+}
+# Throttle counters live in Redis, shared by every Daphne process.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env("CACHE_PREFIX", default="parley-cache"),
+    }
+}
+# Login lockout: 5 failures for one username from one address lock that pair for 15 minutes
+# (failures stored in Postgres by django-axes).
+AXES_FAILURE_LIMIT = env.int("PARLEY_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("PARLEY_LOGIN_COOLOFF_MIN", default=15.0))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "interaction.auth.client_ip"
+AXES_LOCKOUT_CALLABLE = "interaction.auth.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+# The largest request body Daphne accepts (config.server): an audio upload at
+# ASR_MAX_UPLOAD_BYTES plus its multipart envelope. Larger declared bodies are answered 413
+# before they are read; chunked bodies are cut off when they pass it.
+PARLEY_MAX_REQUEST_BYTES = env.int(
+    "PARLEY_MAX_REQUEST_BYTES", default=ASR_MAX_UPLOAD_BYTES + 256 * 1024
+)
+# Non-file request bodies (JSON, forms) Django reads into memory; larger is a 400.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)

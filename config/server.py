@@ -1,0 +1,135 @@
+"""Parley's Daphne: `python -m config.server [daphne options] config.asgi:application`.
+
+Daphne (Twisted) reads a whole request body into a buffer before it calls the ASGI
+application, so no Django code can refuse an oversized upload in time: by then the server has
+received, stored and queued every byte. This entry point is Daphne with one change at the
+Twisted request: a body larger than `settings.PARLEY_MAX_REQUEST_BYTES` is refused with 413
+(the API's JSON error shape) as soon as the `Content-Length` header shows it, before a byte of
+it is read, and a chunked body is cut off the moment it passes the limit. Either way the
+connection is closed and nothing reaches the application. The settings are Django's (the
+application is imported before the server starts), read at each request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from typing import Any
+
+from daphne import server as daphne_server
+from daphne.cli import CommandLineInterface
+from daphne.http_protocol import HTTPFactory, WebRequest
+from daphne.server import Server
+
+logger = logging.getLogger("parley.server")
+# After a refusal: how much more of the body is read (and dropped), and for how long, before
+# the connection is aborted.
+LINGER_BYTES = 1024 * 1024
+LINGER_S = 5.0
+
+
+def max_request_bytes() -> int:
+    from django.conf import settings
+
+    return int(settings.PARLEY_MAX_REQUEST_BYTES)
+
+
+def too_large_response(limit: int) -> bytes:
+    """A complete HTTP/1.1 413 response that closes the connection."""
+    body = json.dumps(
+        {
+            "detail": f"The request body is larger than the limit of {limit:,} bytes.",
+            "code": "request_too_large",
+        }
+    ).encode()
+    head = (
+        "HTTP/1.1 413 Request Entity Too Large\r\n"
+        "Content-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+    return head + body
+
+
+class SizeLimitedRequest(WebRequest):
+    """Daphne's request, refusing a body over the limit before buffering it."""
+
+    _refused = False
+    _received = 0
+    _discarded = 0
+
+    def gotLength(self, length: int | None) -> None:
+        limit = max_request_bytes()
+        if length is not None and length > limit:
+            self._refuse(limit, declared=length)
+            return
+        super().gotLength(length)
+
+    def handleContentChunk(self, data: bytes) -> None:
+        if self._refused:
+            self._discard(len(data))
+            return
+        self._received += len(data)
+        limit = max_request_bytes()
+        if self._received > limit:
+            self._refuse(limit, declared=None)
+            return
+        super().handleContentChunk(data)
+
+    def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:
+        if not self._refused:
+            super().requestReceived(command, path, version)
+
+    def _refuse(self, limit: int, *, declared: int | None) -> None:
+        self._refused = True
+        # No "100 Continue" after the refusal (the channel sends it after gotLength).
+        self.requestHeaders.removeHeader(b"Expect")
+        logger.warning(
+            "Refused a request body over %d bytes (%s) from %s",
+            limit,
+            f"declared {declared}" if declared is not None else "chunked",
+            self.getClientAddress(),
+        )
+        transport = self.channel.transport if self.channel is not None else None
+        if transport is None:
+            return
+        transport.write(too_large_response(limit))
+        # A lingering close: the response, then our end of the connection (FIN), while what
+        # the client already sent is read and dropped, so that it reads the 413 instead of a
+        # reset. A client that goes on sending is cut off after LINGER_BYTES or LINGER_S.
+        transport.loseWriteConnection()
+        # Daphne runs Twisted on the asyncio event loop.
+        asyncio.get_event_loop().call_later(LINGER_S, transport.abortConnection)
+
+    def _discard(self, size: int) -> None:
+        self._discarded += size
+        if self._discarded > LINGER_BYTES and self.channel is not None:
+            self.channel.transport.abortConnection()
+
+
+class SizeLimitedHTTPFactory(HTTPFactory):
+    def buildProtocol(self, addr: Any) -> Any:
+        protocol = super().buildProtocol(addr)
+        protocol.requestFactory = SizeLimitedRequest
+        return protocol
+
+
+class ParleyServer(Server):
+    def run(self) -> None:
+        # daphne.server.Server.run builds its factory from this module-level name.
+        daphne_server.HTTPFactory = SizeLimitedHTTPFactory
+        super().run()
+
+
+class ParleyCommandLine(CommandLineInterface):
+    server_class = ParleyServer
+
+
+def main(argv: list[str] | None = None) -> None:
+    ParleyCommandLine().run(sys.argv[1:] if argv is None else argv)
+
+
+if __name__ == "__main__":
+    main()
