@@ -60,6 +60,7 @@ class Session(models.Model):
         indexes = [
             models.Index(fields=["learner", "-started_at"]),
             models.Index(fields=["scenario", "status"]),
+            models.Index(fields=["started_at"]),
         ]
 
     def __str__(self) -> str:
@@ -104,7 +105,10 @@ class Attempt(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["turn", "outcome"])]
+        indexes = [
+            models.Index(fields=["turn", "outcome"]),
+            models.Index(fields=["session", "created_at", "id"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.session_id} #{self.turn_index} {self.outcome}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -179,3 +180,22 @@ STREAM_LIMITS = {
     "speculate_silence_s": env.float("STREAM_SPECULATE_SILENCE_S", default=0.3),
     "silence_end_s": env.float("STREAM_SILENCE_END_S", default=1.0),
 }
+
+# --- Analytics, telemetry and privacy (the telemetry app; docs/analytics.md, docs/privacy.md) ---
+# Turns (and scenarios) with fewer sessions than this get no difficulty, only raw counts.
+ANALYTICS_MIN_SESSIONS = env.int("ANALYTICS_MIN_SESSIONS", default=5)
+# Key of the learners' pseudonyms in exports (HMAC-SHA256); by default derived from SECRET_KEY,
+# so it is stable for a deployment and unknown outside it.
+ANALYTICS_PSEUDONYM_KEY = env(
+    "ANALYTICS_PSEUDONYM_KEY",
+    default=hashlib.sha256(f"parley.analytics.pseudonym:{SECRET_KEY}".encode()).hexdigest(),
+)
+# A scraper may read /metrics with "Authorization: Bearer <token>"; empty: staff only.
+METRICS_SCRAPE_TOKEN = env("METRICS_SCRAPE_TOKEN", default="")
+TELEMETRY_BATCH_SIZE = env.int("TELEMETRY_BATCH_SIZE", default=50)
+# Raw audio of time-stop answers is kept only when STORE_AUDIO is on, and then for
+# AUDIO_RETENTION_DAYS (`manage.py purge_audio`); transcripts for TRANSCRIPT_RETENTION_DAYS
+# (`manage.py purge_transcripts`).
+STORE_AUDIO = env.bool("STORE_AUDIO", default=False)
+AUDIO_RETENTION_DAYS = env.int("AUDIO_RETENTION_DAYS", default=30)
+TRANSCRIPT_RETENTION_DAYS = env.int("TRANSCRIPT_RETENTION_DAYS", default=365)
