@@ -64,7 +64,8 @@ class Session(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.scenario_id} / {self.learner_id} / {self.status}"
+        started = self.started_at.strftime("%Y-%m-%d %H:%M") if self.started_at else "new"
+        return f"{self.scenario.title} · {self.learner} · {self.get_status_display()} ({started})"
 
     @property
     def is_active(self) -> bool:
