@@ -39,6 +39,11 @@ class ConnectionRecorder:
         self._pending: list[StreamSample] = []
         self._stored = False
         self._session_stored: str | None = None
+        self._replayed_up_to = 0
+
+    def replayed_up_to(self, seq: int | None) -> None:
+        """A resume asks for the events after `seq`: those sent again are not new telemetry."""
+        self._replayed_up_to = seq or 0
 
     # --- what the socket reports ---------------------------------------------------------
     def rtt(self, milliseconds: Any) -> None:
@@ -55,8 +60,11 @@ class ConnectionRecorder:
 
     async def event(self, event: Mapping[str, Any]) -> None:
         """Every event the socket sends: `ready` names the session (and a resume), `error`
-        its code."""
+        its code. Events replayed to a resumed client are skipped."""
         kind = event.get("type")
+        seq = event.get("seq")
+        if isinstance(seq, int) and 0 < seq <= self._replayed_up_to:
+            return  # a replayed event, counted when it was first sent
         if kind == "ready" and event.get("session"):
             self.session_id = str(event["session"])
             if event.get("resumed"):

@@ -98,6 +98,7 @@ class InteractionConsumer(AsyncWebsocketConsumer):
                 self.telemetry.rtt(rtt)
                 await self.send(text_data=json.dumps(pong_event(t=t)))
             case Start() as start:
+                self.telemetry.replayed_up_to(start.last_seq)
                 context = await stream.start(start)
                 await self._join_session_group(context.session_id, stream.owner)
             case Stop():

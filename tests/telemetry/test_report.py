@@ -46,7 +46,8 @@ def test_report_filters_and_bad_filters(played, analyst_client: Client) -> None:
     html = analyst_client.get("/analytics/?language=es").content.decode()
     assert "No scenario matches these filters." in html
     html = analyst_client.get("/analytics/?date_from=yesterday").content.decode()
-    assert "date_from" in html and "errors" in html
+    assert "date_from" in html
+    assert "errors" in html
 
 
 def test_flagged_turns_on_the_page(played, analyst_client: Client, settings) -> None:
@@ -54,7 +55,8 @@ def test_flagged_turns_on_the_page(played, analyst_client: Client, settings) -> 
     html = analyst_client.get("/analytics/").content.decode()
     assert "failure rate 33% vs 12% per turn in the scenario" in html
     assert "Override this turn" in html
-    assert "Incorrect answer costs" in html and "1 life, 0 points" in html
+    assert "Incorrect answer costs" in html
+    assert "1 life, 0 points" in html
 
 
 @pytest.mark.parametrize(
@@ -86,7 +88,8 @@ def test_csv_exports(played, analyst_client: Client) -> None:
         ("1", "5", "0.2"),
         ("2", "3", ""),
     ]
-    assert turns[1]["attempts"] == "5" and turns[1]["enough_data"] == "False"
+    assert turns[1]["attempts"] == "5"
+    assert turns[1]["enough_data"] == "False"
     (scenario,) = rows_of(analyst_client.get("/api/analytics/scenarios/?format=csv"))
     assert (scenario["sessions"], scenario["difficulty"]) == ("5", "0.375")
     response = analyst_client.get("/api/analytics/flagged-turns/?format=csv")
@@ -106,7 +109,8 @@ def test_csv_exports(played, analyst_client: Client) -> None:
     learners = {row["learner"] for row in attempts}
     assert len(learners) == 5
     assert all(value.startswith("L-") and len(value) == 18 for value in learners)
-    assert str(cy.pk) not in learners and "cy" not in learners
+    assert str(cy.pk) not in learners
+    assert "cy" not in learners
     streamed = rows_of(analyst_client.get("/analytics/attempts.csv?mode=streaming"))
     assert [(row["mode"], row["auto_finalised"]) for row in streamed] == [("streaming", "True")]
 
