@@ -32,7 +32,11 @@ def stored_samples() -> list[tuple[str, float | None, str]]:
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_a_connection_stores_rtt_asr_errors_and_reconnects(provider, token, scenario):
+async def test_a_connection_stores_rtt_asr_errors_and_reconnects(
+    provider,  # noqa: F811  (the consumer tests' fixture)
+    token,  # noqa: F811
+    scenario,
+) -> None:
     provider(Script(final=final(CAFE), evaluations=[]), Script(final=final(CAFE), evaluations=[]))
     communicator = await connect(token)
     await communicator.send_json_to({"type": "ping", "t": 1.0, "rtt": 42.5})
@@ -43,7 +47,7 @@ async def test_a_connection_stores_rtt_asr_errors_and_reconnects(provider, token
     for _ in range(10):
         await communicator.send_to(bytes_data=tone(0.1))
     await communicator.send_json_to({"type": "stop"})
-    events = await receive_until(communicator, "final")
+    await receive_until(communicator, "final")
     await communicator.send_json_to({"type": "dance"})
     error = await receive(communicator)
     assert error["code"] == "unknown_type"
