@@ -43,7 +43,8 @@ def test_scenario_page_has_links_branding_and_room(scenario, designer: Client) -
     assert 'href="/analytics/?scenario=cafe-test">Analytics for this scenario</a>' in html
     assert "Parley · content and sessions" in html
     assert "Django administration" not in html
-    assert 'value="1"' in html and 'value="2"' in html  # turns counted from 1
+    assert 'name="turns-0-order" value="1"' in html  # turns counted from 1
+    assert 'name="turns-1-order" value="2"' in html
     assert "French (fr)" in html
     assert 'name="turns-0-answers_text" cols="70" rows="4"' in html
     assert 'name="turns-0-hint" cols="70" rows="2"' in html
