@@ -16,7 +16,8 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from rest_framework.permissions import BasePermission
 
 ANALYSTS_GROUP = "analysts"
@@ -34,11 +35,11 @@ def is_analyst(user: Any) -> bool:
     return bool(user.is_staff or user.groups.filter(name=ANALYSTS_GROUP).exists())
 
 
-def analyst_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def analyst_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """Anonymous: to the site's login page. Logged in but no analyst: 403."""
 
     @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         if not is_analyst(request.user):

@@ -31,7 +31,7 @@ class DisputeAdmin(admin.ModelAdmin):
     list_select_related = ["attempt__session__scenario", "attempt__turn", "learner"]
     search_fields = ["attempt__transcript", "comment", "learner__username"]
     actions = ["accept_answers", "dismiss_disputes"]
-    fields = readonly_fields = [
+    fields = readonly_fields = (
         "status",
         "scenario",
         "turn",
@@ -47,7 +47,7 @@ class DisputeAdmin(admin.ModelAdmin):
         "resolved_at",
         "resolved_by",
         "accepted_text",
-    ]
+    )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -126,7 +126,7 @@ class StreamSampleInline(admin.TabularInline):
     model = StreamSample
     extra = 0
     can_delete = False
-    fields = readonly_fields = ["at", "kind", "value_ms", "code"]
+    fields = readonly_fields = ("at", "kind", "value_ms", "code")
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False

@@ -205,7 +205,8 @@ def figures_row(figures: Figures) -> dict[str, Any]:
 
 def _where(filters: AnalyticsFilters) -> tuple[str, str, list[Any], list[Any]]:
     """SQL conditions on sessions (alias s, scenario sc) and on scenarios alone, with params."""
-    scenario_sql, scenario_params = ["TRUE"], []
+    scenario_sql: list[str] = ["TRUE"]
+    scenario_params: list[Any] = []
     for column, value in (
         ("sc.language", filters.language),
         ("sc.difficulty", filters.difficulty),
@@ -328,7 +329,7 @@ def analytics_turns_list(*, filters: AnalyticsFilters | None = None) -> list[Tur
     """
     rows = _fetch(sql, [*session_params, *scenario_params])
     minimum = settings.ANALYTICS_MIN_SESSIONS
-    return [TurnFigures(*_counts(row[:19]), minimum, *row[19:]) for row in rows]
+    return [_build(TurnFigures, [*_counts(row[:19]), minimum, *row[19:]]) for row in rows]
 
 
 def analytics_scenarios_list(*, filters: AnalyticsFilters | None = None) -> list[ScenarioFigures]:
@@ -370,7 +371,12 @@ def analytics_scenarios_list(*, filters: AnalyticsFilters | None = None) -> list
     """
     rows = _fetch(sql, [*session_params, *scenario_params])
     minimum = settings.ANALYTICS_MIN_SESSIONS
-    return [ScenarioFigures(*_counts(row[:19]), minimum, *row[19:]) for row in rows]
+    return [_build(ScenarioFigures, [*_counts(row[:19]), minimum, *row[19:]]) for row in rows]
+
+
+def _build(cls: Any, values: list[Any]) -> Any:
+    """A figures dataclass from a row's values, in its fields' order."""
+    return cls(*values)
 
 
 def _fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
@@ -396,7 +402,8 @@ FLAG_MIN_RATIO = 1.5
 FLAG_RULE = (
     f"A turn with enough sessions is flagged when its failure rate (sessions that lost their "
     f"last life there / sessions that reached it) or its wrong-language rate (of its "
-    f"attempts) is at least {FLAG_MIN_GAP:.0%} above its scenario's (failures per turn "
+    f"attempts) is at least {FLAG_MIN_GAP * 100:.0f} percentage points above its "
+    f"scenario's (failures per turn "
     f"reached; wrong-language share of all its attempts) and at least {FLAG_MIN_RATIO:g}× it."
 )
 

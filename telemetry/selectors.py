@@ -58,15 +58,14 @@ class SessionReview:
 def analytics_session_review(*, session_id: Any) -> SessionReview:
     """Everything stored about one session, read-only. Raises Session.DoesNotExist."""
     session = Session.objects.select_related("scenario", "learner").get(pk=session_id)
-    attempts = list(
-        session.attempts.select_related("turn").order_by("created_at", "id")  # type: ignore[attr-defined]
-    )
+    attempts = list(session.attempts.select_related("turn").order_by("created_at", "id"))
     partials: dict[int, list[PartialTranscript]] = {}
-    for partial in session.partials.order_by("seq"):  # type: ignore[attr-defined]
+    for partial in session.partials.order_by("seq"):
         partials.setdefault(partial.turn_index, []).append(partial)
-    ledger = list(session.ledger.order_by("created_at", "id"))  # type: ignore[attr-defined]
-    connections = list(
-        StreamConnection.objects.filter(session=session)
+    ledger = list(session.ledger.order_by("created_at", "id"))
+    connections = [
+        dict(row)
+        for row in StreamConnection.objects.filter(session=session)
         .annotate(
             rtt_samples=Count("samples", filter=Q(samples__kind=StreamSample.Kind.RTT)),
             rtt_mean_ms=Avg("samples__value_ms", filter=Q(samples__kind=StreamSample.Kind.RTT)),
@@ -89,7 +88,7 @@ def analytics_session_review(*, session_id: Any) -> SessionReview:
             "asr_min_ms",
             "errors",
         )
-    )
+    ]
     return SessionReview(
         session=session,
         attempts=attempts,
@@ -122,7 +121,7 @@ ATTEMPT_COLUMNS = [
 ]
 
 
-def attempt_export_rows(*, filters: AnalyticsFilters) -> Iterator[list[object]]:
+def attempt_export_rows(*, filters: AnalyticsFilters) -> Iterator[list[Any]]:
     """Every attempt of the filtered sessions, oldest first, as CSV rows (header first),
     streamed. Learners appear as their pseudonym (telemetry.access.learner_pseudonym)."""
     attempts = (
@@ -150,10 +149,10 @@ def attempt_export_rows(*, filters: AnalyticsFilters) -> Iterator[list[object]]:
             "created_at",
         )
     )
-    yield ATTEMPT_COLUMNS
+    yield list(ATTEMPT_COLUMNS)
     pseudonyms: dict[int, str] = {}
     for row in attempts.iterator(chunk_size=2000):
-        values = list(row)
+        values: list[Any] = list(row)
         learner_id = values[2]
         if learner_id not in pseudonyms:
             pseudonyms[learner_id] = learner_pseudonym(learner_id)

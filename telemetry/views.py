@@ -223,7 +223,7 @@ def session_review(request: HttpRequest, session_id: Any) -> HttpResponse:
 
 
 @analyst_required
-def attempts_export(request: HttpRequest) -> HttpResponse:
+def attempts_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     try:
         filters = filters_parse(request.GET)
     except ValidationError as invalid:

@@ -19,12 +19,12 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.test import Client
 
 from interaction.models import Attempt, Session
 from interaction.services import Answer, answer_from_text, attempt_record, session_start
 from interaction.vocabulary import Mode, Outcome, Source
+from telemetry.access import analysts_group_get
 from telemetry.models import Dispute
 
 RIGHT = ["Un café, s'il vous plaît", "Sur place, s'il vous plaît"]
@@ -126,7 +126,7 @@ def played(make_learner, scenario) -> Played:
 @pytest.fixture
 def analyst(db: None) -> Any:
     user = get_user_model().objects.create_user("analyst", password="pw-Parley-123")
-    user.groups.add(Group.objects.get(name="analysts"))
+    user.groups.add(analysts_group_get())  # a transactional test's flush drops migrated rows
     return user
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 
 import pytest
@@ -130,7 +131,7 @@ SCENARIO = {
 }
 
 
-def figures(row: object, expected: dict[str, object]) -> dict[str, object]:
+def figures(row: object, expected: Mapping[str, object]) -> dict[str, object]:
     return {name: getattr(row, name) for name in expected}
 
 

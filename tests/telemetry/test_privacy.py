@@ -30,7 +30,9 @@ def clip() -> SimpleUploadedFile:
 
 def test_audio_is_not_kept_by_default(played, settings) -> None:
     assert settings.STORE_AUDIO is False
-    assert audio_store(attempt=Attempt.objects.first(), upload=clip()) is None
+    attempt = Attempt.objects.first()
+    assert attempt is not None
+    assert audio_store(attempt=attempt, upload=clip()) is None
     assert not StoredAudio.objects.exists()
 
 
