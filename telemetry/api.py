@@ -237,20 +237,34 @@ def attempt_review_row(attempt: Attempt, partials: list[Any]) -> dict[str, Any]:
     }
 
 
-class SessionReviewApi(APIView):
+class SessionReviewApi(_AnalyticsApi):
     """One session, read-only: attempts with partials, confidence, language evidence and
-    timings, the ledger, and the stream connections' telemetry. CSV: the attempts."""
+    timings, the ledger, and the stream connections' telemetry. `?format=csv`: its
+    attempts, one row each (partials counted, not listed)."""
 
-    permission_classes = [IsAuthenticated, IsAnalyst]
-    renderer_classes = [JSONRenderer]
+    csv_name = "session-attempts"
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        parameters=[OpenApiParameter("format", str, enum=["json", "csv"])],
+        responses=OpenApiTypes.OBJECT,
+    )
     def get(self, request: Request, session_id: Any) -> Response:
         try:
             review = analytics_session_review(session_id=session_id)
         except Session.DoesNotExist as missing:
             raise Http404("No such session.") from missing
         session = review.session
+        if request.accepted_renderer.format == "csv":
+            return Response(
+                [
+                    {
+                        **{k: v for k, v in attempt_review_row(a, []).items() if k != "partials"},
+                        "learner": learner_pseudonym(session.learner_id),
+                        "partials": len(review.partials.get(a.turn_index, [])),
+                    }
+                    for a in review.attempts
+                ]
+            )
         by_turn = {index: list(rows) for index, rows in review.partials.items()}
         last_attempt_of_turn = {a.turn_index: a.pk for a in review.attempts}
         return Response(

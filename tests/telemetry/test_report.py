@@ -158,6 +158,14 @@ def test_session_review_api(played, analyst) -> None:
         "incorrect_answer",
     ]
     assert body["ledger"][-1]["lives_after"] == 0
+    rows = rows_of(client.get(f"/api/analytics/sessions/{cy.pk}/?format=csv"))
+    assert [(r["turn"], r["outcome"]) for r in rows] == [
+        ("1", "incorrect_answer"),
+        ("1", "correct"),
+        ("2", "wrong_language"),
+        ("2", "incorrect_answer"),
+    ]
+    assert {r["learner"] for r in rows} == {learner_pseudonym(cy.learner_id)}
 
 
 def test_the_schema_lists_the_analytics_endpoints(analyst) -> None:
