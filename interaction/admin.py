@@ -1,10 +1,16 @@
-"""Read-only admin of stored sessions for analysts and content designers: nothing is edited."""
+"""Read-only admin of stored sessions for analysts and content designers: nothing is edited.
+
+Labels are for people: scenario titles, learner names, turns counted from 1, language names.
+"""
 
 from __future__ import annotations
 
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
 
 from interaction.models import Attempt, LearnerProfile, ScoreEvent, Session
+from interaction.pages import language_name
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -18,18 +24,35 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class AttemptInline(admin.TabularInline):
+def _lives(count: int) -> str:
+    return f"{count} life" if count == 1 else f"{count} lives"
+
+
+class _AttemptLabels:
+    @admin.display(description="Turn", ordering="turn_index")
+    def turn_number(self, attempt: Attempt) -> int:
+        return attempt.turn_index + 1
+
+    @admin.display(description="Language")
+    def language_label(self, attempt: Attempt) -> str:
+        if not attempt.language:
+            return "—"
+        probability = attempt.language_probability
+        suffix = f" ({probability:.2f})" if probability is not None else ""
+        return f"{language_name(attempt.language)}{suffix}"
+
+
+class AttemptInline(_AttemptLabels, admin.TabularInline):
     model = Attempt
     extra = 0
     can_delete = False
     fields = readonly_fields = (
         "created_at",
-        "turn_index",
+        "turn_number",
         "source",
         "transcript",
         "confidence",
-        "language",
-        "language_probability",
+        "language_label",
         "outcome",
         "similarity",
         "score_delta",
@@ -64,31 +87,51 @@ class SessionAdmin(ReadOnlyAdmin):
     list_display = [
         "started_at",
         "learner",
-        "scenario",
+        "scenario_title",
         "mode",
         "status",
         "score",
-        "lives_remaining",
-        "lives_total",
-        "turn_index",
+        "lives",
+        "turn_due",
+        "review_link",
     ]
     list_filter = ["status", "mode", "scenario__language", "scenario"]
-    search_fields = ["learner__username", "scenario__slug", "id"]
+    search_fields = ["learner__username", "scenario__slug", "scenario__title", "id"]
     date_hierarchy = "started_at"
     inlines = [AttemptInline, ScoreEventInline]
     list_select_related = ["learner", "scenario"]
 
+    @admin.display(description="Scenario", ordering="scenario__title")
+    def scenario_title(self, session: Session) -> str:
+        return session.scenario.title
+
+    @admin.display(description="Lives")
+    def lives(self, session: Session) -> str:
+        return f"{session.lives_remaining} of {_lives(session.lives_total)}"
+
+    @admin.display(description="Turn due")
+    def turn_due(self, session: Session) -> str:
+        if session.turn_index >= session.turn_count:
+            return "—"
+        return f"Turn {session.turn_index + 1} of {session.turn_count}"
+
+    @admin.display(description="Review")
+    def review_link(self, session: Session) -> str:
+        return format_html(
+            '<a href="{}">Review</a>', reverse("analytics-session", args=[session.pk])
+        )
+
 
 @admin.register(Attempt)
-class AttemptAdmin(ReadOnlyAdmin):
+class AttemptAdmin(_AttemptLabels, ReadOnlyAdmin):
     list_display = [
         "created_at",
-        "session",
-        "turn_index",
+        "session_label",
+        "turn_number",
         "source",
         "transcript",
         "confidence",
-        "language",
+        "language_label",
         "outcome",
         "similarity",
         "score_delta",
@@ -97,10 +140,24 @@ class AttemptAdmin(ReadOnlyAdmin):
     list_filter = ["outcome", "source", "session__mode", "session__scenario"]
     search_fields = ["transcript", "session__learner__username"]
     date_hierarchy = "created_at"
-    list_select_related = ["session"]
+    list_select_related = ["session__scenario", "session__learner"]
+
+    @admin.display(description="Session", ordering="session__started_at")
+    def session_label(self, attempt: Attempt) -> str:
+        session = attempt.session
+        return format_html(
+            '<a href="{}">{} · {}</a>',
+            reverse("admin:interaction_session_change", args=[session.pk]),
+            session.scenario.title,
+            session.learner,
+        )
 
 
 @admin.register(LearnerProfile)
 class LearnerProfileAdmin(admin.ModelAdmin):
-    list_display = ["user", "other_languages"]
+    list_display = ["user", "languages"]
     search_fields = ["user__username"]
+
+    @admin.display(description="Other languages")
+    def languages(self, profile: LearnerProfile) -> str:
+        return ", ".join(language_name(code) for code in profile.other_languages) or "defaults"

@@ -53,6 +53,7 @@ from interaction.services import (
 from interaction.speech import answer_from_audio
 from interaction.vocabulary import Mode
 from scenarios.selectors import scenario_find
+from telemetry.privacy import audio_store
 
 MAX_TRANSCRIPT_CHARS = 500
 ERRORS = {
@@ -185,6 +186,7 @@ class AttemptCreateApi(APIView):
             raise exceptions.PermissionDenied(
                 str(refused), code="typed_answers_disabled"
             ) from refused
+        audio_store(attempt=result.attempt, upload=upload)
         return Response(AttemptOutputSerializer(attempt_payload(result)).data)
 
 

@@ -60,10 +60,12 @@ class Session(models.Model):
         indexes = [
             models.Index(fields=["learner", "-started_at"]),
             models.Index(fields=["scenario", "status"]),
+            models.Index(fields=["started_at"]),
         ]
 
     def __str__(self) -> str:
-        return f"{self.scenario_id} / {self.learner_id} / {self.status}"
+        started = self.started_at.strftime("%Y-%m-%d %H:%M") if self.started_at else "new"
+        return f"{self.scenario.title} · {self.learner} · {self.get_status_display()} ({started})"
 
     @property
     def is_active(self) -> bool:
@@ -104,7 +106,10 @@ class Attempt(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["turn", "outcome"])]
+        indexes = [
+            models.Index(fields=["turn", "outcome"]),
+            models.Index(fields=["session", "created_at", "id"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.session_id} #{self.turn_index} {self.outcome}"

@@ -339,7 +339,13 @@ def attempt_record(*, session: Session, answer: Answer) -> AttemptResult:
         if locked.status == SessionStatus.ACTIVE:
             next_turn = Turn.objects.get(scenario=scenario, order=locked.turn_index)
         transaction.on_commit(
-            lambda: metrics.ATTEMPTS.labels(verdict.outcome, answer.source, locked.mode).inc()
+            lambda: metrics.attempt_counted(
+                outcome=verdict.outcome,
+                source=answer.source,
+                mode=locked.mode,
+                score_delta=attempt.score_delta,
+                lives_delta=attempt.lives_delta,
+            )
         )
     return AttemptResult(
         attempt=attempt, session=locked, verdict=verdict, change=change, next_turn=next_turn

@@ -10,8 +10,10 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.forms.formsets import BaseFormSet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from interaction.pages import language_name
 from scenarios.models import Scenario, Turn
 from scenarios.rules import PENALTY_TYPES
 from scenarios.selectors import scenario_rules_get
@@ -24,32 +26,56 @@ from scenarios.specs import (
     spec_from_mapping,
 )
 
+ANSWERS_REQUIRED = "Give at least one accepted answer."
+
 
 class TurnForm(forms.ModelForm):
+    """A turn as designers count it: turns from 1, every answer visible, room for the hint."""
+
+    order = forms.IntegerField(
+        label="Turn",
+        min_value=1,
+        error_messages={"min_value": "Turns are numbered from 1."},
+        help_text="Its position in the scenario, from 1.",
+        widget=forms.NumberInput(attrs={"style": "width: 5em"}),
+    )
     answers_text = forms.CharField(
         label="Accepted answers",
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 50}),
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 70}),
         help_text="One accepted answer per line.",
+        error_messages={"required": ANSWERS_REQUIRED},
     )
 
     class Meta:
         model = Turn
         fields = ["order", "prompt", "hint", "reward"]
-        widgets = {"prompt": forms.Textarea(attrs={"rows": 2, "cols": 50})}
+        widgets = {
+            "prompt": forms.Textarea(attrs={"rows": 2, "cols": 70}),
+            "hint": forms.Textarea(attrs={"rows": 2, "cols": 70, "maxlength": 300}),
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk:
-            self.initial["answers_text"] = "\n".join(
-                answer.text for answer in self.instance.answers.all()
-            )
+            answers = [answer.text for answer in self.instance.answers.all()]
+            self.initial["answers_text"] = "\n".join(answers)
+            self.initial["order"] = self.instance.order + 1
+            # Room for every answer and a blank line for the next one.
+            self.fields["answers_text"].widget.attrs["rows"] = max(4, len(answers) + 1)
+
+    def clean_order(self) -> int:
+        return self.cleaned_data["order"] - 1  # stored 0-based
 
     def clean_answers_text(self) -> list[str]:
         answers = [line.strip() for line in self.cleaned_data["answers_text"].splitlines()]
         answers = [answer for answer in answers if answer]
         if not answers:
-            raise ValidationError("Give at least one accepted answer.")
+            raise ValidationError(ANSWERS_REQUIRED)
         return answers
+
+
+def _lives(count: int) -> str:
+    return f"{count} life" if count == 1 else f"{count} lives"
 
 
 class TurnFormSet(forms.BaseInlineFormSet):
@@ -74,7 +100,17 @@ class TurnFormSet(forms.BaseInlineFormSet):
         try:
             self.spec = spec_from_mapping(_scenario_mapping(self.instance, kept))
         except SpecInvalid as invalid:
-            raise ValidationError([str(error) for error in invalid.errors]) from invalid
+            # One error per mistake: a scenario field the scenario form already rejected
+            # (ScenarioAdmin.save_form marks a valid one) is not reported a second time here.
+            form_valid = getattr(self.instance, "_parley_form_valid", False)
+            errors = [
+                str(error)
+                for error in invalid.errors
+                if form_valid or error.field.startswith("turns")
+            ]
+            if errors:
+                raise ValidationError(errors) from invalid
+            return
         if self.instance.pk:
             removed = (
                 Turn.objects.filter(
@@ -85,7 +121,7 @@ class TurnFormSet(forms.BaseInlineFormSet):
             )
             if removed:
                 raise ValidationError(
-                    f"Turn(s) {', '.join(str(order) for order in removed)} have recorded "
+                    f"Turn(s) {', '.join(str(order + 1) for order in removed)} have recorded "
                     "attempts and cannot be removed: edit turns instead of deleting them."
                 )
 
@@ -135,7 +171,9 @@ class TurnInline(admin.StackedInline):
 
 
 class ScenarioForm(forms.ModelForm):
-    language = forms.ChoiceField(choices=[(code, code) for code in SUPPORTED_LANGUAGES])
+    language = forms.ChoiceField(
+        choices=[(code, f"{language_name(code)} ({code})") for code in SUPPORTED_LANGUAGES]
+    )
 
     def clean_slug(self) -> str:
         slug = self.cleaned_data["slug"]
@@ -146,6 +184,9 @@ class ScenarioForm(forms.ModelForm):
     class Meta:
         model = Scenario
         exclude: list[str] = []
+        error_messages = {
+            "lives": {"min_value": "Give at least 1 life, or leave it blank to inherit."},
+        }
 
 
 @admin.register(Scenario)
@@ -153,23 +194,25 @@ class ScenarioAdmin(admin.ModelAdmin):
     form = ScenarioForm
     inlines = [TurnInline]
     list_display = [
-        "slug",
         "title",
-        "language",
+        "slug",
+        "language_label",
         "difficulty",
         "turn_count",
         "typed_answers",
         "streaming_enabled",
         "updated_at",
+        "links",
     ]
     list_filter = ["language", "difficulty", "typed_answers", "streaming_enabled"]
     search_fields = ["slug", "title"]
-    readonly_fields = ["effective_rules", "created_at", "updated_at"]
+    readonly_fields = ["links", "effective_rules", "created_at", "updated_at"]
     fieldsets = [
         (
             None,
             {
                 "fields": [
+                    "links",
                     "slug",
                     "title",
                     "description",
@@ -204,11 +247,31 @@ class ScenarioAdmin(admin.ModelAdmin):
     def turn_count(self, scenario: Scenario) -> int:
         return scenario.turns.count()
 
+    @admin.display(description="Language", ordering="language")
+    def language_label(self, scenario: Scenario) -> str:
+        return language_name(scenario.language)
+
+    @admin.display(description="Links")
+    def links(self, scenario: Scenario) -> str:
+        if not scenario.pk:
+            return "—"
+        return format_html(
+            '<a href="{}">Play this scenario</a> · <a href="{}">Analytics for this scenario</a>',
+            reverse("play-page", args=[scenario.slug]),
+            f"{reverse('analytics-report')}?scenario={scenario.slug}",
+        )
+
+    def save_form(self, request: HttpRequest, form: forms.BaseForm, change: bool) -> Any:
+        """The scenario form is valid (its turns' formset reads this mark)."""
+        instance = super().save_form(request, form, change)
+        instance._parley_form_valid = True
+        return instance
+
     @admin.display(description="Effective values")
     def effective_rules(self, scenario: Scenario) -> str:
         rules = scenario_rules_get(scenario=scenario)
         rows: list[tuple[str, object]] = [
-            ("Lives", rules.lives),
+            ("Lives", _lives(rules.lives)),
             ("Reward per turn", rules.reward),
             ("Confidence threshold", rules.confidence_threshold),
             ("Answer similarity", rules.answer_similarity),
@@ -222,7 +285,7 @@ class ScenarioAdmin(admin.ModelAdmin):
         rows += [
             (
                 f"{name.replace('_', ' ').capitalize()} costs",
-                f"{rules.penalty(name).lives} lives, {rules.penalty(name).points} points",
+                f"{_lives(rules.penalty(name).lives)}, {rules.penalty(name).points} points",
             )
             for name in PENALTY_TYPES
         ]

@@ -1,18 +1,48 @@
-"""Analysts' views: turn difficulty (HTML and CSV) and the attempts export (CSV, streamed)."""
+"""Analysts' pages: the report, a scenario's sessions, one session's review, the attempts
+export; the learner's dispute form; Prometheus metrics. Thin: parse, select, render."""
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator
-from dataclasses import asdict, fields
+import hmac
+from collections.abc import Iterable
+from typing import Any
 
-from django.contrib.admin.views.decorators import staff_member_required
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import render
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.views.decorators.http import require_POST
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from rest_framework.exceptions import ValidationError
 
-from scenarios.selectors import scenario_slugs
-from telemetry.selectors import TurnDifficulty, attempt_export_rows, turn_difficulty_list
+from interaction.models import Attempt, Session
+from interaction.vocabulary import Mode
+from scenarios.models import Difficulty, Turn
+from scenarios.rules import PENALTY_TYPES
+from scenarios.selectors import scenario_rules_get
+from scenarios.specs import SUPPORTED_LANGUAGES
+from telemetry.access import analyst_required, learner_pseudonym
+from telemetry.analytics import (
+    FLAG_RULE,
+    AnalyticsFilters,
+    analytics_scenarios_list,
+    analytics_turns_list,
+    turn_flags,
+)
+from telemetry.api import attempt_review_row, filters_parse
+from telemetry.charts import difficulty_bars_svg, pass_funnel_svg
+from telemetry.disputes import DisputeRefused, dispute_open
+from telemetry.selectors import (
+    analytics_session_review,
+    analytics_sessions_list,
+    attempt_export_rows,
+)
 
 
 class _Echo:
@@ -29,39 +59,212 @@ def _csv_stream(rows: Iterable[list[object]], filename: str) -> StreamingHttpRes
     return response
 
 
-def _difficulty_rows(rows: list[TurnDifficulty]) -> Iterator[list[object]]:
-    names = [field.name for field in fields(TurnDifficulty)]
-    yield [*names, "difficulty"]
-    for row in rows:
-        values = asdict(row)
-        yield [*(values[name] for name in names), row.difficulty]
+def _filters_or_errors(request: HttpRequest) -> tuple[AnalyticsFilters, dict[str, Any]]:
+    try:
+        return filters_parse(request.GET), {}
+    except ValidationError as invalid:
+        return AnalyticsFilters(), dict(invalid.detail)  # type: ignore[arg-type]
 
 
-@staff_member_required
-def difficulty_report(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
-    scenario = request.GET.get("scenario") or None
-    rows = turn_difficulty_list(scenario_slug=scenario)
-    if request.GET.get("format") == "csv":
-        return _csv_stream(_difficulty_rows(rows), "turn-difficulty.csv")
+def _turn_admin_url(scenario_id: int, turn_number: int) -> str:
+    """The turn's form in its scenario's admin page (turns are edited inline there)."""
+    change = reverse("admin:scenarios_scenario_change", args=[scenario_id])
+    return f"{change}#turns-{turn_number - 1}"
+
+
+def _lives(count: int) -> str:
+    return f"{count} life" if count == 1 else f"{count} lives"
+
+
+def _rules_rows(scenario: Any, turn: Turn) -> list[tuple[str, str]]:
+    rules = scenario_rules_get(scenario=scenario, turn=turn)
+    rows = [
+        ("Reward", f"{rules.reward} points"),
+        ("Lives", _lives(rules.lives)),
+        ("Answer similarity", f"{rules.answer_similarity:g}"),
+        ("Wrong-language probability", f"{rules.wrong_language_probability:g}"),
+    ]
+    rows += [
+        (
+            f"{name.replace('_', ' ').capitalize()} costs",
+            f"{_lives(rules.penalty(name).lives)}, {rules.penalty(name).points} points",
+        )
+        for name in PENALTY_TYPES
+    ]
+    return rows
+
+
+@analyst_required
+def report(request: HttpRequest) -> HttpResponse:
+    """The analysts' report: scenarios, turns, charts and flagged turns (3 queries)."""
+    filters, errors = _filters_or_errors(request)
+    scenarios = analytics_scenarios_list(filters=filters)
+    turns = analytics_turns_list(filters=filters)
+    flags = turn_flags(turns, scenarios)
+    flagged_turns = {
+        turn.pk: turn
+        for turn in Turn.objects.select_related("scenario").filter(
+            pk__in=[flag.turn.turn_id for flag in flags]
+        )
+    }
+    sections = []
+    for scenario in scenarios:
+        own = [turn for turn in turns if turn.scenario_id == scenario.scenario_id]
+        sections.append(
+            {
+                "figures": scenario,
+                "turns": [
+                    {"figures": t, "admin_url": _turn_admin_url(t.scenario_id, t.turn_number)}
+                    for t in own
+                ],
+                "difficulty_chart": difficulty_bars_svg(
+                    own, title=f"Difficulty per turn: {scenario.scenario_title}"
+                ),
+                "funnel_chart": pass_funnel_svg(
+                    scenario, own, title=f"Sessions passing each turn: {scenario.scenario_title}"
+                ),
+                "admin_url": reverse(
+                    "admin:scenarios_scenario_change", args=[scenario.scenario_id]
+                ),
+                "sessions_url": reverse("analytics-sessions", args=[scenario.scenario_slug]),
+            }
+        )
+    query = urlencode(filters.as_query())
     return render(
         request,
-        "telemetry/difficulty.html",
+        "telemetry/report.html",
         {
-            "rows": sorted(rows, key=lambda row: (-row.difficulty, row.scenario, row.turn_index)),
-            "scenarios": scenario_slugs(),
-            "selected": scenario,
+            "filters": filters,
+            "errors": errors,
+            "sections": sections,
+            "flags": [
+                {
+                    "flag": flag,
+                    "rules": _rules_rows(
+                        flagged_turns[flag.turn.turn_id].scenario, flagged_turns[flag.turn.turn_id]
+                    ),
+                    "turn_admin_url": _turn_admin_url(flag.turn.scenario_id, flag.turn.turn_number),
+                    "scenario_admin_url": reverse(
+                        "admin:scenarios_scenario_change", args=[flag.turn.scenario_id]
+                    ),
+                }
+                for flag in flags
+                if flag.turn.turn_id in flagged_turns
+            ],
+            "flag_rule": FLAG_RULE,
+            "min_sessions": settings.ANALYTICS_MIN_SESSIONS,
+            "languages": SUPPORTED_LANGUAGES,
+            "difficulties": Difficulty.choices,
+            "modes": Mode.choices(),
+            "query": query,
+            "exports": [
+                ("Scenarios (CSV)", reverse("api-analytics-scenarios"), "csv"),
+                ("Turns (CSV)", reverse("api-analytics-turns"), "csv"),
+                ("Flagged turns (CSV)", reverse("api-analytics-flags"), "csv"),
+                ("Every attempt (CSV)", reverse("analytics-attempts"), ""),
+                ("Turns (JSON API)", reverse("api-analytics-turns"), "json"),
+            ],
         },
     )
 
 
-@staff_member_required
-def attempts_export(request: HttpRequest) -> StreamingHttpResponse:
-    return _csv_stream(
-        attempt_export_rows(scenario_slug=request.GET.get("scenario") or None), "attempts.csv"
+@analyst_required
+def difficulty_redirect(request: HttpRequest) -> HttpResponse:
+    """The old report's address."""
+    return redirect(f"{reverse('analytics-report')}?{request.GET.urlencode()}")
+
+
+@analyst_required
+def scenario_sessions(request: HttpRequest, slug: str) -> HttpResponse:
+    filters, errors = _filters_or_errors(request)
+    filters = AnalyticsFilters(**{**filters.__dict__, "scenario": slug})
+    page = Paginator(analytics_sessions_list(filters=filters), 50).get_page(request.GET.get("page"))
+    rows = [
+        {"session": session, "learner": learner_pseudonym(session.learner_id)}
+        for session in page.object_list
+    ]
+    return render(
+        request,
+        "telemetry/sessions.html",
+        {"slug": slug, "page": page, "rows": rows, "errors": errors},
     )
 
 
-@staff_member_required
+@analyst_required
+def session_review(request: HttpRequest, session_id: Any) -> HttpResponse:
+    """Everything stored about one session, read-only."""
+    try:
+        review = analytics_session_review(session_id=session_id)
+    except Session.DoesNotExist as missing:
+        raise Http404("No such session.") from missing
+    last_of_turn = {attempt.turn_index: attempt.pk for attempt in review.attempts}
+    attempts = [
+        {
+            **attempt_review_row(
+                attempt,
+                review.partials.get(attempt.turn_index, [])
+                if last_of_turn[attempt.turn_index] == attempt.pk
+                else [],
+            ),
+            "prompt": attempt.turn.prompt,
+        }
+        for attempt in review.attempts
+    ]
+    return render(
+        request,
+        "telemetry/session_review.html",
+        {
+            "review": review,
+            "session": review.session,
+            "learner": learner_pseudonym(review.session.learner_id),
+            "attempts": attempts,
+        },
+    )
+
+
+@analyst_required
+def attempts_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    try:
+        filters = filters_parse(request.GET)
+    except ValidationError as invalid:
+        return HttpResponse(f"Bad filters: {invalid.detail}", status=400, content_type="text/plain")
+    return _csv_stream(attempt_export_rows(filters=filters), "attempts.csv")
+
+
+@require_POST
+@login_required
+def dispute_create_page(request: HttpRequest, attempt_id: int) -> HttpResponse:
+    """The review page's "my answer should count" form; back to the review with a message."""
+    try:
+        dispute = dispute_open(
+            learner=request.user,
+            attempt_id=attempt_id,
+            comment=request.POST.get("comment", "")[:1000],
+        )
+    except Attempt.DoesNotExist as missing:
+        raise Http404("No such attempt of yours.") from missing
+    except DisputeRefused as refused:
+        messages.error(request, str(refused))
+        dispute = None
+    if dispute is not None:
+        messages.success(request, "Thanks: a designer will look at this answer.")
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("scenario-list-page")
+    return redirect(back)
+
+
 def metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus exposition of this process's metrics (staff or a scraper with a login)."""
+    """Prometheus exposition of this process's metrics: staff, or a scraper presenting
+    `Authorization: Bearer <METRICS_SCRAPE_TOKEN>`."""
+    token = settings.METRICS_SCRAPE_TOKEN
+    header = request.headers.get("Authorization", "")
+    scraper = bool(token) and hmac.compare_digest(header, f"Bearer {token}")
+    if not scraper:
+        if not request.user.is_authenticated:
+            response = HttpResponse("Log in as staff or present the scrape token.", status=401)
+            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+            return response
+        if not request.user.is_staff:
+            raise PermissionDenied("Metrics are for staff and the scraper.")
     return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)

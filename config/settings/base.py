@@ -237,3 +237,19 @@ PARLEY_MAX_REQUEST_BYTES = env.int(
 )
 # Non-file request bodies (JSON, forms) Django reads into memory; larger is a 400.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
+
+# --- Analytics, telemetry and privacy (the telemetry app; docs/analytics.md, docs/privacy.md) ---
+# Turns (and scenarios) with fewer sessions than this get no difficulty, only raw counts.
+ANALYTICS_MIN_SESSIONS = env.int("ANALYTICS_MIN_SESSIONS", default=5)
+# Key of the learners' pseudonyms in exports (HMAC-SHA256); empty: derived from SECRET_KEY when
+# used (telemetry.access), so it is stable for a deployment and unknown outside it.
+ANALYTICS_PSEUDONYM_KEY = env("ANALYTICS_PSEUDONYM_KEY", default="")
+# A scraper may read /metrics with "Authorization: Bearer <token>"; empty: staff only.
+METRICS_SCRAPE_TOKEN = env("METRICS_SCRAPE_TOKEN", default="")
+TELEMETRY_BATCH_SIZE = env.int("TELEMETRY_BATCH_SIZE", default=50)
+# Raw audio of time-stop answers is kept only when STORE_AUDIO is on, and then for
+# AUDIO_RETENTION_DAYS (`manage.py purge_audio`); transcripts for TRANSCRIPT_RETENTION_DAYS
+# (`manage.py purge_transcripts`).
+STORE_AUDIO = env.bool("STORE_AUDIO", default=False)
+AUDIO_RETENTION_DAYS = env.int("AUDIO_RETENTION_DAYS", default=30)
+TRANSCRIPT_RETENTION_DAYS = env.int("TRANSCRIPT_RETENTION_DAYS", default=365)

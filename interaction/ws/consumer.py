@@ -21,6 +21,7 @@ from interaction.ws.errors import StreamError
 from interaction.ws.messages import Ping, Reset, Start, Stop, message_parse
 from interaction.ws.session import StreamingSession
 from telemetry import metrics
+from telemetry.recorder import connection_recorder_open
 
 CLOSE_IDLE, CLOSE_SUPERSEDED, CLOSE_FATAL, CLOSE_UNAUTHENTICATED = 4000, 4001, 4400, 4401
 TAKEOVER = "stream.takeover"
@@ -51,6 +52,7 @@ class InteractionConsumer(AsyncWebsocketConsumer):
             await self._error(StreamError("unauthenticated", "Log in or pass ?token=<api token>."))
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
+        self.telemetry = connection_recorder_open(learner_id=user.pk)
         self.stream = StreamingSession(
             learner=user,
             provider=get_provider(),
@@ -72,6 +74,7 @@ class InteractionConsumer(AsyncWebsocketConsumer):
             await self.stream.close()
         finally:
             metrics.STREAM_CONNECTIONS.dec()
+            await self.telemetry.close(code)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.stream is None:
@@ -91,9 +94,11 @@ class InteractionConsumer(AsyncWebsocketConsumer):
 
     async def _control(self, stream: StreamingSession, text: str) -> None:
         match message_parse(text):
-            case Ping(t=t):
+            case Ping(t=t, rtt=rtt):
+                self.telemetry.rtt(rtt)
                 await self.send(text_data=json.dumps(pong_event(t=t)))
             case Start() as start:
+                self.telemetry.replayed_up_to(start.last_seq)
                 context = await stream.start(start)
                 await self._join_session_group(context.session_id, stream.owner)
             case Stop():
@@ -122,6 +127,7 @@ class InteractionConsumer(AsyncWebsocketConsumer):
             error: ErrorEvent = event  # type: ignore[assignment]  # the type names the shape
             metrics.STREAM_ERRORS.labels(error["code"]).inc()
         await self.send(text_data=json.dumps(event))
+        await self.telemetry.event(event)
 
     async def _error(self, failure: StreamError) -> None:
         if self.stream is not None:

@@ -42,6 +42,7 @@ class Reset:
 @dataclass(frozen=True)
 class Ping:
     t: float
+    rtt: float | None = None  # the client's last measured round trip (ms), for telemetry
 
 
 ClientMessage = Start | Stop | Reset | Ping
@@ -67,7 +68,10 @@ def message_parse(text: str) -> ClientMessage:
     t = message.get("t")
     if not isinstance(t, int | float) or isinstance(t, bool):
         raise StreamError("bad_message", "ping needs a number t.")
-    return Ping(t=t)
+    rtt = message.get("rtt")
+    return Ping(
+        t=t, rtt=rtt if isinstance(rtt, int | float) and not isinstance(rtt, bool) else None
+    )
 
 
 def _start(message: dict[str, Any]) -> Start:

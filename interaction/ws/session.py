@@ -43,7 +43,7 @@ from interaction.ws.partials import partial_outputs
 from interaction.ws.relay import AsrRelay, Utterance
 from interaction.ws.speculation import commits_at_once, pause_verdict, speculative_outcome
 from interaction.ws.tasks import TaskSet
-from telemetry import metrics
+from telemetry.recorder import asr_observed
 
 logger = logging.getLogger(__name__)
 
@@ -284,7 +284,7 @@ class StreamingSession:
                     return
             if hypothesis is None:
                 return  # the ASR never came up; the relay has reported it
-            metrics.ASR_SECONDS.labels(Mode.STREAMING).observe(hypothesis.asr_ms / 1000)
+            asr_observed(mode=Mode.STREAMING, milliseconds=hypothesis.asr_ms)
             answer = answer_from_hypothesis(
                 hypothesis,
                 audio_ms=hypothesis.audio_ms or round(utterance.samples * 1000 / SAMPLE_RATE),

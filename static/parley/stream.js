@@ -218,7 +218,7 @@ export class StreamClient {
       this.abandonSocket({ retryNow: false });
       return;
     }
-    this.send({ type: "ping", t: performance.now() });
+    this.send({ type: "ping", t: performance.now(), rtt: this.stats.rttMs });
   }
 
   send(message) {

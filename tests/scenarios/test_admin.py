@@ -37,7 +37,7 @@ OVERRIDE_FIELDS = [
 def turn_fields(index: int, *, order: int, prompt: str, answers: str, **extra: str) -> dict:
     prefix = f"turns-{index}-"
     data = {
-        "order": str(order),
+        "order": str(order + 1),  # the admin counts turns from 1
         "prompt": prompt,
         "hint": "",
         "reward": "",
@@ -277,8 +277,8 @@ def test_change_page_shows_effective_values_of_a_hard_scenario(
     assert response.status_code == 200
     html = response.content.decode()
     assert "<th>Wrong language costs</th><td>2 lives, 0 points</td>" in html
-    assert "<th>Incorrect answer costs</th><td>1 lives, 5 points</td>" in html
-    assert "<th>Lives</th><td>3</td>" in html
+    assert "<th>Incorrect answer costs</th><td>1 life, 5 points</td>" in html
+    assert "<th>Lives</th><td>3 lives</td>" in html
     assert "<th>Reward per turn</th><td>10</td>" in html
 
 
@@ -294,10 +294,10 @@ def test_change_page_shows_overrides_in_the_effective_values(
 
     html = admin_client.get(reverse(CHANGE, args=[scenario.pk])).content.decode()
 
-    assert "<th>Lives</th><td>6</td>" in html
+    assert "<th>Lives</th><td>6 lives</td>" in html
     assert "<th>Reward per turn</th><td>40</td>" in html
     assert "<th>Wrong language costs</th><td>3 lives, 0 points</td>" in html
-    assert "<th>Incorrect answer costs</th><td>1 lives, 0 points</td>" in html
+    assert "<th>Incorrect answer costs</th><td>1 life, 0 points</td>" in html
 
 
 def test_change_page_shows_each_turns_answers_and_effective_reward(

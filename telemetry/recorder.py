@@ -1,0 +1,136 @@
+"""Stored telemetry of one /stream/interaction connection, written in batches.
+
+The consumer opens a recorder when a learner connects (`connection_recorder_open`), reports
+what it sees (`rtt`, `event` for every event it sends, `close`), and the streaming session
+reports ASR latencies through `asr_observed` (the recorder of the connection it runs in is
+found through a context variable, so the session needs no reference to it). Samples are
+buffered in memory and written with one bulk insert per TELEMETRY_BATCH_SIZE samples and
+on close, never per sample. Every report also updates the Prometheus series.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Mapping
+from contextvars import ContextVar
+from datetime import datetime
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.utils import timezone
+
+from telemetry import metrics
+from telemetry.models import StreamConnection, StreamSample
+
+MAX_RTT_MS = 60_000.0  # a client's report beyond this is nonsense, not a round trip
+
+_current: ContextVar[ConnectionRecorder | None] = ContextVar("parley_stream_recorder", default=None)
+
+
+class ConnectionRecorder:
+    def __init__(self, *, learner_id: int, batch_size: int) -> None:
+        self.id = uuid.uuid4()
+        self.learner_id = learner_id
+        self.batch_size = max(1, batch_size)
+        self.session_id: str | None = None
+        self.resumed = False
+        self._pending: list[StreamSample] = []
+        self._stored = False
+        self._session_stored: str | None = None
+        self._replayed_up_to = 0
+
+    def replayed_up_to(self, seq: int | None) -> None:
+        """A resume asks for the events after `seq`: those sent again are not new telemetry."""
+        self._replayed_up_to = seq or 0
+
+    # --- what the socket reports ---------------------------------------------------------
+    def rtt(self, milliseconds: Any) -> None:
+        """A round trip the client measured (ms); anything but a sane number is ignored."""
+        if isinstance(milliseconds, bool) or not isinstance(milliseconds, int | float):
+            return
+        if not math.isfinite(milliseconds) or not 0 <= milliseconds <= MAX_RTT_MS:
+            return
+        metrics.STREAM_RTT_SECONDS.observe(milliseconds / 1000)
+        self._add(StreamSample.Kind.RTT, value_ms=float(milliseconds))
+
+    def asr(self, milliseconds: float) -> None:
+        self._add(StreamSample.Kind.ASR, value_ms=float(milliseconds))
+
+    async def event(self, event: Mapping[str, Any]) -> None:
+        """Every event the socket sends: `ready` names the session (and a resume), `error`
+        its code. Events replayed to a resumed client are skipped."""
+        kind = event.get("type")
+        seq = event.get("seq")
+        if isinstance(seq, int) and 0 < seq <= self._replayed_up_to:
+            return  # a replayed event, counted when it was first sent
+        if kind == "ready" and event.get("session"):
+            self.session_id = str(event["session"])
+            if event.get("resumed"):
+                self.resumed = True
+                metrics.STREAM_RECONNECTS.inc()
+                self._add(StreamSample.Kind.RECONNECT)
+        elif kind == "error":
+            self._add(StreamSample.Kind.ERROR, code=str(event.get("code", ""))[:40])
+        if len(self._pending) >= self.batch_size:
+            await self.flush()
+
+    async def flush(self) -> None:
+        await database_sync_to_async(self._write)(closed=None)
+
+    async def close(self, code: int | None) -> None:
+        _current.set(None)
+        await database_sync_to_async(self._write)(closed=(timezone.now(), code))
+
+    # --- storage -----------------------------------------------------------------------
+    def _add(self, kind: str, *, value_ms: float | None = None, code: str = "") -> None:
+        self._pending.append(
+            StreamSample(
+                connection_id=self.id, kind=kind, value_ms=value_ms, code=code, at=timezone.now()
+            )
+        )
+
+    def _write(self, *, closed: tuple[datetime, int | None] | None) -> None:
+        pending, self._pending = self._pending, []
+        if not self._stored:
+            StreamConnection.objects.create(
+                id=self.id,
+                learner_id=self.learner_id,
+                session_id=self.session_id,
+                resumed=self.resumed,
+            )
+            self._stored, self._session_stored = True, self.session_id
+        elif self._session_stored != self.session_id:
+            StreamConnection.objects.filter(pk=self.id).update(
+                session_id=self.session_id, resumed=self.resumed
+            )
+            self._session_stored = self.session_id
+        if pending:
+            StreamSample.objects.bulk_create(pending)
+        if closed is not None:
+            closed_at, code = closed
+            StreamConnection.objects.filter(pk=self.id).update(
+                closed_at=closed_at,
+                close_code=code,
+                session_id=self.session_id,
+                resumed=self.resumed,
+            )
+
+
+def connection_recorder_open(*, learner_id: int) -> ConnectionRecorder:
+    """A recorder for the connection whose task calls this (it becomes the current one)."""
+    recorder = ConnectionRecorder(learner_id=learner_id, batch_size=settings.TELEMETRY_BATCH_SIZE)
+    _current.set(recorder)
+    return recorder
+
+
+def asr_observed(*, mode: str, milliseconds: int | None) -> None:
+    """An answer's ASR latency: the Prometheus histogram, and the current connection's
+    stored telemetry when called inside a stream connection."""
+    if milliseconds is None:
+        return
+    metrics.ASR_SECONDS.labels(mode).observe(milliseconds / 1000)
+    recorder = _current.get()
+    if recorder is not None:
+        recorder.asr(milliseconds)
