@@ -20,10 +20,11 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.authtoken.models import Token
 
-from interaction.models import Session, SessionEvent
+from interaction.models import Attempt, Session, SessionEvent
 from interaction.services import session_start
+from telemetry.access import analysts_group_get
 
-ROLES = ("anonymous", "learner_a", "learner_b", "staff", "superuser")
+ROLES = ("anonymous", "learner_a", "learner_b", "analyst", "staff", "superuser")
 LOGIN = 302  # a page that needs a login redirects to it
 
 
@@ -40,22 +41,32 @@ def everyone(status: int) -> dict[str, int]:
 
 
 def only_a(*, anonymous: int, a: int, others: int) -> dict[str, int]:
-    """A's own resource: B, staff and the superuser are learners elsewhere (404, not 403)."""
-    return {
-        "anonymous": anonymous,
-        "learner_a": a,
-        "learner_b": others,
-        "staff": others,
-        "superuser": others,
-    }
+    """A's own resource: B, the analyst, staff and the superuser are learners elsewhere (404,
+    not 403)."""
+    return {"anonymous": anonymous, "learner_a": a, **dict.fromkeys(ROLES[2:], others)}
 
 
 def signed_in(*, anonymous: int, others: int) -> dict[str, int]:
     return {"anonymous": anonymous, **dict.fromkeys(ROLES[1:], others)}
 
 
-def staff_only(*, outsiders: int) -> dict[str, int]:
-    return {**dict.fromkeys(ROLES[:3], outsiders), "staff": 200, "superuser": 200}
+def staff_only(*, anonymous: int, outsiders: int) -> dict[str, int]:
+    return {
+        "anonymous": anonymous,
+        **dict.fromkeys(ROLES[1:4], outsiders),
+        "staff": 200,
+        "superuser": 200,
+    }
+
+
+def analysts(*, anonymous: int, learners: int, status: int = 200) -> dict[str, int]:
+    """Staff and the `analysts` group; learners are refused."""
+    return {
+        "anonymous": anonymous,
+        "learner_a": learners,
+        "learner_b": learners,
+        **dict.fromkeys(ROLES[3:], status),
+    }
 
 
 SESSION = "/api/sessions/{session}/"
@@ -86,14 +97,57 @@ ENDPOINTS: dict[str, Row] = {
         lambda role: {"transcript": "Un café, s'il vous plaît"},
     ),
     "schema": Row("GET", lambda c: "/api/schema/", everyone(200)),
-    # --- analytics and metrics: staff only ---
+    # --- analytics (staff and analysts; pages redirect anonymous visitors to /login/) ---
+    "analytics-report": Row(
+        "GET", lambda c: "/analytics/", analysts(anonymous=LOGIN, learners=403)
+    ),
     "analytics-difficulty": Row(
-        "GET", lambda c: "/analytics/difficulty/", staff_only(outsiders=LOGIN)
+        "GET",
+        lambda c: "/analytics/difficulty/",
+        analysts(anonymous=LOGIN, learners=403, status=302),
     ),
     "analytics-attempts": Row(
-        "GET", lambda c: "/analytics/attempts.csv", staff_only(outsiders=LOGIN)
+        "GET", lambda c: "/analytics/attempts.csv", analysts(anonymous=LOGIN, learners=403)
     ),
-    "metrics": Row("GET", lambda c: "/metrics", staff_only(outsiders=LOGIN)),
+    "analytics-sessions": Row(
+        "GET",
+        lambda c: "/analytics/scenarios/cafe-test/sessions/",
+        analysts(anonymous=LOGIN, learners=403),
+    ),
+    "analytics-session": Row(
+        "GET",
+        lambda c: "/analytics/sessions/{session}/".format(**c),
+        analysts(anonymous=LOGIN, learners=403),
+    ),
+    "api-analytics-scenarios": Row(
+        "GET", lambda c: "/api/analytics/scenarios/", analysts(anonymous=401, learners=403)
+    ),
+    "api-analytics-turns": Row(
+        "GET", lambda c: "/api/analytics/turns/", analysts(anonymous=401, learners=403)
+    ),
+    "api-analytics-flags": Row(
+        "GET", lambda c: "/api/analytics/flagged-turns/", analysts(anonymous=401, learners=403)
+    ),
+    "api-analytics-session": Row(
+        "GET",
+        lambda c: "/api/analytics/sessions/{session}/".format(**c),
+        analysts(anonymous=401, learners=403),
+    ),
+    # --- disputes: a learner's own attempts only ---
+    "api-dispute-create": Row(
+        "POST",
+        lambda c: "/api/attempts/{attempt}/disputes/".format(**c),
+        only_a(anonymous=401, a=201, others=404),
+        lambda role: {"comment": "It was right"},
+    ),
+    "dispute-create-page": Row(
+        "POST",
+        lambda c: "/disputes/attempts/{attempt}/".format(**c),
+        only_a(anonymous=LOGIN, a=302, others=404),
+        lambda role: {"comment": "It was right"},
+    ),
+    # --- metrics: staff (or a scrape token) only ---
+    "metrics": Row("GET", lambda c: "/metrics", staff_only(anonymous=401, outsiders=403)),
     # --- pages ---
     "scenario-list-page": Row("GET", lambda c: "/", everyone(200)),
     "signup": Row("GET", lambda c: "/signup/", signed_in(anonymous=200, others=302)),
@@ -144,8 +198,17 @@ def world(db: None, scenario: Any) -> dict[str, Any]:
         "staff": users.create_user(username="staff", password="pw-Parley-123", is_staff=True),
         "superuser": users.create_superuser(username="root", password="pw-Parley-123"),
     }
+    people["analyst"] = users.create_user(username="analyst", password="pw-Parley-123")
+    people["analyst"].groups.add(analysts_group_get())
     session = session_start(learner=people["learner_a"], scenario=scenario)
-    return {"people": people, "session": str(session.pk), "scenario": scenario}
+    wrong = client_for("learner_a", {"people": people}).post(
+        f"/api/sessions/{session.pk}/attempts/",
+        json.dumps({"transcript": "Bonjour"}),
+        content_type="application/json",
+    )
+    assert wrong.json()["outcome"] == "incorrect_answer", wrong.content
+    attempt = Attempt.objects.get(session=session)
+    return {"people": people, "session": str(session.pk), "attempt": attempt.pk}
 
 
 def client_for(role: str, world: dict[str, Any]) -> Client:
@@ -159,7 +222,7 @@ def client_for(role: str, world: dict[str, Any]) -> Client:
 @pytest.mark.parametrize("name", sorted(ENDPOINTS))
 def test_permission_matrix(name: str, role: str, world: dict[str, Any]) -> None:
     row = ENDPOINTS[name]
-    path = row.path({"session": world["session"]})
+    path = row.path(world)
     client = client_for(role, world)
     body = row.data(role) if row.data else None
     if row.method == "GET":
@@ -199,7 +262,7 @@ def test_the_admin_is_for_staff_with_permissions(role: str, world: dict[str, Any
     client = client_for(role, world)
     for what, url in admin_urls():
         response = client.get(url)
-        if role in {"anonymous", "learner_a", "learner_b"}:
+        if role in {"anonymous", "learner_a", "learner_b", "analyst"}:
             assert response.status_code == 302, (what, role)
             assert response["Location"].startswith(reverse("admin:login")), (what, role)
         elif role == "staff":  # staff without model permissions: the index, nothing else
