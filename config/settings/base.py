@@ -70,7 +70,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
 CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        # Redis with a degraded mode: an outage leaves the sockets up (interaction/ws/takeover.py)
+        "BACKEND": "interaction.ws.takeover.TakeoverChannelLayer",
         "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CHANNEL_PREFIX", default="parley")},
     }
 }
