@@ -58,8 +58,8 @@ class WhisperLiveProvider:
     """`AsrProvider` for a pool of WhisperLive servers running `manage.py run_asr_server`.
 
     connect_timeout: seconds for TCP + WebSocket handshake + SERVER_READY, per server.
-    read_timeout: seconds a server may take to accept our audio (send back-pressure) or to
-        answer a keepalive ping before the utterance fails.
+    read_timeout: seconds a server may take to accept our audio (send back-pressure) before
+        the utterance fails.
     final_timeout: seconds to wait for the final message after END_OF_AUDIO.
     keepalive_interval / keepalive_timeout: seconds between WebSocket pings to a server
         during an utterance, and for its pong: a server that stopped (crashed, paused,
@@ -76,7 +76,7 @@ class WhisperLiveProvider:
         model: str = "base",
         same_output_threshold: int = 1,
         keepalive_interval: float = 0.5,
-        keepalive_timeout: float = 1.5,
+        keepalive_timeout: float = 1.0,
     ) -> None:
         if not servers:
             raise ValueError("WhisperLiveProvider needs at least one server URL")
@@ -182,8 +182,7 @@ class WhisperLiveProvider:
                     open_timeout=None,
                     close_timeout=1,
                     compression=None,
-                    ping_interval=self.keepalive_interval,
-                    ping_timeout=self.keepalive_timeout,
+                    ping_interval=None,  # the stream pings (WhisperLiveStream._keepalive)
                     max_size=2**22,
                 )
                 await ws.send(
@@ -196,6 +195,8 @@ class WhisperLiveProvider:
                 read_timeout=self.read_timeout,
                 final_timeout=self.final_timeout,
                 breaker=self.breakers.get(url),
+                keepalive_interval=self.keepalive_interval,
+                keepalive_timeout=self.keepalive_timeout,
             )
         except TimeoutError:
             reason, kind = f"no SERVER_READY within {self.connect_timeout:g} s", Failure.BUSY

@@ -54,6 +54,8 @@ class WhisperLiveStream:
         read_timeout: float,
         final_timeout: float,
         breaker: ServerBreaker | None = None,
+        keepalive_interval: float = 0.5,
+        keepalive_timeout: float = 1.0,
     ) -> None:
         self.url = url
         self._breaker = breaker  # told when the server drops or stalls the utterance
@@ -70,6 +72,10 @@ class WhisperLiveStream:
         self._ended = False
         self._closing = False  # we close the connection: what the reader sees then is ours
         self._reader = asyncio.create_task(self._read(), name=f"whisperlive-reader {url}")
+        self._keepalive_task = asyncio.create_task(
+            self._keepalive(keepalive_interval, keepalive_timeout),
+            name=f"whisperlive-keepalive {url}",
+        )
 
     async def send_audio(self, samples: bytes) -> None:
         """Relay float32 LE 16 kHz mono samples, in frames of at most one second."""
@@ -147,6 +153,7 @@ class WhisperLiveStream:
     async def close(self) -> None:
         """Abandon the utterance (or tidy up after finish); safe to call twice."""
         self._ended = self._closing = True
+        self._keepalive_task.cancel()
         await close_quietly(self._ws)
         if not self._reader.done():
             self._reader.cancel()
@@ -231,6 +238,26 @@ class WhisperLiveStream:
             reply.set_exception(AsrError(f"{self.url}: {message['error']}"))
         else:
             reply.set_result(final_hypothesis(message, final=False))
+
+    async def _keepalive(self, interval: float, pong_s: float) -> None:
+        """Ping the server; one that stops answering (crashed, paused, cut off) fails the
+        utterance within `interval + pong_s` seconds, not at the final timeout.
+
+        Our own rather than the library's: that one waits for a closing handshake (which a
+        stopped server never answers) before the connection is seen to be gone."""
+        try:
+            while True:
+                await asyncio.sleep(interval)
+                try:
+                    async with asyncio.timeout(pong_s):
+                        pong = await self._ws.ping()
+                        await pong
+                except TimeoutError:
+                    self._fail(ConnectionLost(f"{self.url} answered no ping for {pong_s:g} s"))
+                    self._ws.transport.abort()
+                    return
+        except ConnectionClosed:
+            return
 
     def _stalled(self) -> None:
         """The server took too long: it is overloaded (or hung); back off from it."""
