@@ -34,7 +34,8 @@ def check_session(session_id: str, received: list[dict[str, Any]]) -> list[Sessi
         time.sleep(0.1)
     session.refresh_from_db()
     by_seq = {event.seq: event for event in stored}
-    assert [event.seq for event in stored] == list(range(1, len(stored) + 1)), "a gap in seq"
+    seqs = [(event.seq, event.type) for event in stored]
+    assert [seq for seq, _ in seqs] == list(range(1, len(stored) + 1)), f"a gap in seq: {seqs}"
     for event in numbered(received):
         assert event["session"] == session_id
         assert event["seq"] in by_seq, f"sent but never stored: {event['type']} {event['seq']}"
