@@ -6,7 +6,8 @@ ran: the events a connection had sent but not yet stored (they are stored in bat
 lost. This middleware takes SIGTERM first (it installs its handler when the first socket
 opens, once the server's own handler is in place): each open socket's application gets a
 `websocket.disconnect` (code 1001), so the consumer cleans up as after any disconnect, and
-the client gets a close frame with 1001; after that, or after `GRACE_S`, the server's own
+the client gets a close frame with 1001 (4503 under Daphne, which refuses to send 1001 for
+an application: `GOING_AWAY_PRIVATE`); after that, or after `GRACE_S`, the server's own
 SIGTERM handler runs and the process stops as before. A second SIGTERM stops at once.
 """
 
@@ -23,7 +24,12 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 GRACE_S = 5.0
+CLOSE_HANDSHAKE_S = 1.0
 GOING_AWAY = 1001
+GOING_AWAY_PRIVATE = 4503
+"""What Daphne sends instead: it refuses 1001 from an application (autobahn allows only
+1000 and 3000-4999), so the same meaning gets a private code: the server is going away,
+reconnect and resume."""
 
 Message = dict[str, Any]
 
@@ -86,7 +92,15 @@ class GracefulShutdown:
         finally:
             if socket.leaving.is_set() and socket.accepted and not socket.closed:
                 with contextlib.suppress(Exception):
-                    await send({"type": "websocket.close", "code": GOING_AWAY})
+                    try:
+                        await send({"type": "websocket.close", "code": GOING_AWAY})
+                    except Exception:  # Daphne (autobahn) sends only 1000 and 3000-4999
+                        await send({"type": "websocket.close", "code": GOING_AWAY_PRIVATE})
+                    # Wait for the client's close frame: stopping before it would drop the
+                    # connection with our close frame still unsent (1006, not 1001).
+                    async with asyncio.timeout(CLOSE_HANDSHAKE_S):
+                        while (await receive())["type"] != "websocket.disconnect":
+                            pass
             socket.done.set()
             self.sockets.discard(socket)
 
