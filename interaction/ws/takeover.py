@@ -11,8 +11,9 @@ layer's `receive` next to the socket's own messages, and an exception there cras
 consumer (1011, and `disconnect()` never ran), and no socket could open. This layer turns
 every Redis failure into a degraded mode instead: sends and group changes give up after
 `OPERATION_TIMEOUT_S` and are skipped, `receive` waits and tries again with a backoff, and
-the process logs one line when Redis goes and one when it comes back. The learner is told
-nothing: nothing they see changes.
+the process logs one line when Redis goes and one when it comes back. Groups joined while
+Redis was away are joined again when it is back, so those connections hear later takeovers.
+The learner is told nothing: nothing they see changes.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
 OPERATION_TIMEOUT_S = 1.0
 RECEIVE_BACKOFF_S = (0.5, 5.0)  # first wait after a failed receive, and the longest
 _FAILURES = (RedisError, OSError, TimeoutError)
+_FAILED = object()
 
 T = TypeVar("T")
 
@@ -40,11 +42,15 @@ class TakeoverChannelLayer(RedisChannelLayer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.degraded = False
+        self.missed_groups: set[tuple[str, str]] = set()  # joined while Redis was away
+        self._rejoining: asyncio.Task[None] | None = None
 
     async def group_add(self, group: str, channel: str) -> None:
-        await self._quietly(super().group_add(group, channel), "group_add")
+        if await self._quietly(super().group_add(group, channel), "group_add") is _FAILED:
+            self.missed_groups.add((group, channel))
 
     async def group_discard(self, group: str, channel: str) -> None:
+        self.missed_groups.discard((group, channel))
         await self._quietly(super().group_discard(group, channel), "group_discard")
 
     async def group_send(self, group: str, message: dict[str, Any]) -> None:
@@ -67,15 +73,20 @@ class TakeoverChannelLayer(RedisChannelLayer):
             self._came_back()
             return message
 
-    async def _quietly(self, operation: Awaitable[T], what: str) -> T | None:
+    async def _quietly(self, operation: Awaitable[T], what: str) -> T | object:
         try:
             async with asyncio.timeout(OPERATION_TIMEOUT_S):
                 result = await operation
         except _FAILURES as failure:
             self._went_away(failure, what)
-            return None
+            return _FAILED
         self._came_back()
         return result
+
+    async def _rejoin(self) -> None:
+        for group, channel in list(self.missed_groups):
+            self.missed_groups.discard((group, channel))
+            await self.group_add(group, channel)
 
     def _went_away(self, failure: BaseException, what: str) -> None:
         if self.degraded:
@@ -92,3 +103,5 @@ class TakeoverChannelLayer(RedisChannelLayer):
         if self.degraded:
             self.degraded = False
             logger.warning("Redis is back: takeover signals are on again")
+        if self.missed_groups and (self._rejoining is None or self._rejoining.done()):
+            self._rejoining = asyncio.ensure_future(self._rejoin())

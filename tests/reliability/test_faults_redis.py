@@ -78,14 +78,22 @@ def test_sockets_keep_working_while_redis_is_down(redis_app, own_redis, token, a
         await asyncio.wait_for(first.ws.wait_closed(), 10)
         assert first.ws.close_code == CLOSE_SUPERSEDED
 
-        for client in (during, opened, taker, second):
+        # The connection that joined its group while Redis was away hears takeovers too.
+        third = await StreamClient.open(redis_app.url, token, timeout=30)
+        await third.send({"type": "start", "session": fresh["session"], "last_seq": 2})
+        assert (await third.until("ready", "error"))["type"] == "ready"
+        assert (await taker.until("error"))["code"] == "superseded"
+        await asyncio.wait_for(taker.ws.wait_closed(), 10)
+        assert taker.ws.close_code == CLOSE_SUPERSEDED
+
+        for client in (during, opened, second, third):
             await client.close()
-        for client in (during, opened, taker, first, second):
+        for client in (during, opened, taker, first, second, third):
             assert client.ws.close_code != 1011, client.ws.close_code
         sessions[ready["session"]] = during.events
         # (the superseded connection's own farewell is not the session's to store)
         sessions[again["session"]] = first.events[:1] + second.events
-        sessions[fresh["session"]] = opened.events + taker.events
+        sessions[fresh["session"]] = opened.events + taker.events[:-1] + third.events
         return sessions
 
     sessions = asyncio.run(scenario())
