@@ -37,7 +37,9 @@ Message = dict[str, Any]
 class _Socket:
     def __init__(self) -> None:
         self.accepted = self.closed = False
-        self.leaving = asyncio.Event()  # the process is stopping: disconnect the app
+        # The process is stopping: disconnect the app. A future, not an Event: waiting on it
+        # beside each receive needs no task of its own.
+        self.leaving: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.done = asyncio.Event()  # the app has returned
 
 
@@ -66,14 +68,13 @@ class GracefulShutdown:
         self.sockets.add(socket)
 
         async def receive_or_leave() -> Message:
-            if socket.leaving.is_set():
+            if socket.leaving.done():
                 return {"type": "websocket.disconnect", "code": GOING_AWAY}
             incoming = asyncio.ensure_future(receive())
-            leaving = asyncio.ensure_future(socket.leaving.wait())
+            either: set[asyncio.Future[Any]] = {incoming, socket.leaving}
             try:
-                await asyncio.wait({incoming, leaving}, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
             finally:
-                leaving.cancel()
                 if not incoming.done():
                     incoming.cancel()
             if incoming.done() and not incoming.cancelled():
@@ -90,7 +91,7 @@ class GracefulShutdown:
         try:
             await self.application(scope, receive_or_leave, tracked_send)
         finally:
-            if socket.leaving.is_set() and socket.accepted and not socket.closed:
+            if socket.leaving.done() and socket.accepted and not socket.closed:
                 with contextlib.suppress(Exception):
                     try:
                         await send({"type": "websocket.close", "code": GOING_AWAY})
@@ -125,7 +126,8 @@ class GracefulShutdown:
         sockets = list(self.sockets)
         logger.info("SIGTERM: closing %d sockets (1001) before stopping", len(sockets))
         for socket in sockets:
-            socket.leaving.set()
+            if not socket.leaving.done():
+                socket.leaving.set_result(None)
         waits = [asyncio.ensure_future(socket.done.wait()) for socket in sockets]
         if waits:
             _, pending = await asyncio.wait(waits, timeout=GRACE_S)

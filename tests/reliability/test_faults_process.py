@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 
 import pytest
 
+from interaction.models import SessionEvent
 from interaction.stream_client import StreamClient
 from tests.reliability.conftest import fault_scenario_data
 from tests.reliability.ledger import check_session, learner_token, numbered
@@ -70,6 +72,17 @@ def test_a_daphne_restart_closes_with_1001_and_the_resume_loses_nothing(
     assert "Traceback" not in process_app.log()
 
 
+async def stored_up_to(session: str, seq: int, wait_s: float = 5.0) -> None:
+    def stored() -> bool:
+        return SessionEvent.objects.filter(session_id=session, seq=seq).exists()
+
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if await asyncio.to_thread(stored):
+            return
+        await asyncio.sleep(0.05)
+
+
 def test_fifty_disconnect_resume_cycles_lose_and_double_nothing(process_app, token) -> None:
     """Each cycle resumes with the last seq seen; some close the socket, some drop it without
     a close frame. (Resuming while the previous connection is still open, the takeover, and
@@ -88,6 +101,9 @@ def test_fifty_disconnect_resume_cycles_lose_and_double_nothing(process_app, tok
                 await previous.close()
             elif how == "abort":
                 previous.ws.transport.abort()  # the network went: no close frame
+            # The resume comes once the old connection stored what it sent: a resume racing
+            # that last batch is the takeover flush's case (its own test), not this one.
+            await stored_up_to(session, max(seen))
             client = await StreamClient.open(process_app.url, token, timeout=15)
             await client.send({"type": "start", "session": session, "last_seq": max(seen)})
             event = await client.until("ready", "error")
