@@ -12,9 +12,10 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from config.body_limit import BodySizeLimit  # noqa: E402
+from config.origin import SameOriginValidator  # noqa: E402
+from config.shutdown import GracefulShutdown  # noqa: E402
 from interaction.auth import TokenAuthMiddleware  # noqa: E402
 from interaction.ws.routing import websocket_urlpatterns  # noqa: E402
 
@@ -24,8 +25,13 @@ application = ProtocolTypeRouter(
         # from Django's finders (a CDN or static file server may stand in front instead).
         # The size limit also holds under servers that stream bodies (config.body_limit).
         "http": BodySizeLimit(ASGIStaticFilesHandler(django_asgi_app)),
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
+        # SIGTERM closes every socket (1001, or 4503 where the server refuses 1001) after its
+        # consumer cleaned up (shutdown.py);
+        # the Origin must be this site's, port included (origin.py).
+        "websocket": GracefulShutdown(
+            SameOriginValidator(
+                AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
+            )
         ),
     }
 )

@@ -5,6 +5,8 @@ Thin views: parse with an input serializer, call one service, reply with the sha
 
 from __future__ import annotations
 
+import logging
+import math
 from typing import Any
 
 from django.conf import settings
@@ -29,7 +31,7 @@ from interaction.api_serializers import (
     SessionOutputSerializer,
 )
 from interaction.asr.audio import AudioError
-from interaction.asr.types import AsrError
+from interaction.asr.types import AsrBusy, AsrError
 from interaction.auth import AttemptThrottle, SessionStartThrottle, SignupThrottle
 from interaction.models import Session
 from interaction.presenters import attempt_payload, session_data
@@ -62,6 +64,8 @@ ERRORS = {
     403: OpenApiResponse(description="Not allowed (e.g. typed answers in a spoken-only scenario)."),
     404: OpenApiResponse(description="No such session for this learner."),
 }
+
+logger = logging.getLogger(__name__)
 
 
 def _learner_session(request: Request, session_id: Any) -> Session:
@@ -209,9 +213,11 @@ def _recognise(session: Session, upload: Any) -> Any:
             raise exceptions.ValidationError({"audio": [refused.reason]}) from refused
         raise _AUDIO_ERRORS[refused.http_status](refused.reason, code="bad_audio") from refused
     except AsrError as failed:
-        raise ServiceUnavailable(
-            f"Speech recognition is unavailable: {failed}", code="asr_unavailable"
-        ) from failed
+        logger.warning("ASR failed for session %s: %s", session.pk, failed)  # servers: logs only
+        unavailable = ServiceUnavailable(failed.public_message, code=failed.code)
+        if isinstance(failed, AsrBusy):
+            unavailable.wait = math.ceil(failed.retry_after_s)  # type: ignore[attr-defined]
+        raise unavailable from failed
 
 
 _AUDIO_ERRORS = {

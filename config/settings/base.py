@@ -83,7 +83,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
 CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        # Redis with a degraded mode: an outage leaves the sockets up (interaction/ws/takeover.py)
+        "BACKEND": "interaction.ws.takeover.TakeoverChannelLayer",
         "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CHANNEL_PREFIX", default="parley")},
     }
 }
@@ -175,8 +176,10 @@ ASR_CONNECT_TIMEOUT_S = env.float("ASR_CONNECT_TIMEOUT_S", default=5.0)
 ASR_READ_TIMEOUT_S = env.float("ASR_READ_TIMEOUT_S", default=20.0)
 ASR_FINAL_TIMEOUT_S = env.float("ASR_FINAL_TIMEOUT_S", default=15.0)
 # Concurrent utterances one ASR server accepts before answering WAIT (the client then tries
-# the next server of ASR_SERVERS).
-ASR_MAX_CLIENTS = env.int("ASR_MAX_CLIENTS", default=8)
+# the next server of ASR_SERVERS, or says `asr_busy`). 3: what a 2-core server finishes with
+# the slowest final within half of ASR_FINAL_TIMEOUT_S (bench/asr_admission.py,
+# docs/reliability.md); measure a bigger machine's own.
+ASR_MAX_CLIENTS = env.int("ASR_MAX_CLIENTS", default=3)
 ASR_MAX_UPLOAD_BYTES = env.int("ASR_MAX_UPLOAD_BYTES", default=5 * 1024 * 1024)
 ASR_MAX_CLIP_SECONDS = env.float("ASR_MAX_CLIP_SECONDS", default=30.0)
 

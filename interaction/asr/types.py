@@ -15,13 +15,32 @@ SAMPLE_RATE = 16_000
 
 
 class AsrError(Exception):
-    """The ASR service could not give a result (no server answered, timeout, protocol error)."""
+    """The ASR service could not give a result (no server answered, timeout, protocol error).
+
+    str(error) is for the logs (it names servers and reasons); `code` and `public_message`
+    are what a learner is told (no hosts, ports or errno).
+    """
 
     retryable: bool = True
+    code = "asr_unavailable"
+    public_message = "Speech recognition is unavailable right now; your answer was not scored."
 
 
 class AsrUnavailable(AsrError):
     """No server of the pool accepted the connection."""
+
+
+class AsrBusy(AsrUnavailable):
+    """Every server is full (WAIT) or backing off after a failure: try again in a moment.
+
+    retry_after_s: seconds until a server may be tried again (at least 1)."""
+
+    code = "asr_busy"
+    public_message = "Speech recognition is busy; try again in a moment."
+
+    def __init__(self, message: str, *, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = max(1.0, retry_after_s)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,10 @@ holds what client and server both spell.
 
 A pool of servers (`ASR_SERVERS`) is tried in rotating order; a server that is busy
 (`WAIT`), errs, refuses the connection or stays silent past the connect timeout is skipped,
-and `AsrUnavailable` lists what each one said when none accepts.
+and `AsrUnavailable` lists what each one said when none accepts. Each server has a circuit
+breaker (`admission`): after a refusal it is skipped, without a connection, for a backoff
+that grows with each failure; when every server is full or backing off from being full, the
+error is `AsrBusy` ("try again in a moment") at once, not a timeout.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
-from .types import AsrError, AsrUnavailable, Hypothesis, RecognitionOptions
+from .admission import Failure, ServerBreaker
+from .types import AsrBusy, AsrError, AsrUnavailable, Hypothesis, RecognitionOptions
 from .whisperlive_stream import (
     ConnectionLost,
     WhisperLiveStream,
@@ -45,14 +49,21 @@ _SEND_LAST_N_SEGMENTS = 100
 class _ServerRefused(Exception):
     """One server of the pool did not take the utterance; the reason names what it said."""
 
+    def __init__(self, reason: str, kind: Failure = Failure.DOWN) -> None:
+        super().__init__(reason)
+        self.kind = kind
+
 
 class WhisperLiveProvider:
     """`AsrProvider` for a pool of WhisperLive servers running `manage.py run_asr_server`.
 
     connect_timeout: seconds for TCP + WebSocket handshake + SERVER_READY, per server.
-    read_timeout: seconds a server may take to accept our audio (send back-pressure) or to
-        answer a keepalive ping before the utterance fails.
+    read_timeout: seconds a server may take to accept our audio (send back-pressure) before
+        the utterance fails.
     final_timeout: seconds to wait for the final message after END_OF_AUDIO.
+    keepalive_interval / keepalive_timeout: seconds between WebSocket pings to a server
+        during an utterance, and for its pong: a server that stopped (crashed, paused,
+        unplugged) fails the utterance within their sum, not after the final timeout.
     """
 
     def __init__(
@@ -64,6 +75,8 @@ class WhisperLiveProvider:
         final_timeout: float = 15.0,
         model: str = "base",
         same_output_threshold: int = 1,
+        keepalive_interval: float = 0.5,
+        keepalive_timeout: float = 1.0,
     ) -> None:
         if not servers:
             raise ValueError("WhisperLiveProvider needs at least one server URL")
@@ -73,7 +86,10 @@ class WhisperLiveProvider:
         self.final_timeout = final_timeout
         self.model = model
         self.same_output_threshold = same_output_threshold
+        self.keepalive_interval = keepalive_interval
+        self.keepalive_timeout = keepalive_timeout
         self._cursor = itertools.count()
+        self.breakers = {url: ServerBreaker() for url in self.servers}
 
     def _rotation(self) -> list[str]:
         start = next(self._cursor) % len(self.servers)
@@ -88,11 +104,25 @@ class WhisperLiveProvider:
         """
         failures: list[str] = []
         for url in self._rotation():
+            breaker = self.breakers[url]
+            if not breaker.admits(trial_s=self.connect_timeout + 1):
+                failures.append(
+                    f"{url}: skipped ({breaker.last_failure}, retry in {breaker.retry_in():.1f} s)"
+                )
+                continue
             try:
-                return await self._open(url, options, streaming=streaming)
+                stream = await self._open(url, options, streaming=streaming)
             except _ServerRefused as exc:
+                breaker.failed(exc.kind)
                 failures.append(f"{url}: {exc}")
-        raise AsrUnavailable("No ASR server accepted the utterance (" + "; ".join(failures) + ")")
+                continue
+            breaker.succeeded()
+            return stream
+        detail = "No ASR server accepted the utterance (" + "; ".join(failures) + ")"
+        breakers = self.breakers.values()
+        if any(breaker.last_failure == Failure.BUSY for breaker in breakers):
+            raise AsrBusy(detail, retry_after_s=min(breaker.retry_in() for breaker in breakers))
+        raise AsrUnavailable(detail)
 
     async def transcribe(self, samples: bytes, options: RecognitionOptions) -> Hypothesis:
         """Recognise a whole clip; asr_ms is the whole call (connect, send, final pass)."""
@@ -144,6 +174,7 @@ class WhisperLiveProvider:
     ) -> WhisperLiveStream:
         uid = uuid.uuid4().hex
         ws: ClientConnection | None = None
+        kind = Failure.DOWN
         try:
             async with asyncio.timeout(self.connect_timeout):
                 ws = await connect(
@@ -151,8 +182,7 @@ class WhisperLiveProvider:
                     open_timeout=None,
                     close_timeout=1,
                     compression=None,
-                    ping_interval=self.read_timeout,
-                    ping_timeout=self.read_timeout,
+                    ping_interval=None,  # the stream pings (WhisperLiveStream._keepalive)
                     max_size=2**22,
                 )
                 await ws.send(
@@ -164,11 +194,14 @@ class WhisperLiveProvider:
                 url=url,
                 read_timeout=self.read_timeout,
                 final_timeout=self.final_timeout,
+                breaker=self.breakers.get(url),
+                keepalive_interval=self.keepalive_interval,
+                keepalive_timeout=self.keepalive_timeout,
             )
         except TimeoutError:
-            reason = f"no SERVER_READY within {self.connect_timeout:g} s"
+            reason, kind = f"no SERVER_READY within {self.connect_timeout:g} s", Failure.BUSY
         except _ServerRefused as exc:
-            reason = str(exc)
+            reason, kind = str(exc), exc.kind
         except InvalidStatus as exc:
             reason = f"refused the WebSocket handshake (HTTP {exc.response.status_code})"
         except ConnectionClosed as exc:
@@ -177,7 +210,7 @@ class WhisperLiveProvider:
             reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         if ws is not None:
             await close_quietly(ws)
-        raise _ServerRefused(reason)
+        raise _ServerRefused(reason, kind)
 
 
 async def _await_ready(ws: ClientConnection) -> None:
@@ -193,7 +226,7 @@ async def _await_ready(ws: ClientConnection) -> None:
         if status == "WAIT":
             minutes = message.get("message")
             wait = f", about {float(minutes):.1f} min" if isinstance(minutes, int | float) else ""
-            raise _ServerRefused(f"busy (WAIT{wait})")
+            raise _ServerRefused(f"busy (WAIT{wait})", Failure.BUSY)
         if status == "ERROR":
             raise _ServerRefused(f"error: {message.get('message')}")
         # WARNING and anything else informational: keep waiting for SERVER_READY.

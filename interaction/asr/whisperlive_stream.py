@@ -21,6 +21,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
+from .admission import Failure, ServerBreaker
 from .hypotheses import final_hypothesis, partial_hypothesis
 from .types import SAMPLE_RATE, AsrError, Hypothesis, Word
 from .wire import (
@@ -46,9 +47,18 @@ class WhisperLiveStream:
     """One utterance on one WhisperLive connection (`AsrStream`)."""
 
     def __init__(
-        self, ws: ClientConnection, *, url: str, read_timeout: float, final_timeout: float
+        self,
+        ws: ClientConnection,
+        *,
+        url: str,
+        read_timeout: float,
+        final_timeout: float,
+        breaker: ServerBreaker | None = None,
+        keepalive_interval: float = 0.5,
+        keepalive_timeout: float = 1.0,
     ) -> None:
         self.url = url
+        self._breaker = breaker  # told when the server drops or stalls the utterance
         self._ws = ws
         self._read_timeout = read_timeout
         self._final_timeout = final_timeout
@@ -60,7 +70,12 @@ class WhisperLiveStream:
         self._evaluations: dict[int, asyncio.Future[Hypothesis]] = {}
         self._evaluation_ids = itertools.count(1)
         self._ended = False
+        self._closing = False  # we close the connection: what the reader sees then is ours
         self._reader = asyncio.create_task(self._read(), name=f"whisperlive-reader {url}")
+        self._keepalive_task = asyncio.create_task(
+            self._keepalive(keepalive_interval, keepalive_timeout),
+            name=f"whisperlive-keepalive {url}",
+        )
 
     async def send_audio(self, samples: bytes) -> None:
         """Relay float32 LE 16 kHz mono samples, in frames of at most one second."""
@@ -106,6 +121,7 @@ class WhisperLiveStream:
             async with asyncio.timeout(self._final_timeout):
                 hypothesis = await asyncio.shield(reply)
         except TimeoutError:
+            self._stalled()
             raise AsrError(
                 f"{self.url} gave no evidence within {self._final_timeout:g} s"
             ) from None
@@ -127,6 +143,7 @@ class WhisperLiveStream:
             async with asyncio.timeout(self._final_timeout):
                 return await asyncio.shield(self._final)
         except TimeoutError:
+            self._stalled()
             raise AsrError(
                 f"{self.url} gave no final result within {self._final_timeout:g} s"
             ) from None
@@ -135,7 +152,8 @@ class WhisperLiveStream:
 
     async def close(self) -> None:
         """Abandon the utterance (or tidy up after finish); safe to call twice."""
-        self._ended = True
+        self._ended = self._closing = True
+        self._keepalive_task.cancel()
         await close_quietly(self._ws)
         if not self._reader.done():
             self._reader.cancel()
@@ -151,6 +169,7 @@ class WhisperLiveStream:
             async with asyncio.timeout(self._read_timeout):
                 await self._ws.send(data)
         except TimeoutError:
+            self._stalled()
             raise AsrError(
                 f"{self.url} stopped reading audio for {self._read_timeout:g} s"
             ) from None
@@ -220,7 +239,35 @@ class WhisperLiveStream:
         else:
             reply.set_result(final_hypothesis(message, final=False))
 
+    async def _keepalive(self, interval: float, pong_s: float) -> None:
+        """Ping the server; one that stops answering (crashed, paused, cut off) fails the
+        utterance within `interval + pong_s` seconds, not at the final timeout.
+
+        Our own rather than the library's: that one waits for a closing handshake (which a
+        stopped server never answers) before the connection is seen to be gone."""
+        try:
+            while True:
+                await asyncio.sleep(interval)
+                try:
+                    async with asyncio.timeout(pong_s):
+                        pong = await self._ws.ping()
+                        await pong
+                except TimeoutError:
+                    self._fail(ConnectionLost(f"{self.url} answered no ping for {pong_s:g} s"))
+                    self._ws.transport.abort()
+                    return
+        except ConnectionClosed:
+            return
+
+    def _stalled(self) -> None:
+        """The server took too long: it is overloaded (or hung); back off from it."""
+        if self._breaker is not None:
+            self._breaker.failed(Failure.BUSY)
+
     def _fail(self, error: AsrError) -> None:
+        lost = isinstance(error, ConnectionLost) and not self._closing
+        if lost and not self._final.done() and self._breaker is not None:
+            self._breaker.failed(Failure.DOWN)  # gone mid-utterance (crashed, paused, cut off)
         if not self._final.done():
             self._final.set_exception(error)
         for reply in self._evaluations.values():

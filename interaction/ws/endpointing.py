@@ -89,6 +89,7 @@ class Endpointer:
         self._preroll: list[np.ndarray] = []
         self._open: _Open | None = None
         self._held_silence: int | None = None  # silence since a held answer's last word
+        self._hold_for = self._tail_hold  # silence that ends the hold
 
     @property
     def in_utterance(self) -> bool:
@@ -101,7 +102,7 @@ class Endpointer:
             self._held_silence = 0 if voiced else self._held_silence + samples.size
             if voiced:
                 return Step(Action.DROP)
-            if self._held_silence < self._tail_hold:
+            if self._held_silence < self._hold_for:
                 return Step(Action.WAIT)
             self._held_silence = None  # the answer is over: the next voice opens one
         if self._open is None:
@@ -135,15 +136,20 @@ class Endpointer:
             action, current.speculated = Action.SPECULATE, True
         return Step(action, audio=samples, opened=opened, samples=current.samples, resumed=resumed)
 
-    def end(self, *, hold: bool = False) -> None:
+    def end(self, *, hold: bool = False, discard: bool = False) -> None:
         """The session ended the utterance (judged, reset or failed): the next voice opens one.
 
         hold: it was committed before its end (a speculative correct verdict): voice before
-        `tail_hold_s` of silence after its last word is its tail (DROP), not a new one."""
+        `tail_hold_s` of silence after its last word is its tail (DROP), not a new one.
+        discard: it failed (the recogniser could not take it): the rest of it, until
+        `silence_end_s` of silence, is dropped too, so one utterance fails once, not once per
+        voiced block."""
         current, self._open = self._open, None
         self._preroll.clear()
-        if hold and current is not None and current.trailing_silence < self._tail_hold:
-            self._held_silence = current.trailing_silence
+        if discard and current is not None and current.trailing_silence < self._silence_end:
+            self._held_silence, self._hold_for = current.trailing_silence, self._silence_end
+        elif hold and current is not None and current.trailing_silence < self._tail_hold:
+            self._held_silence, self._hold_for = current.trailing_silence, self._tail_hold
 
     def clear(self) -> None:
         """Forget the utterance, the pre-roll and any held answer."""

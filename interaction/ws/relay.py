@@ -22,7 +22,7 @@ from interaction.ws.errors import StreamError
 from interaction.ws.tasks import TaskSet
 
 OnPartial = Callable[["Utterance", Hypothesis, float], Awaitable[None]]
-OnFailure = Callable[["Utterance", str], Awaitable[None]]
+OnFailure = Callable[["Utterance", AsrError], Awaitable[None]]
 
 
 class PartialThrottle:
@@ -171,7 +171,7 @@ class AsrRelay:
         except AsrError as failed:  # AsrUnavailable included: no server took the utterance
             self._fail_evaluations(utterance, failed)
             if not utterance.closed:
-                await self.on_failure(utterance, str(failed))
+                await self.on_failure(utterance, failed)
         except asyncio.CancelledError:
             self._fail_evaluations(utterance, AsrError("The utterance was abandoned."))
             raise

@@ -21,7 +21,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from interaction import stream_services
-from interaction.asr.types import AsrError, AsrProvider, Hypothesis, RecognitionOptions
+from interaction.asr.types import AsrBusy, AsrError, AsrProvider, Hypothesis, RecognitionOptions
 from interaction.events import (
     Send,
     StoredEvent,
@@ -280,7 +280,7 @@ class StreamingSession:
                 try:
                     hypothesis = await self.relay.finish(utterance)
                 except AsrError as failed:
-                    await self._asr_failed(utterance, str(failed))
+                    await self._asr_failed(utterance, failed)
                     return
             if hypothesis is None:
                 return  # the ASR never came up; the relay has reported it
@@ -295,13 +295,19 @@ class StreamingSession:
             )
             self._judged_at = time.monotonic()
 
-    async def _asr_failed(self, utterance: Utterance, message: str) -> None:
+    async def _asr_failed(self, utterance: Utterance, failed: AsrError) -> None:
+        """One error (and its reset) per utterance: the rest of its voice is dropped. The
+        learner is told what to do; which server said what goes to the log only."""
         if self.utterance is utterance:
-            self._take_utterance()
+            self.utterance = None
+            self.endpointer.end(discard=True)
         utterance.closed = True
         session = self.context.session_id if self.context else None
-        logger.warning("ASR failed for session %s: %s", session, message)
-        await self._error_event("asr_unavailable", message, retryable=True, fallback=True)
+        logger.warning("ASR failed for session %s: %s", session, failed)
+        busy = isinstance(failed, AsrBusy)  # a moment's wait helps; the time-stop POST would not
+        await self._error_event(
+            failed.code, failed.public_message, retryable=True, fallback=not busy
+        )
         await self._reset_event("asr_unavailable", utterance.id)
 
     # --- helpers ------------------------------------------------------------------------
