@@ -17,7 +17,7 @@ from django.core.exceptions import (
 )
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
-from rest_framework import exceptions, status
+from rest_framework import exceptions, permissions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -183,6 +183,7 @@ _COMMON_ERRORS = {
     "400": "Invalid input (`detail` names the field and why), or a JSON/form body over the "
     "memory limit (`code` = `request_too_large`).",
     "401": "Not authenticated, or the token is invalid.",
+    "403": "Signed in, but not allowed (e.g. analytics are for staff and the analysts group).",
     "404": "No such resource for this learner.",
     "413": "The request body is larger than the server's limit; refused from its "
     "Content-Length before it is read (`code` = `request_too_large`).",
@@ -191,14 +192,19 @@ _COMMON_ERRORS = {
 }
 
 
+# Permissions that refuse nobody signed in: a view with only these never answers 403.
+_LOGIN_ONLY = (permissions.AllowAny, permissions.IsAuthenticated)
+
+
 def schema_error_responses(
     result: dict[str, Any], generator: Any, request: Any, public: bool
 ) -> dict[str, Any]:
     """drf-spectacular postprocessing hook: add the errors each view can answer.
 
     Derived from the views, so a new endpoint is documented by what it declares: 401 where it
-    authenticates, 429 where a throttle covers the method, 404 where the path has parameters,
-    400 and 413 where it takes a body (Daphne's limit, config.server, applies to every body).
+    authenticates, 403 where a permission asks more than a login, 429 where a throttle covers
+    the method, 404 where the path has parameters, 400 where it takes a body or query filters,
+    413 where it takes a body (Daphne's limit, config.server, applies to every body).
     """
     components = result.setdefault("components", {}).setdefault("schemas", {})
     components["Error"] = {
@@ -222,11 +228,22 @@ def schema_error_responses(
             if "requestBody" in operation:
                 wanted += ["400", "413"]
             parameters = {p.get("name") for p in operation.get("parameters", [])}
+            filters = {
+                p.get("name")
+                for p in operation.get("parameters", [])
+                if p.get("in") == "query" and p.get("name") != "format"
+            }
+            if filters and "400" not in wanted:
+                wanted.append("400")
             if "{" in path or "format" in parameters:  # DRF: 404 for an unknown ?format=
                 wanted.append("404")
             if view is not None:
                 if view.get_authenticators():
                     wanted.append("401")
+                if any(
+                    type(permission) not in _LOGIN_ONLY for permission in view.get_permissions()
+                ):
+                    wanted.append("403")
                 if any(
                     method.upper() in getattr(throttle, "methods", {method.upper()})
                     for throttle in view.get_throttles()
