@@ -565,8 +565,8 @@ class Game {
     this.liveTries = 0;
     this.liveStats.returns += 1;
     this.hud.setMode(MODE_LABELS.streaming);
-    this.hud.feedback("Live mode is back — just speak.", "good");
     if (this.mic.isOpen && this.status === "active") this.setRecording(true);
+    this.hud.feedback("Live mode is back — just speak.", "good");
   }
 
   liveFailed(reason, event) {
