@@ -41,7 +41,7 @@ from scenarios.models import Scenario
 from scenarios.selectors import scenario_get, scenario_list, scenario_rules_get
 
 RECENT_SESSIONS = 10
-WEAK_WORD_PROBABILITY = 0.3
+WEAK_WORD_PROBABILITY = 0.2
 """Below this probability a recognised word is shown as weak (static/parley/clarity.js has
 the same number; docs/webapp.md says how it was chosen)."""
 # A word that elides into the next ("j'", "l'", "qu'") or an apostrophe that continues the

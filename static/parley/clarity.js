@@ -3,7 +3,7 @@
 // them ("s'il", "j'ai"), a word below WEAK_WORD_PROBABILITY is weak, and an answer is heard
 // "clear" (no weak word), "partly" (some) or "unclear" (half or more, or the judge said so).
 
-export const WEAK_WORD_PROBABILITY = 0.3;
+export const WEAK_WORD_PROBABILITY = 0.2;
 const ELIDED = /(^|\s)(\p{L}{1,2}|\p{L}*qu)(['’])\s+/giu;
 const DETACHED = /(\p{L})\s+(['’])(?=\p{L})/gu;
 const APOSTROPHES = "'’";

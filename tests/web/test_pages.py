@@ -282,3 +282,28 @@ def test_the_review_hides_a_spoken_wrong_language_answers_invented_transcript(
     page = browser.get(f"/sessions/{session.pk}/review/").content.decode()
     assert "en fous" not in page
     assert "another language" in page
+
+
+def test_the_play_page_and_the_review_mark_weak_words_alike() -> None:
+    """One format everywhere: static/parley/clarity.js holds the review's threshold."""
+    from pathlib import Path
+
+    from interaction.pages import WEAK_WORD_PROBABILITY
+
+    script = (Path(__file__).resolve().parents[2] / "static/parley/clarity.js").read_text()
+    assert f"WEAK_WORD_PROBABILITY = {WEAK_WORD_PROBABILITY};" in script
+
+
+@pytest.mark.parametrize(
+    ("raw", "written"),
+    [
+        ("Je voudrais un café, s 'il vous plaît", "Je voudrais un café, s'il vous plaît"),
+        ("Oui, j' ai une réservation", "Oui, j'ai une réservation"),
+        ("Qu' est-ce que c'est", "Qu'est-ce que c'est"),
+        ("Where is the station?", "Where is the station?"),
+    ],
+)
+def test_transcripts_are_written_with_their_elisions_joined(raw: str, written: str) -> None:
+    from interaction.pages import tidy_transcript
+
+    assert tidy_transcript(raw) == written
