@@ -82,7 +82,8 @@ class AttemptOutputSerializer(serializers.Serializer):
         allow_null=True,
         help_text=(
             "For `unclear` and `no_speech` (nothing changes, the turn stays): what to tell the "
-            'learner, e.g. "I didn\'t quite catch that — try again."; null otherwise.'
+            'learner, e.g. "I couldn\'t quite make that out — no heart lost. Say it again?"; '
+            "null otherwise."
         ),
     )
     transcript = serializers.CharField()
@@ -100,6 +101,13 @@ class AttemptOutputSerializer(serializers.Serializer):
             "lives": serializers.IntegerField(),
             "points": serializers.IntegerField(),
             "hint": serializers.CharField(required=False),
+            "answer": serializers.CharField(
+                required=False,
+                help_text=(
+                    "The closest accepted answer, only from the scenario's `reveal_after`-th "
+                    "wrong answer on the turn, or when this answer ended the game."
+                ),
+            ),
             "similarity": serializers.FloatField(required=False),
             "expected_language": serializers.CharField(required=False),
             "detected_language": serializers.CharField(required=False, allow_null=True),

@@ -65,8 +65,11 @@ class _PenaltyFields(TypedDict):
 
 
 class PenaltyInfo(_PenaltyFields, total=False):
-    """What a penalty cost and why: the languages for wrong_language, the hint otherwise."""
+    """What a penalty cost and why: the languages for wrong_language, the hint otherwise;
+    `answer`, the closest accepted answer, once the learner may see it (the scenario's
+    `reveal_after`-th wrong answer on the turn, or the answer that ended the game)."""
 
+    answer: str
     expected_language: str
     detected_language: str | None
     hint: str
@@ -81,6 +84,7 @@ class PenaltyEvent(Event):
     confidence: float | None
     language: str | None
     language_probability: float | None
+    words: list[dict[str, Any]]
     turn: TurnInfo | None
     status: str
 
@@ -216,6 +220,7 @@ def penalty_event(*, seq: int, standing: Standing, judged: Judged, utterance: st
         confidence=judged.confidence,
         language=judged.language,
         language_probability=judged.language_probability,
+        words=judged.words,
         turn=judged.turn,
         status=judged.status,
     )

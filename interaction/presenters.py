@@ -25,7 +25,7 @@ from interaction.vocabulary import PENALISED_OUTCOMES, UNCHANGED_OUTCOMES, Outco
 from scenarios.models import Turn
 
 RETRY_MESSAGES: dict[str, str] = {
-    Outcome.UNCLEAR: "I didn't quite catch that — try again.",
+    Outcome.UNCLEAR: "I couldn't quite make that out — no heart lost. Say it again?",
     Outcome.NO_SPEECH: "I didn't hear anything — try again.",
 }
 """What the learner reads after an answer that changes nothing (the turn stays)."""
@@ -63,6 +63,8 @@ def penalty_payload(result: AttemptResult) -> PenaltyInfo | None:
     else:
         payload["hint"] = result.attempt.turn.hint
         payload["similarity"] = verdict.similarity
+    if result.reveal:
+        payload["answer"] = result.reveal  # only once due: services.attempt_record decides
     return payload
 
 

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, Max, Q, QuerySet, Sum
 from rest_framework.authtoken.models import Token
 
 from interaction.models import Attempt, LearnerProfile, Session
-from interaction.vocabulary import SessionStatus
+from interaction.vocabulary import PENALISED_OUTCOMES, SessionStatus
 from scenarios.models import Turn
 
 if TYPE_CHECKING:
@@ -40,6 +41,22 @@ def session_get_for_learner(*, session_id: Any, learner: Any) -> Session:
     )
 
 
+def session_resumable_get(*, learner: Any, scenario: Any, session_id: Any = None) -> Session | None:
+    """The learner's active session of `scenario` to resume: `session_id` when it is one of
+    theirs and still active, else their latest active one; None when there is none."""
+    active = Session.objects.select_related("scenario").filter(
+        learner=learner, scenario=scenario, status=SessionStatus.ACTIVE
+    )
+    if session_id is not None:
+        try:
+            chosen = active.filter(pk=session_id).first()
+        except (ValueError, DjangoValidationError):
+            chosen = None  # not a session id: the latest one
+        if chosen is not None:
+            return chosen
+    return active.order_by("-updated_at", "-started_at").first()
+
+
 def session_ledger_totals(*, session: Session) -> tuple[int, int]:
     """(score, lives) as the sum of the session's ledger rows."""
     totals = session.ledger.aggregate(score=Sum("score_delta"), lives=Sum("lives_delta"))
@@ -60,6 +77,39 @@ def session_turns_due(*, sessions: Iterable[Session]) -> dict[tuple[int, int], T
         (turn.scenario_id, turn.order): turn
         for turn in Turn.objects.filter(scenario_id__in=scenario_ids)
     }
+
+
+def answer_to_reveal(*, accepted: Sequence[str], closest: str | None) -> str | None:
+    """The accepted answer to show a learner: the judge's closest one, else the first."""
+    if closest and closest in accepted:
+        return closest
+    return accepted[0] if accepted else None
+
+
+def turn_reveal_get(*, session: Session, turn: Turn) -> str | None:
+    """The answer the learner has earned the right to see on `turn`, or None.
+
+    Due once `turn.scenario.reveal_after` wrong answers (wrong language or incorrect) were
+    given on it in this session, or when the session ended on it (game over, abandoned);
+    never before, so an answer is not given away early. A passed turn was answered
+    correctly: its answers are no secret any more.
+    """
+    if turn.order < session.turn_index or session.status == SessionStatus.COMPLETED:
+        wrong: list[Attempt] = []
+        due = True
+    else:
+        wrong = list(
+            session.attempts.filter(turn_index=turn.order, outcome__in=PENALISED_OUTCOMES)
+            .order_by("-created_at", "-id")
+            .only("matched_answer")
+        )
+        due = not session.is_active or len(wrong) >= session.scenario.reveal_after
+        if turn.order > session.turn_index:
+            due = False  # a turn never reached
+    if not due:
+        return None
+    accepted = [answer.text for answer in turn.answers.all()]
+    return answer_to_reveal(accepted=accepted, closest=wrong[0].matched_answer if wrong else None)
 
 
 def session_attempts_for_review(*, session: Session) -> QuerySet[Attempt]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -16,6 +17,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.db.models.functions import Greatest
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
@@ -26,8 +29,8 @@ from interaction.judging import Evidence, Policy, Verdict, judge
 from interaction.language_text import text_language_probabilities
 from interaction.models import Attempt, ScoreEvent, Session
 from interaction.scoring import Change, SessionNotActive, SessionState, score_apply
-from interaction.selectors import learner_other_languages_get
-from interaction.vocabulary import Mode, Outcome, SessionStatus, Source
+from interaction.selectors import learner_other_languages_get, turn_reveal_get
+from interaction.vocabulary import PENALISED_OUTCOMES, Mode, Outcome, SessionStatus, Source
 from scenarios.models import Scenario, Turn
 from scenarios.rules import Rules
 from scenarios.selectors import scenario_rules_get
@@ -84,6 +87,8 @@ class AttemptResult:
     verdict: Verdict
     change: Change
     next_turn: Turn | None
+    reveal: str | None = None
+    """The closest accepted answer, once the learner may see it (`turn_reveal_get`)."""
 
 
 def learner_register(*, username: str, password: str) -> User:
@@ -159,6 +164,26 @@ def session_start(*, learner: Any, scenario: Scenario, mode: Mode = Mode.TIME_ST
         lives_after=rules.lives,
     )
     return session
+
+
+def session_abandon_stale(*, older_than: timedelta) -> int:
+    """Mark `abandoned` every active session untouched for `older_than`; return how many.
+
+    Touched: an answer recorded (`updated_at`) or a stream event stored, whichever is later.
+    Score, lives and the ledger stay as they were: an abandoned session keeps its result, and
+    a learner who comes back starts a new one. A session answered meanwhile is left alone
+    (Postgres re-checks the condition on the row the answer's transaction wrote).
+    """
+    cutoff = timezone.now() - older_than
+    stale = (
+        Session.objects.filter(status=SessionStatus.ACTIVE)
+        .annotate(touched=Greatest("updated_at", Max("events__created_at")))
+        .filter(touched__lt=cutoff)
+        .values("pk")
+    )
+    return Session.objects.filter(
+        pk__in=stale, status=SessionStatus.ACTIVE, updated_at__lt=cutoff
+    ).update(status=SessionStatus.ABANDONED, ended_at=timezone.now())
 
 
 def answer_policy_get(
@@ -338,6 +363,10 @@ def attempt_record(*, session: Session, answer: Answer) -> AttemptResult:
         next_turn = None
         if locked.status == SessionStatus.ACTIVE:
             next_turn = Turn.objects.get(scenario=scenario, order=locked.turn_index)
+        # Only a wrong answer on a turn that stays (or that ended the game) reveals anything.
+        reveal = None
+        if verdict.outcome in PENALISED_OUTCOMES and locked.turn_index == turn.order:
+            reveal = turn_reveal_get(session=locked, turn=turn)
         transaction.on_commit(
             lambda: metrics.attempt_counted(
                 outcome=verdict.outcome,
@@ -348,5 +377,10 @@ def attempt_record(*, session: Session, answer: Answer) -> AttemptResult:
             )
         )
     return AttemptResult(
-        attempt=attempt, session=locked, verdict=verdict, change=change, next_turn=next_turn
+        attempt=attempt,
+        session=locked,
+        verdict=verdict,
+        change=change,
+        next_turn=next_turn,
+        reveal=reveal,
     )

@@ -19,6 +19,7 @@ from scenarios.rules import PENALTY_TYPES
 from scenarios.selectors import scenario_rules_get
 from scenarios.services import scenario_upsert
 from scenarios.specs import (
+    DEFAULT_REVEAL_AFTER,
     SLUG_PATTERN,
     SUPPORTED_LANGUAGES,
     ScenarioSpec,
@@ -141,6 +142,7 @@ def _scenario_mapping(scenario: Scenario, turn_forms: Sequence[forms.BaseForm]) 
         "wrong_language_probability": scenario.wrong_language_probability,
         "typed_answers": scenario.typed_answers,
         "streaming_enabled": scenario.streaming_enabled,
+        "reveal_after": scenario.reveal_after,
         "penalties": scenario.penalty_overrides(),
         "audio_judging": scenario.audio_judging or {},
         "turns": [
@@ -174,6 +176,15 @@ class ScenarioForm(forms.ModelForm):
     language = forms.ChoiceField(
         choices=[(code, f"{language_name(code)} ({code})") for code in SUPPORTED_LANGUAGES]
     )
+    reveal_after = forms.IntegerField(
+        min_value=1,
+        required=False,
+        initial=DEFAULT_REVEAL_AFTER,
+        help_text=Scenario._meta.get_field("reveal_after").help_text + " Blank: 2.",
+    )
+
+    def clean_reveal_after(self) -> int:
+        return self.cleaned_data.get("reveal_after") or DEFAULT_REVEAL_AFTER
 
     def clean_slug(self) -> str:
         slug = self.cleaned_data["slug"]
@@ -220,6 +231,7 @@ class ScenarioAdmin(admin.ModelAdmin):
                     "difficulty",
                     "typed_answers",
                     "streaming_enabled",
+                    "reveal_after",
                 ]
             },
         ),

@@ -11,6 +11,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from scenarios.rules import PENALTY_COSTS, PENALTY_TYPES, audio_judging_problems
+from scenarios.specs import DEFAULT_REVEAL_AFTER
 
 
 def validate_open_fraction(value: float) -> None:
@@ -81,6 +82,14 @@ class Scenario(models.Model):
     incorrect_answer_points = models.PositiveIntegerField(null=True, blank=True)
     typed_answers = models.BooleanField(default=True, help_text="Learners may type answers.")
     streaming_enabled = models.BooleanField(default=True, help_text="Streaming mode is offered.")
+    reveal_after = models.PositiveSmallIntegerField(
+        default=DEFAULT_REVEAL_AFTER,
+        validators=[MinValueValidator(1)],
+        help_text=(
+            "Wrong answers on a turn after which the closest accepted answer is shown "
+            '("You could say: …"); it is also shown when the game is lost on that turn.'
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

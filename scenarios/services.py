@@ -30,6 +30,7 @@ def scenario_upsert(*, spec: ScenarioSpec) -> Scenario:
     scenario.wrong_language_probability = spec.wrong_language_probability
     scenario.typed_answers = spec.typed_answers
     scenario.streaming_enabled = spec.streaming_enabled
+    scenario.reveal_after = spec.reveal_after
     scenario.audio_judging = dict(spec.audio_judging)
     for penalty_type in PENALTY_TYPES:
         for cost in PENALTY_COSTS:
@@ -80,6 +81,7 @@ def scenario_spec_from_instance(*, scenario: Scenario) -> ScenarioSpec:
         wrong_language_probability=scenario.wrong_language_probability,
         typed_answers=scenario.typed_answers,
         streaming_enabled=scenario.streaming_enabled,
+        reveal_after=scenario.reveal_after,
         penalties=penalties,
         audio_judging=dict(scenario.audio_judging or {}),
         turns=tuple(

@@ -14,6 +14,8 @@ from typing import Any
 
 from scenarios.rules import PENALTY_TYPES, audio_judging_problems
 
+DEFAULT_REVEAL_AFTER = 2
+"""Wrong answers on a turn after which its closest accepted answer is shown."""
 SUPPORTED_LANGUAGES = ("fr", "es", "de", "en", "it", "pt", "nl")
 DIFFICULTIES = ("easy", "normal", "hard")
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -31,6 +33,7 @@ _SCENARIO_KEYS = {
     "wrong_language_probability",
     "typed_answers",
     "streaming_enabled",
+    "reveal_after",
     "penalties",
     "audio_judging",
     "turns",
@@ -64,6 +67,8 @@ class ScenarioSpec:
     wrong_language_probability: float | None = None
     typed_answers: bool = True
     streaming_enabled: bool = True
+    reveal_after: int = DEFAULT_REVEAL_AFTER
+    """Wrong answers on a turn after which the closest accepted answer is shown."""
     penalties: Mapping[str, Mapping[str, int | None]] = field(default_factory=dict)
     audio_judging: Mapping[str, float] = field(default_factory=dict)
     """The fair judge's thresholds for this scenario (scenarios.rules.AUDIO_JUDGING_BOUNDS)."""
@@ -278,6 +283,8 @@ def spec_from_mapping(data: Any) -> ScenarioSpec:
         ),
         typed_answers=check.boolean(data, "typed_answers", "typed_answers", True),
         streaming_enabled=check.boolean(data, "streaming_enabled", "streaming_enabled", True),
+        reveal_after=check.integer(data, "reveal_after", "reveal_after", minimum=1)
+        or DEFAULT_REVEAL_AFTER,
         penalties=penalties,
         audio_judging=audio_judging,
         turns=tuple(turns),
@@ -306,6 +313,8 @@ def spec_to_mapping(spec: ScenarioSpec) -> dict[str, Any]:
     data.update({key: value for key, value in optional.items() if value is not None})
     data["typed_answers"] = spec.typed_answers
     data["streaming_enabled"] = spec.streaming_enabled
+    if spec.reveal_after != DEFAULT_REVEAL_AFTER:
+        data["reveal_after"] = spec.reveal_after
     penalties = {
         name: {key: value for key, value in costs.items() if value is not None}
         for name, costs in spec.penalties.items()

@@ -194,6 +194,9 @@ LOGGING = {
 # Feature flag: streaming mode for every scenario (each scenario has its own flag too).
 STREAMING_ENABLED = env.bool("STREAMING_ENABLED", default=True)
 STREAM_IDLE_TIMEOUT_S = env.float("STREAM_IDLE_TIMEOUT_S", default=60.0)
+# A session untouched this long (no answer, no stream event) is marked abandoned by
+# `manage.py abandon_stale_sessions` (run it periodically); seconds.
+SESSION_ABANDON_AFTER_S = env.float("SESSION_ABANDON_AFTER_S", default=24 * 3600.0)
 # Bounds of one stream (interaction.ws.limits.StreamLimits); seconds. After
 # speculate_silence_s of trailing silence the answer is evaluated and a confident correct
 # verdict committed; any other verdict waits for silence_end_s (or the stop gesture).

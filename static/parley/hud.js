@@ -2,6 +2,8 @@
 // Both modes render through it, from the same field names (score, lives_remaining,
 // lives_total, scoreDelta, livesDelta, turn, status).
 
+import { CLARITY_LABELS, clarityOf, joinedWords, tidyTranscript } from "./clarity.js";
+
 const $ = (id) => document.getElementById(id);
 
 export class Hud {
@@ -16,8 +18,11 @@ export class Hud {
       mode: $("mode-badge"),
       prompt: $("prompt"),
       partial: $("partial"),
-      confidence: $("confidence"),
-      confidenceValue: $("confidence-value"),
+      clarity: $("clarity"),
+      progress: $("progress"),
+      progressText: $("progress-text"),
+      reveal: $("reveal"),
+      revealAnswer: $("reveal-answer"),
       record: $("record"),
       micLevel: $("mic-level"),
       feedback: $("feedback"),
@@ -27,6 +32,11 @@ export class Hud {
       end: $("end"),
       endTitle: $("end-title"),
       endSummary: $("end-summary"),
+      endScore: $("end-score"),
+      endHearts: $("end-hearts"),
+      endReveal: $("end-reveal"),
+      endRevealAnswer: $("end-reveal-answer"),
+      turnSummary: $("turn-summary"),
       reviewLink: $("review-link"),
       debug: $("debug"),
     };
@@ -74,7 +84,25 @@ export class Hud {
     this.el.turnNumber.textContent = String(index + 1);
     this.el.turnCount.textContent = String(count);
     this.el.prompt.textContent = prompt;
-    if (changed) this.clearHeard();
+    this.progress(index, count);
+    if (changed) {
+      this.clearHeard();
+      this.reveal(null);
+    }
+    return changed;
+  }
+
+  // Turns done out of the scenario's turns (a <progress>, read as "1 of 3 turns done").
+  progress(done, count) {
+    this.el.progress.max = count;
+    this.el.progress.value = done;
+    this.el.progressText.textContent = `${done} of ${count} turn${count === 1 ? "" : "s"} done`;
+  }
+
+  // "You could say: …", once the server sends the answer (or null to hide it).
+  reveal(answer) {
+    this.el.reveal.hidden = !answer;
+    this.el.revealAnswer.textContent = answer || "";
   }
 
   flashDelta(delta) {
@@ -85,19 +113,22 @@ export class Hud {
     this.deltaTimer = setTimeout(() => (badge.textContent = ""), 2500);
   }
 
-  heard(transcript, confidence) {
-    this.el.partial.textContent = transcript || "…";
-    const known = typeof confidence === "number";
-    this.el.confidence.value = known ? confidence : 0;
-    this.el.confidenceValue.textContent = known ? `${Math.round(confidence * 100)}%` : "–";
-    if (transcript && transcript !== this.lastAnnounced) {
-      this.lastAnnounced = transcript;
-      this.el.live.textContent = `Heard: ${transcript}`;
+  // What was heard: a partial (no clarity yet: it is still being recognised) or a judged
+  // answer with its words (then "heard clearly / partly clear / unclear").
+  heard(transcript, { words = null, outcome = null } = {}) {
+    const text = tidyTranscript(transcript);
+    this.el.partial.textContent = text || "…";
+    const state = words ? clarityOf(joinedWords(words), outcome) : outcome === "unclear" ? "unclear" : null;
+    this.el.clarity.textContent = state ? CLARITY_LABELS[state] : "";
+    this.el.clarity.dataset.state = state || "";
+    if (text && text !== this.lastAnnounced) {
+      this.lastAnnounced = text;
+      this.el.live.textContent = `Heard: ${text}`;
     }
   }
 
   clearHeard() {
-    this.heard("", null);
+    this.heard("");
   }
 
   // kind: "good", "bad" or "info". The element is role=alert: penalties are announced.
@@ -117,16 +148,39 @@ export class Hud {
     this.el.micLevel.value = Math.min(1, Math.sqrt(rms * 4));
   }
 
-  ended({ completed, score, reviewUrl }) {
-    const lastAnswer = this.el.feedback.textContent;
-    this.el.endTitle.textContent = completed ? "Scenario complete!" : "Game over";
+  // The completion (or game-over) screen: score, hearts left, the answer that was missed,
+  // and a line per turn (filled in by turnSummary when the session's attempts arrive).
+  ended({ completed, score, lives, total, reviewUrl, answer }) {
+    this.el.endTitle.textContent = completed ? "Scenario complete! 🎉" : "Game over";
     this.el.endSummary.textContent = completed
-      ? `Well done — you finished with ${score} points.`
-      : `${lastAnswer} You ran out of lives with ${score} points. Review your answers and try again.`;
+      ? "Well done — you made it through every turn."
+      : "You ran out of lives. Here is what you could have said — then try again.";
+    this.el.endScore.textContent = String(score);
+    this.el.endHearts.textContent = `${"♥".repeat(lives)}${"♡".repeat(Math.max(0, total - lives))}`;
+    this.el.endHearts.setAttribute("aria-label", `${lives} of ${total} lives left`);
+    this.el.endReveal.hidden = !answer;
+    this.el.endRevealAnswer.textContent = answer || "";
     this.el.reviewLink.href = reviewUrl;
+    if (completed) this.progress(Number(this.el.turnCount.textContent), Number(this.el.turnCount.textContent));
+    this.el.end.classList.toggle("won", completed);
     this.setPhase("ended");
     this.el.endTitle.tabIndex = -1;
     this.el.endTitle.focus();
+  }
+
+  // rows: [{prompt, tries, correct, points}] in turn order.
+  turnSummary(rows) {
+    this.el.turnSummary.replaceChildren(
+      ...rows.map((row, index) => {
+        const item = document.createElement("li");
+        item.className = row.correct ? "done" : "missed";
+        const tries = row.tries === 1 ? "first try" : `${row.tries} tries`;
+        const result = row.correct ? `✓ ${tries}` : row.tries ? `✗ ${tries}` : "not reached";
+        const points = row.points ? ` · ${row.points > 0 ? "+" : ""}${row.points} points` : "";
+        item.textContent = `Turn ${index + 1}: ${row.prompt} — ${result}${points}`;
+        return item;
+      }),
+    );
   }
 
   debug(values) {

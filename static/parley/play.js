@@ -3,13 +3,16 @@
 // Live: the microphone streams over /stream/interaction and the server judges each answer
 // when it ends (silence, the stop gesture, or a confident match). Time-stop: an answer is
 // recorded, then POSTed to /api/sessions/<id>/attempts/. Live mode falls back to time-stop
-// when the server says so (`fallback: "http"`) or the socket keeps failing.
+// when the server says so (`fallback: "http"`) or the socket keeps failing, keeping the
+// answer in flight; it comes back once a spoken answer is judged again (speech recognition
+// is back) or, after network trouble, on a backoff. A reload resumes the session.
 
 import { Api, ApiError } from "./api.js";
+import { tidyTranscript } from "./clarity.js";
 import { Hud } from "./hud.js";
 import { Microphone, SAMPLE_RATE } from "./microphone.js";
-import { SpeechEndDetector, rmsOf } from "./speech-end.js";
-import { StreamClient, streamUrl } from "./stream.js";
+import { SpeechEndDetector, VOICE_RMS, rmsOf } from "./speech-end.js";
+import { StreamClient, backoffDelay, streamUrl } from "./stream.js";
 import { encodeWav } from "./wav.js";
 
 const config = JSON.parse(document.getElementById("play-config").textContent);
@@ -21,11 +24,31 @@ const MODE_LABELS = { streaming: "Live", time_stop: "Time-stop" };
 // An answer that changes nothing (no heart lost, the turn stays) asks for another try.
 const RESET_MESSAGES = {
   no_speech: "I didn't hear anything — try again.",
-  unclear: "I didn't quite catch that — try again.",
+  unclear: "I couldn't quite make that out — no heart lost. Say it again?",
   asked: "Answer discarded — try again.",
   too_long: "That answer was too long — keep it short.",
 };
+// What a learner reads for each stream error: plain words, never hosts or error numbers.
+const ERROR_MESSAGES = {
+  asr_unavailable: "Live mode is taking a break — we'll send your answer when you finish speaking.",
+  asr_busy: "Speech recognition is busy — say it again in a moment.",
+  rate_limited: "You're going a little fast — wait a moment, then try again.",
+  overloaded: "We're very busy right now — try again in a moment.",
+  utterance_too_long: "That answer was too long — keep it short.",
+  bad_audio: "We couldn't read the sound from your microphone — try again.",
+};
+const FALLBACK_MESSAGES = {
+  asr: "Live mode is taking a break — we'll send your answer when you finish speaking.",
+  network: "The connection keeps dropping, so live mode is paused — your answer is sent when you finish speaking.",
+  off: "Live mode is switched off right now — your answer is sent when you finish speaking.",
+};
+const RETRYABLE_HTTP = new Set([429, 502, 503, 504]);
+const MAX_UNJUDGED_CHUNKS = MAX_ANSWER_MS / 100; // the answer in flight, kept for time-stop
+const LEAD_CHUNKS = 3; // quiet kept before the first voiced chunk of an answer
+const VOICE_WAIT_MS = 1500; // how long the browser may take to list its voices
 const INTERACTIVE = "input, textarea, select, button, a, [contenteditable]";
+// Outcomes that count as a try at a turn (unclear and nothing-heard ones cost nothing).
+const JUDGED_OUTCOMES = new Set(["correct", "wrong_language", "incorrect_answer"]);
 
 function languageName(code) {
   if (code === scenario.language) return scenario.languageName;
@@ -36,8 +59,16 @@ function languageName(code) {
   }
 }
 
+// "You lose 1 ♥ and 4 points." — what the answer cost, in one sentence.
+export function costMessage({ lives = 0, points = 0 }) {
+  const parts = [];
+  if (lives) parts.push(`${lives} ♥`);
+  if (points) parts.push(`${points} point${points === 1 ? "" : "s"}`);
+  return parts.length ? ` You lose ${parts.join(" and ")}.` : "";
+}
+
 export function penaltyMessage(penalty) {
-  const lost = penalty.lives ? ` You lose ${penalty.lives} ♥.` : "";
+  const lost = costMessage(penalty);
   if (penalty.type === "wrong_language") {
     const heard = penalty.detected_language
       ? ` That sounded like ${languageName(penalty.detected_language)}.`
@@ -56,7 +87,8 @@ class AnswerTake {
     this.detector = new SpeechEndDetector();
     this.encoder = this.kind === "webm" ? mic.startEncoder() : null;
     this.startedAt = performance.now();
-    seedChunks.forEach((pcm) => this.push({ pcm, rms: rmsOf(pcm) }));
+    // Seeded with an answer already spoken (live mode's, when it stopped): it may be over.
+    this.ended = seedChunks.map((pcm) => this.push({ pcm, rms: rmsOf(pcm) })).some(Boolean);
   }
 
   // True when the answer is over (speech then silence, or too long).
@@ -64,6 +96,10 @@ class AnswerTake {
     this.chunks.push(pcm);
     const ended = this.detector.push(rms);
     return ended || this.chunks.length * 100 >= MAX_ANSWER_MS;
+  }
+
+  get heardSpeech() {
+    return this.detector.heardSpeech;
   }
 
   get isEmpty() {
@@ -75,6 +111,16 @@ class AnswerTake {
   }
 }
 
+// The spoken part of an answer's chunks: from a little before the first voiced chunk to a
+// little after the last (the rest is the wait before and after it).
+export function spokenPart(chunks) {
+  const voiced = chunks.map((pcm) => rmsOf(pcm) >= VOICE_RMS);
+  const first = voiced.indexOf(true);
+  if (first < 0) return [];
+  const last = voiced.lastIndexOf(true);
+  return chunks.slice(Math.max(0, first - LEAD_CHUNKS), last + 1 + LEAD_CHUNKS);
+}
+
 class Game {
   constructor() {
     this.hud = new Hud();
@@ -83,20 +129,36 @@ class Game {
     this.mic.onChunk = (chunk) => this.captured(chunk);
     this.mode = null; // "streaming" or "time_stop"
     this.fellBack = false;
+    this.fallbackCause = null; // "asr", "network" or "off" while live mode is paused
     this.session = null;
     this.status = "new";
     this.lives = scenario.lives;
     this.turn = null;
     this.recording = false;
-    this.speakingPrompt = false;
+    this.speakingPrompt = false; // the prompt or the learner's own answer is playing
     this.busy = false; // a time-stop or typed answer is being judged
     this.stream = null;
+    this.lastSeq = 0; // carried from one stream connection to the next
     this.encoder = null; // live webm mode
     this.take = null; // time-stop answer in progress
     this.sessionCreated = null; // the time-stop session being created
     this.resyncing = false; // resuming on purpose after a typed answer
+    this.resuming = false; // continuing a session after a reload
+    this.unjudged = []; // live: the chunks since the last judged event (the answer in flight)
+    this.lastAnswer = []; // the learner's last answer, for "Hear my answer" (never uploaded again)
+    this.pendingAnswer = null; // a spoken answer waiting for speech recognition to come back
+    this.retries = 0;
+    this.retryTimer = null;
+    this.liveTries = 0;
+    this.liveTimer = null;
+    this.revealed = null; // the accepted answer the server showed on this turn
+    this.voice = undefined; // undefined: not known yet; null: none for the language
+    this.liveStats = { returns: 0 };
     this.bindControls();
     this.hud.hearts(scenario.lives, scenario.lives);
+    this.hud.progress(0, scenario.turnCount);
+    this.findVoice();
+    if (config.resume) this.showResumable(config.resume);
     if (new URLSearchParams(window.location.search).has("debug")) {
       setInterval(() => this.showDebug(), DEBUG_REFRESH_MS);
     }
@@ -105,9 +167,13 @@ class Game {
   bindControls() {
     const on = (id, type, handler) => document.getElementById(id)?.addEventListener(type, handler);
     on("start", "click", () => this.start());
+    on("continue", "click", () => this.start({ resume: config.resume }));
     document.getElementById("start").disabled = false; // the page is ready to play
+    const resume = document.getElementById("continue");
+    if (resume) resume.disabled = false;
     on("record", "click", () => this.toggleRecording());
-    on("hear-again", "click", () => this.hearPrompt());
+    on("hear-again", "click", () => this.speakPrompt());
+    on("replay-answer", "click", () => this.replayAnswer());
     on("retry", "click", () => this.retryTurn());
     on("typed-form", "submit", (event) => {
       event.preventDefault();
@@ -122,23 +188,47 @@ class Game {
     });
   }
 
+  // A reload: the HUD shows where the session stands before the learner continues it.
+  showResumable(resume) {
+    this.hud.standing(resume);
+    const radio = document.querySelector(`input[name="mode"][value="${resume.mode}"]`);
+    if (radio && !radio.disabled) radio.checked = true;
+  }
+
   // --- starting -----------------------------------------------------------------------
-  async start() {
-    document.getElementById("start").disabled = true;
+  async start({ resume = null } = {}) {
+    for (const id of ["start", "continue"]) {
+      const button = document.getElementById(id);
+      if (button) button.disabled = true;
+    }
     const choice = document.querySelector('input[name="mode"]:checked')?.value;
     this.mode = scenario.streaming && choice === "streaming" ? "streaming" : "time_stop";
+    if (resume) {
+      this.resuming = true;
+      this.lastSeq = resume.last_seq || 0;
+      this.begin(resume);
+      if (resume.reveal) this.showReveal(resume.reveal);
+    }
     this.hud.setPhase("playing");
     try {
       await this.mic.prepare(); // AudioContext + worklet, before the device opens
     } catch (error) {
       this.mode = "time_stop"; // typed answers may still work
-      this.hud.feedback(`Cannot record audio here: ${error.message}`, "bad");
+      this.hud.feedback("This browser cannot record audio here.", "bad");
     }
     this.hud.setMode(MODE_LABELS[this.mode]);
     if (this.mode === "streaming") {
-      this.hud.feedback("Connecting…");
+      this.hud.feedback(resume ? "Welcome back — reconnecting…" : "Connecting…");
       this.openStream();
       if (await this.openMic()) this.setRecording(true);
+    } else if (resume) {
+      try {
+        this.judged(await this.api.getSession(this.session), { quiet: true });
+        this.hud.feedback(`Welcome back — press Speak and answer in ${scenario.languageName}.`);
+        this.speakPrompt();
+      } catch (error) {
+        this.apiFailed(error);
+      }
     } else {
       await this.startTimeStop();
     }
@@ -151,12 +241,14 @@ class Game {
       return true;
     } catch (error) {
       const typed = scenario.typedAnswers ? " You can still type your answers." : "";
-      const reason = error.name === "NotAllowedError" ? "Microphone access was refused." : error.message;
+      const reason =
+        error.name === "NotAllowedError" ? "Microphone access was refused." : "The microphone could not be opened.";
       this.hud.feedback(`${reason}${typed}`, "bad");
       return false;
     }
   }
 
+  // A new stream client: it starts the session, or resumes the one this page plays.
   openStream() {
     this.stream = new StreamClient({
       url: streamUrl(config.urls.stream),
@@ -167,7 +259,8 @@ class Game {
         onFallback: (reason, event) => this.fallBack(reason, event),
       },
     });
-    this.stream.start(scenario.slug);
+    if (this.session) this.stream.resume(this.session, this.lastSeq);
+    else this.stream.start(scenario.slug);
   }
 
   async startTimeStop() {
@@ -175,16 +268,17 @@ class Game {
       try {
         this.sessionCreated ??= this.api.createSession(scenario.slug);
         this.begin(await this.sessionCreated);
+        this.speakPrompt();
       } catch (error) {
         this.sessionCreated = null;
         this.apiFailed(error);
         return;
       }
     }
-    this.hud.feedback(`Press Speak (or Space) and answer in ${scenario.languageName}.`);
+    this.hud.feedback(`Press Speak and answer in ${scenario.languageName}.`);
   }
 
-  // The session's first state: from `ready` or from the created session.
+  // The session's first state: from `ready`, the created session, or the page (a reload).
   begin(state) {
     this.session = state.session || state.id;
     this.status = state.status;
@@ -197,7 +291,7 @@ class Game {
 
   // --- recording ----------------------------------------------------------------------
   async toggleRecording() {
-    if (this.status !== "active" || this.busy) return;
+    if (this.status !== "active" || this.busy || this.pendingAnswer) return;
     if (this.recording) this.stopAnswer();
     else await this.startAnswer();
   }
@@ -224,7 +318,7 @@ class Game {
     if (this.mode === "streaming" && this.mic.kind === "webm") {
       // One webm container per connection: the encoder (re)starts when the stream is ready.
       this.encoder?.stop();
-      const ready = on && this.stream.ready;
+      const ready = on && this.stream?.ready;
       this.encoder = ready ? this.mic.startEncoder((blob) => this.stream.sendAudio(blob)) : null;
     }
     const label = on ? "■ Stop" : "● Speak";
@@ -237,30 +331,86 @@ class Game {
     this.hud.micLevel(chunk.rms);
     if (!this.recording || this.speakingPrompt) return;
     if (this.mode === "streaming") {
+      this.unjudged.push(chunk.pcm);
+      if (this.unjudged.length > MAX_UNJUDGED_CHUNKS) this.unjudged.shift();
       this.stream.sendAudio(chunk.pcm);
       return;
     }
+    if (this.pendingAnswer) return; // one answer at a time: the kept one goes first
     // A fallback that came before the microphone opened left recording on without a take.
     this.take ??= new AnswerTake(this.mic);
     if (this.take.push(chunk)) this.stopAnswer(); // the answer ended: send it
   }
 
+  // Live mode's answer in flight, handed to time-stop (the spoken part only).
+  takeUnjudged() {
+    const chunks = spokenPart(this.unjudged);
+    this.unjudged = [];
+    return chunks;
+  }
+
   async submitTake() {
     const take = this.take;
     this.take = null;
-    if (!take || take.isEmpty) return;
+    if (!take || take.isEmpty || (take.kind === "pcm" && !take.heardSpeech)) {
+      if (take && this.mode === "time_stop") this.hud.feedback(RESET_MESSAGES.no_speech);
+      return;
+    }
+    if (take.kind === "pcm") this.lastAnswer = spokenPart(take.chunks);
+    this.updateControls();
+    await this.sendSpoken(await take.finish());
+  }
+
+  // POST a spoken answer; when speech recognition (or the network) is down, keep it and try
+  // again with growing delays until it is judged. A judged answer means recognition is back:
+  // live mode is tried again then.
+  async sendSpoken(audio) {
     this.busy = true;
     this.updateControls();
     this.hud.feedback("Judging your answer…");
     try {
       if (!this.session && this.sessionCreated) this.begin(await this.sessionCreated); // a fallback still starting
-      this.judged(await this.api.answerSpoken(this.session, await take.finish()));
+      const result = await this.api.answerSpoken(this.session, audio);
+      this.clearPending();
+      this.judged(result);
+      if (this.fallbackCause === "asr" || this.fallbackCause === "network") this.tryLiveAgain();
     } catch (error) {
-      this.apiFailed(error);
+      const retryable =
+        (error instanceof ApiError && RETRYABLE_HTTP.has(error.status)) || error instanceof TypeError;
+      if (retryable && this.status === "active") {
+        this.keepForLater(audio, error);
+      } else {
+        this.clearPending();
+        this.apiFailed(error);
+      }
     } finally {
       this.busy = false;
       this.updateControls();
     }
+  }
+
+  keepForLater(audio, error) {
+    this.pendingAnswer = audio;
+    const offline = error instanceof TypeError;
+    const typed = scenario.typedAnswers ? " You can also type it." : "";
+    this.hud.feedback(
+      offline
+        ? `You seem to be offline — your answer is kept and sent when the connection is back.${typed}`
+        : `Speech recognition is taking a break — your answer is kept and sent as soon as it's back.${typed}`,
+      "info",
+    );
+    clearTimeout(this.retryTimer);
+    const delay = backoffDelay(Math.min(this.retries, 4)) + 1000;
+    this.retries += 1;
+    this.retryTimer = setTimeout(() => {
+      if (this.pendingAnswer === audio && this.status === "active") this.sendSpoken(audio);
+    }, delay);
+  }
+
+  clearPending() {
+    clearTimeout(this.retryTimer);
+    this.pendingAnswer = null;
+    this.retries = 0;
   }
 
   async answerTyped(text) {
@@ -268,10 +418,13 @@ class Game {
     this.busy = true;
     this.updateControls();
     try {
-      this.judged(await this.api.answerTyped(this.session, text));
+      const result = await this.api.answerTyped(this.session, text);
+      this.clearPending(); // a typed answer replaces the spoken one still waiting
+      this.judged(result);
       // The stream's view of the session is now stale: resume to refresh it.
       if (this.mode === "streaming" && this.status === "active") {
         this.resyncing = true;
+        this.unjudged = [];
         this.stream.resync();
       }
     } catch (error) {
@@ -284,25 +437,24 @@ class Game {
 
   // --- live events --------------------------------------------------------------------
   streamEvent(event) {
+    if (event.seq > 0) this.lastSeq = Math.max(this.lastSeq, event.seq);
     switch (event.type) {
       case "ready":
-        if (this.status === "new") this.begin(event);
-        else this.hud.standing(event);
-        if (this.resyncing) this.resyncing = false;
-        else if (event.resumed) this.hud.feedback("Reconnected — carry on.");
-        else if (this.recording) this.hud.feedback("Listening…");
-        if (this.recording && this.mic.kind === "webm") this.setRecording(true);
+        this.streamReady(event);
         break;
       case "partial":
-        this.hud.heard(event.transcript, event.confidence);
+        this.hud.heard(event.transcript);
         break;
       case "penalty":
       case "final":
+        this.answerJudged();
         this.judged(event);
         break;
       case "reset":
+        this.answerJudged();
         if (RESET_MESSAGES[event.reason]) this.hud.feedback(RESET_MESSAGES[event.reason]);
-        this.hud.clearHeard();
+        if (event.reason === "unclear") this.hud.heard("", { outcome: "unclear" });
+        else this.hud.clearHeard();
         break;
       case "error":
         this.streamError(event);
@@ -310,6 +462,34 @@ class Game {
       default:
         break;
     }
+  }
+
+  streamReady(event) {
+    const first = this.status === "new";
+    if (first) this.begin(event);
+    else this.hud.standing(event);
+    if (this.mode !== "streaming") {
+      this.liveReturned();
+    } else if (this.resyncing) {
+      this.resyncing = false;
+    } else if (this.resuming) {
+      this.resuming = false;
+      this.hud.feedback("Welcome back — carry on where you left off.", "good");
+      this.speakPrompt();
+    } else if (event.resumed) {
+      this.hud.feedback("Reconnected — carry on.");
+    } else if (this.recording) {
+      this.hud.feedback("Listening…");
+      if (first) this.speakPrompt();
+    }
+    if (this.recording && this.mic.kind === "webm") this.setRecording(true);
+  }
+
+  // A judged live answer: keep its spoken part for "Hear my answer".
+  answerJudged() {
+    const spoken = spokenPart(this.unjudged);
+    if (spoken.length) this.lastAnswer = spoken;
+    this.unjudged = [];
   }
 
   streamError(event) {
@@ -322,64 +502,153 @@ class Game {
       this.stream.close();
       this.api.getSession(this.session).then((state) => this.judged(state), (e) => this.apiFailed(e));
     } else if (event.code !== "idle") {
-      this.hud.feedback(event.message, event.retryable ? "info" : "bad");
+      const fallback = event.retryable ? "Something went wrong — try again in a moment." : "Something went wrong on our side.";
+      this.hud.feedback(ERROR_MESSAGES[event.code] || fallback, event.retryable ? "info" : "bad");
     }
   }
 
   async fallBack(reason, event) {
-    if (this.mode === "time_stop") return;
-    const unjudged = this.mic.kind === "pcm" ? this.stream.takeAnswerAudio() : [];
+    if (this.mode === "time_stop") {
+      this.liveFailed(reason, event); // a try at bringing live mode back did not work
+      return;
+    }
+    const unjudged = this.mic.kind === "pcm" ? this.takeUnjudged() : [];
     this.encoder?.stop();
     this.encoder = null;
+    this.lastSeq = Math.max(this.lastSeq, this.stream?.lastSeq || 0);
     this.mode = "time_stop";
     this.fellBack = true;
-    this.hud.setMode(`${MODE_LABELS.time_stop} (live mode unavailable)`);
-    const why = event?.message ? `Live mode is unavailable: ${event.message}` : "Live mode keeps failing.";
-    // Keep the answer being spoken: it goes on into a time-stop recording.
-    if (this.recording) this.take = new AnswerTake(this.mic, unjudged);
+    this.fallbackCause = reason === "network" ? "network" : event?.code === "streaming_unavailable" ? "off" : "asr";
+    this.hud.setMode(`${MODE_LABELS.time_stop} (live mode paused)`);
     if (!this.session) await this.startTimeStop();
     if (this.status !== "active") return;
-    this.hud.feedback(
-      `${why} Switched to time-stop: your answer is sent when you finish speaking.`,
-      "info",
-    );
+    if (this.fallbackCause === "network") this.scheduleLiveTry();
+    // Keep the answer being spoken: it goes on into a time-stop recording, and is sent at
+    // once if it was over already.
+    if (this.recording || unjudged.length) {
+      this.take = new AnswerTake(this.mic, unjudged);
+      if (!this.recording) this.setRecording(true);
+      if (this.take.ended) {
+        this.stopAnswer();
+        return;
+      }
+    }
+    this.hud.feedback(FALLBACK_MESSAGES[this.fallbackCause], "info");
+  }
+
+  // --- live mode coming back ----------------------------------------------------------
+  scheduleLiveTry() {
+    clearTimeout(this.liveTimer);
+    const delay = Math.min(60000, 10000 * 2 ** this.liveTries);
+    this.liveTries += 1;
+    this.liveTimer = setTimeout(() => this.tryLiveAgain(), delay);
+  }
+
+  tryLiveAgain() {
+    if (!scenario.streaming || this.mode !== "time_stop" || this.status !== "active") return;
+    if (this.stream && !this.stream.finished) return; // a try under way
+    clearTimeout(this.liveTimer);
+    this.openStream(); // resumes this session; `ready` brings live mode back
+  }
+
+  liveReturned() {
+    if (this.take?.heardSpeech || this.pendingAnswer) {
+      // An answer is on its way over time-stop: let it be judged there first.
+      this.stream.close();
+      this.stream = null;
+      this.scheduleLiveTry();
+      return;
+    }
+    this.take = null;
+    this.mode = "streaming";
+    this.fallbackCause = null;
+    this.liveTries = 0;
+    this.liveStats.returns += 1;
+    this.hud.setMode(MODE_LABELS.streaming);
+    if (this.mic.isOpen && this.status === "active") this.setRecording(true);
+    this.hud.feedback("Live mode is back — just speak.", "good");
+  }
+
+  liveFailed(reason, event) {
+    this.stream = null;
+    if (reason === "network" || event?.retryable) this.scheduleLiveTry();
   }
 
   // --- judgements (both modes) --------------------------------------------------------
-  judged(result) {
+  judged(result, { quiet = false } = {}) {
+    const before = this.turn?.index;
     this.hud.standing(result);
     this.lives = result.lives_remaining;
     this.status = result.status;
     if (result.turn) this.turn = result.turn;
+    const turnChanged = result.turn && result.turn.index !== before;
+    if (turnChanged) this.revealed = null;
     const endedAfterPenalty = result.type === "final" && result.outcome !== "correct";
-    if (result.outcome === "correct") {
-      const said = result.transcript ? `“${result.transcript}” ` : "";
+    const heardAs = { words: result.words || null, outcome: result.outcome };
+    if (quiet) {
+      // a state read back from the API: nothing was just answered
+    } else if (result.outcome === "correct") {
+      this.hud.heard(result.transcript, heardAs);
+      const said = result.transcript ? `“${tidyTranscript(result.transcript)}” ` : "";
       this.hud.feedback(`Correct! ${said}+${result.scoreDelta}`, "good");
     } else if (result.penalty && !endedAfterPenalty) {
       // A wrong-language answer was transcribed as if it were in the target language: that
       // text is invented, so it is not shown as what the learner said.
       const wrongLanguage = result.penalty.type === "wrong_language";
-      this.hud.heard(wrongLanguage ? "" : result.transcript, wrongLanguage ? null : result.confidence);
+      this.hud.heard(wrongLanguage ? "" : result.transcript, heardAs);
       this.hud.feedback(penaltyMessage(result.penalty), "bad");
+      if (result.penalty.answer) this.showReveal(result.penalty.answer);
     } else if (result.outcome === "no_speech" || result.outcome === "unclear") {
-      // The server's own words when it sent them (time-stop `message`), else ours.
-      this.hud.feedback(result.message || RESET_MESSAGES[result.outcome]);
+      this.hud.heard("", heardAs);
+      this.hud.feedback(RESET_MESSAGES[result.outcome] || result.message);
     }
     this.updateControls();
     if (this.status !== "active" && this.status !== undefined) this.finish(result);
+    else if (turnChanged && !quiet) this.speakPrompt();
+  }
+
+  showReveal(answer) {
+    this.revealed = answer;
+    this.hud.reveal(answer);
   }
 
   finish(result) {
     this.recording = false;
     this.take = null;
+    this.clearPending();
+    clearTimeout(this.liveTimer);
     this.stream?.close();
     this.mic.close();
     window.speechSynthesis?.cancel();
+    const completed = result.status === "completed";
     this.hud.ended({
-      completed: result.status === "completed",
+      completed,
       score: result.score,
+      lives: result.lives_remaining,
+      total: result.lives_total,
+      answer: completed ? null : this.revealed,
       reviewUrl: config.urls.review.replace(config.placeholder, this.session),
     });
+    this.summarise();
+  }
+
+  // The completion screen's line per turn, from the session's stored attempts.
+  async summarise() {
+    try {
+      const session = await this.api.getSession(this.session);
+      const rows = scenario.prompts.map((prompt, index) => {
+        const attempts = session.attempts.filter((a) => a.turn_index === index && JUDGED_OUTCOMES.has(a.outcome));
+        return {
+          prompt,
+          tries: attempts.length,
+          correct: attempts.some((a) => a.outcome === "correct"),
+          points: attempts.reduce((sum, a) => sum + a.scoreDelta, 0),
+        };
+      });
+      this.hud.turnSummary(rows.filter((row) => row.tries));
+    } catch {
+      // the summary is a nicety: the review has it all
+    }
   }
 
   apiFailed(error) {
@@ -392,18 +661,58 @@ class Game {
       return;
     }
     const typed = scenario.typedAnswers ? " You can type your answer instead." : "";
-    const unavailable = error instanceof ApiError && error.status === 503;
-    this.hud.feedback(
-      unavailable ? `Speech recognition is unavailable right now.${typed}` : error.message,
-      "bad",
-    );
+    let message = "Something went wrong — try again.";
+    if (error instanceof TypeError) message = "You seem to be offline — try again in a moment.";
+    else if (error instanceof ApiError && RETRYABLE_HTTP.has(error.status)) {
+      message = `Speech recognition is taking a break right now.${typed}`;
+    } else if (error instanceof ApiError && error.status === 413) message = RESET_MESSAGES.too_long;
+    else if (error instanceof ApiError && (error.status === 415 || error.status === 400)) {
+      message = "We couldn't read that recording — try again.";
+    }
+    this.hud.feedback(message, "bad");
   }
 
-  // --- repeat mode --------------------------------------------------------------------
-  hearPrompt() {
-    if (!this.turn || !window.speechSynthesis) return;
+  // --- listening ----------------------------------------------------------------------
+  // A voice of the scenario's language, if the browser has one (voices may arrive late).
+  findVoice() {
+    const synth = window.speechSynthesis;
+    const pick = () => {
+      const lang = scenario.language.toLowerCase();
+      return synth.getVoices().find((v) => v.lang?.toLowerCase().replace("_", "-").split("-")[0] === lang) || null;
+    };
+    if (!synth) {
+      this.voice = null;
+      this.updateVoiceControl();
+      return;
+    }
+    this.voice = pick() || undefined;
+    synth.addEventListener?.("voiceschanged", () => {
+      this.voice = pick();
+      this.updateVoiceControl();
+    });
+    setTimeout(() => {
+      if (this.voice === undefined) this.voice = pick();
+      this.updateVoiceControl();
+    }, VOICE_WAIT_MS);
+    this.updateVoiceControl();
+  }
+
+  updateVoiceControl() {
+    const note = document.getElementById("voice-note");
+    const missing = this.voice === null;
+    if (note) {
+      note.hidden = !missing;
+      note.textContent = missing ? `Your browser has no ${scenario.languageName} voice, so prompts are not read aloud.` : "";
+    }
+    this.updateControls();
+  }
+
+  // Read the prompt aloud (at each turn's start and on "Hear it again").
+  speakPrompt() {
+    if (!this.turn || !this.voice || this.status !== "active") return;
     const utterance = new SpeechSynthesisUtterance(this.turn.prompt);
-    utterance.lang = scenario.language;
+    utterance.lang = this.voice.lang;
+    utterance.voice = this.voice;
     // The microphone must not take the prompt for an answer.
     utterance.onstart = () => (this.speakingPrompt = true);
     utterance.onend = utterance.onerror = () => (this.speakingPrompt = false);
@@ -411,9 +720,25 @@ class Game {
     window.speechSynthesis.speak(utterance);
   }
 
+  // Play the learner's last answer back, from this page's memory only.
+  replayAnswer() {
+    if (!this.lastAnswer.length) return;
+    const url = URL.createObjectURL(encodeWav(this.lastAnswer, SAMPLE_RATE));
+    const audio = new Audio(url);
+    this.speakingPrompt = true; // the microphone must not hear it as an answer
+    const done = () => {
+      this.speakingPrompt = false;
+      URL.revokeObjectURL(url);
+    };
+    audio.onended = audio.onerror = done;
+    audio.play().catch(done);
+  }
+
   retryTurn() {
-    if (this.mode === "streaming") this.stream.resetAnswer();
-    else if (this.recording) this.take = new AnswerTake(this.mic);
+    if (this.mode === "streaming") {
+      this.unjudged = [];
+      this.stream.resetAnswer();
+    } else if (this.recording) this.take = new AnswerTake(this.mic);
     if (this.mode === "time_stop") this.hud.feedback(RESET_MESSAGES.asked);
     this.hud.clearHeard();
   }
@@ -424,9 +749,10 @@ class Game {
       const element = document.getElementById(id);
       if (element) element.disabled = disabled;
     };
-    set("hear-again", !playing || !window.speechSynthesis);
+    set("hear-again", !playing || !this.voice);
+    set("replay-answer", !this.lastAnswer.length);
     set("retry", !playing || this.busy);
-    set("record", !playing || this.busy);
+    set("record", !playing || this.busy || Boolean(this.pendingAnswer));
     for (const element of document.querySelectorAll("#typed-form input, #typed-form button")) {
       element.disabled = !playing || this.busy || !this.session;
     }
@@ -437,9 +763,14 @@ class Game {
     return {
       mode: this.mode,
       fellBack: this.fellBack,
+      fallbackCause: this.fallbackCause,
+      liveReturns: this.liveStats.returns,
+      pendingAnswer: Boolean(this.pendingAnswer),
       session: this.session,
       status: this.status,
       recording: this.recording,
+      voice: this.voice ? this.voice.lang : this.voice === null ? "none" : "unknown",
+      lastAnswerChunks: this.lastAnswer.length,
       stream: this.stream ? { ...this.stream.stats, lastSeq: this.stream.lastSeq } : null,
       mic: { ...this.mic.stats },
     };

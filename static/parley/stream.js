@@ -51,6 +51,14 @@ export class StreamClient {
     this.connect();
   }
 
+  // Go on with a session started before (a reload, or live mode coming back after a
+  // time-stop spell): the server replays the events after lastSeq, then sends `ready`.
+  resume(session, lastSeq = 0) {
+    this.session = session;
+    this.lastSeq = lastSeq;
+    this.connect();
+  }
+
   sendAudio(chunk) {
     if (this.finished) return;
     if (!this.ready && this.encoding !== "pcm_s16le") return; // a new connection, a new container

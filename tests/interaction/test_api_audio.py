@@ -94,7 +94,7 @@ class TestSpokenAnswers:
         )
         result = spoken(mumbled_clip("Sur place, s'il vous plaît", "fr+f3", speed=130))
         assert result["outcome"] == "unclear", result
-        assert result["message"] == "I didn't quite catch that — try again."
+        assert result["message"] == "I couldn't quite make that out — no heart lost. Say it again?"
         assert (result["livesDelta"], result["scoreDelta"], result["penalty"]) == (0, 0, None)
         assert (result["lives_remaining"], result["turn"]["index"]) == (3, 1)
         assert Attempt.objects.filter(outcome="unclear").count() == 1
@@ -262,7 +262,7 @@ class TestTimeStopContract:
     def test_unclear_costs_nothing_keeps_the_turn_and_says_try_again(self, scripted) -> None:
         result = scripted(_scripted_final(**UNCLEAR_FINAL))
         assert result["outcome"] == "unclear"
-        assert result["message"] == "I didn't quite catch that — try again."
+        assert result["message"] == "I couldn't quite make that out — no heart lost. Say it again?"
         assert (result["scoreDelta"], result["livesDelta"], result["penalty"]) == (0, 0, None)
         assert (result["lives_remaining"], result["score"], result["turn"]["index"]) == (3, 0, 0)
         attempt = Attempt.objects.get()

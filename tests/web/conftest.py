@@ -62,9 +62,12 @@ def browser_with_mic(
 
     with sync_playwright() as driver:
 
-        def launch(wav: Path) -> Any:
+        def launch(wav: Path, **context_options: Any) -> Any:
+            """context_options: Playwright's new_context options (a phone's viewport…)."""
             browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=chromium_args(wav))
-            context = browser.new_context(viewport={"width": 1000, "height": 900})
+            context = browser.new_context(
+                **{"viewport": {"width": 1000, "height": 900}, **context_options}
+            )
             context.grant_permissions(["microphone"], origin=live_app)
             page: Any = context.new_page()  # carries `errors` for the tests
             page.set_default_timeout(TIMEOUT_MS)

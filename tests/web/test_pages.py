@@ -112,7 +112,9 @@ def test_an_unknown_scenario_is_404(browser) -> None:
     assert browser.get("/play/nope/").status_code == 404
 
 
-def test_the_review_shows_every_attempt_with_shaded_words(browser, learner, scenario) -> None:
+def test_the_review_shows_every_attempt_and_marks_only_weak_words(
+    browser, learner, scenario
+) -> None:
     session = session_start(learner=learner, scenario=scenario)
     attempt_record(session=session, answer=answer_from_text(text="I would like a coffee"))
     attempt_record(session=session, answer=answer_from_text(text="Une pizza"))
@@ -121,7 +123,11 @@ def test_the_review_shows_every_attempt_with_shaded_words(browser, learner, scen
     )
     result.attempt.words = [
         {"word": " Un", "start": 0.0, "end": 0.2, "probability": 0.91},
-        {"word": " café", "start": 0.2, "end": 0.6, "probability": 0.4},
+        {"word": " café,", "start": 0.2, "end": 0.6, "probability": 0.12},
+        {"word": " s", "start": 0.6, "end": 0.7, "probability": 0.8},
+        {"word": " 'il", "start": 0.7, "end": 0.8, "probability": 0.7},
+        {"word": " vous", "start": 0.8, "end": 0.9, "probability": 0.6},
+        {"word": " plaît.", "start": 0.9, "end": 1.2, "probability": 0.55},
     ]
     result.attempt.save(update_fields=["words"])
 
@@ -131,8 +137,82 @@ def test_the_review_shows_every_attempt_with_shaded_words(browser, learner, scen
     assert "Ask for a coffee." in page  # the incorrect answer's hint
     assert "+15 points" in page
     assert "-1 ♥" in page
-    assert 'style="--p: 0.40"' in page
-    assert ">café</span>" in page
+    # Only the word the recogniser barely heard is marked; the elision is one word.
+    assert page.count('title="barely heard"') == 1
+    assert '<span class="word weak" title="barely heard">café,</span>' in page
+    assert '<span class="word">s&#x27;il</span>' in page
+    assert "partly clear" in page  # one format: the play page's words
+    assert "confidence" not in page
+
+
+def test_the_review_lists_the_accepted_answers_of_the_turns_reached(
+    browser, learner, scenario
+) -> None:
+    session = session_start(learner=learner, scenario=scenario)
+    attempt_record(session=session, answer=answer_from_text(text="Un café, s'il vous plaît"))
+    attempt_record(session=session, answer=answer_from_text(text="Une pizza"))
+    page = browser.get(f"/sessions/{session.pk}/review/").content.decode()
+    assert "The answers, turn by turn" in page
+    assert "Je voudrais un café, s&#x27;il vous plaît" in page  # turn 1: passed
+    # Turn 2 is under way with one wrong try (reveal_after 2): its answers stay hidden.
+    assert "Sur place, s&#x27;il vous plaît" not in page
+    assert "Continue this game" in page
+
+    attempt_record(session=session, answer=answer_from_text(text="Une pizza"))
+    page = browser.get(f"/sessions/{session.pk}/review/").content.decode()
+    assert "Sur place, s&#x27;il vous plaît" in page
+    assert "À emporter, s&#x27;il vous plaît" in page
+
+
+def test_the_list_offers_continue_for_an_active_session(browser, learner, scenario) -> None:
+    active = session_start(learner=learner, scenario=scenario)
+    done = session_start(learner=learner, scenario=scenario)
+    for text in ("Un café, s'il vous plaît", "Sur place, s'il vous plaît"):
+        attempt_record(session=done, answer=answer_from_text(text=text))
+    page = browser.get("/").content.decode()
+    assert page.count(">Continue</a>") == 1
+    assert f'href="/play/cafe-test/?session={active.pk}">Continue</a>' in page
+    assert page.count(">Review</a>") == 2
+
+
+def test_the_play_page_resumes_the_active_session(browser, learner, make_learner, scenario) -> None:
+    older = session_start(learner=learner, scenario=scenario)
+    session = session_start(learner=learner, scenario=scenario)
+    attempt_record(session=session, answer=answer_from_text(text="Un café, s'il vous plaît"))
+    attempt_record(session=session, answer=answer_from_text(text="Une pizza"))
+    session_start(learner=make_learner("other"), scenario=scenario)
+    session.refresh_from_db()
+    session.event_seq = 7
+    session.save(update_fields=["event_seq"])
+
+    response = browser.get("/play/cafe-test/")
+    resume = json.loads(_json_script(response, "play-config"))["resume"]
+    assert resume["session"] == str(session.pk)  # the latest one played
+    assert (resume["score"], resume["lives_remaining"], resume["last_seq"]) == (15, 2, 7)
+    assert resume["turn"]["index"] == 1
+    assert resume["reveal"] is None  # one wrong try: not yet
+    html = response.content.decode()
+    assert 'id="continue"' in html
+    assert "Start over" in html
+
+    chosen = browser.get(f"/play/cafe-test/?session={older.pk}")
+    assert json.loads(_json_script(chosen, "play-config"))["resume"]["session"] == str(older.pk)
+    junk = browser.get("/play/cafe-test/?session=not-a-uuid")
+    assert json.loads(_json_script(junk, "play-config"))["resume"]["session"] == str(session.pk)
+
+    attempt_record(session=session, answer=answer_from_text(text="Une pizza"))
+    resume = json.loads(_json_script(browser.get("/play/cafe-test/"), "play-config"))["resume"]
+    assert resume["reveal"] == "Sur place, s'il vous plaît"
+
+
+def test_the_play_page_without_an_active_session_starts_afresh(browser, scenario) -> None:
+    response = browser.get("/play/cafe-test/")
+    config = json.loads(_json_script(response, "play-config"))
+    assert config["resume"] is None
+    assert config["scenario"]["revealAfter"] == 2
+    assert len(config["scenario"]["prompts"]) == 2
+    assert "answers" not in json.dumps(config).lower().replace("typedanswers", "")
+    assert 'id="continue"' not in response.content.decode()
 
 
 def test_another_learners_review_is_404(browser, make_learner, scenario) -> None:
@@ -202,3 +282,28 @@ def test_the_review_hides_a_spoken_wrong_language_answers_invented_transcript(
     page = browser.get(f"/sessions/{session.pk}/review/").content.decode()
     assert "en fous" not in page
     assert "another language" in page
+
+
+def test_the_play_page_and_the_review_mark_weak_words_alike() -> None:
+    """One format everywhere: static/parley/clarity.js holds the review's threshold."""
+    from pathlib import Path
+
+    from interaction.pages import WEAK_WORD_PROBABILITY
+
+    script = (Path(__file__).resolve().parents[2] / "static/parley/clarity.js").read_text()
+    assert f"WEAK_WORD_PROBABILITY = {WEAK_WORD_PROBABILITY};" in script
+
+
+@pytest.mark.parametrize(
+    ("raw", "written"),
+    [
+        ("Je voudrais un café, s 'il vous plaît", "Je voudrais un café, s'il vous plaît"),
+        ("Oui, j' ai une réservation", "Oui, j'ai une réservation"),
+        ("Qu' est-ce que c'est", "Qu'est-ce que c'est"),
+        ("Where is the station?", "Where is the station?"),
+    ],
+)
+def test_transcripts_are_written_with_their_elisions_joined(raw: str, written: str) -> None:
+    from interaction.pages import tidy_transcript
+
+    assert tidy_transcript(raw) == written
