@@ -463,7 +463,11 @@ def prepare(max_learners: int, workdir: Path) -> tuple[list[str], Path]:
         check=True,
     )
     subprocess.run(
-        ["sox", str(workdir / "raw.wav"), "-r", "16000", "-c", "1", "-b", "16", str(wav)],
+        # 16 kHz mono s16, the trailing silence cut (the stop follows the last word)
+        [
+            *("sox", str(workdir / "raw.wav"), "-r", "16000", "-c", "1", "-b", "16", str(wav)),
+            *("reverse", "silence", "1", "0.02", "1%", "reverse"),
+        ],
         check=True,
     )
     return tokens, wav
@@ -482,6 +486,18 @@ def db_checks(received: dict[str, int], verdicts: int) -> dict[str, Any]:
         ledger_lives=Sum("ledger__lives_delta"),
         entries=Count("ledger"),
     )
+    stored_by = {
+        str(key): n
+        for key, n in SessionEvent.objects.filter(session_id__in=ids)
+        .values("session_id")
+        .annotate(n=Count("id"))
+        .values_list("session_id", "n")
+    }
+    differ = {
+        key: (count, stored_by.get(key, 0))
+        for key, count in received.items()
+        if stored_by.get(key, 0) != count
+    }
     bad = [
         s.id
         for s in sessions
@@ -492,6 +508,7 @@ def db_checks(received: dict[str, int], verdicts: int) -> dict[str, Any]:
         "events_received": sum(received.values()),
         "events_stored": stored,
         "ledger_mismatches": len(bad),
+        "events_differ": {str(k): v for k, v in list(differ.items())[:10]},  # received, stored
         "attempts": attempts,
         "verdicts_received": verdicts,
     }
@@ -734,11 +751,12 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
-    """Ping p99 against learners, log-log, one line per target: a hand-written SVG."""
-    width, height, left, bottom, top, right = 640, 360, 60, 40, 30, 110
+def plot(runs: list[dict[str, Any]], path: Path) -> None:
+    """Ping p99 against learners, log-log, a line per run and target: a hand-written SVG."""
+    width, height, left, bottom, top, right = 720, 380, 60, 40, 30, 220
+    rows = [row for run in runs for row in run["rows"]]
     xs = sorted({r["learners"] for r in rows})
-    lo_x, hi_x = math.log10(min(xs)), math.log10(max(xs) if max(xs) > min(xs) else min(xs) * 10)
+    lo_x, hi_x = math.log10(min(xs)), math.log10(max(max(xs), min(xs) * 10))
     lo_y, hi_y = 0.0, 4.0  # 1 ms … 10 s
 
     def px(n: float) -> float:
@@ -750,9 +768,10 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
 
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'font-family="sans-serif" font-size="11">',
+        'font-family="sans-serif" font-size="11">',
         f'<rect width="{width}" height="{height}" fill="white"/>',
-        f'<text x="{left}" y="18" font-size="13">{title}</text>',
+        f'<text x="{left}" y="18" font-size="13">ping RTT p99 against concurrent learners, '
+        "one server process (dashed: 100 ms)</text>",
     ]
     for ms in (1, 10, 100, 1000, 10000):
         y = py(ms)
@@ -771,42 +790,58 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
         f'<line x1="{left}" x2="{width - right}" y1="{y100}" y2="{y100}" stroke="#999" '
         'stroke-dasharray="4 3"/>'
     )
-    colours = {"parley": "#c0392b", "bare": "#2471a3", "raw": "#7d7d7d"}
-    for index, target in enumerate(TARGETS):
-        points = [
-            (px(r["learners"]), py(r["rtt_p99_ms"]))
-            for r in sorted(rows, key=lambda r: r["learners"])
-            if r["target"] == target and r["rtt_p99_ms"] is not None
-        ]
-        if not points:
-            continue
-        line = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
-        colour = colours[target]
-        parts.append(f'<polyline points="{line}" fill="none" stroke="{colour}" stroke-width="2"/>')
-        parts += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"/>' for x, y in points]
-        ly = top + 16 * index + 10
-        parts.append(
-            f'<line x1="{width - right + 10}" x2="{width - right + 28}" y1="{ly}" y2="{ly}" '
-            f'stroke="{colour}" stroke-width="2"/>'
-        )
-        parts.append(f'<text x="{width - right + 32}" y="{ly + 4}">{target} p99</text>')
+    colours = ["#c0392b", "#2471a3", "#7d7d7d", "#27ae60", "#8e44ad", "#d68910", "#17a589"]
+    legend = 0
+    for run in runs:
+        label = run.get("label") or run["args"]["server"]
+        for target in TARGETS:
+            points = [
+                (px(r["learners"]), py(r["rtt_p99_ms"]))
+                for r in sorted(run["rows"], key=lambda r: r["learners"])
+                if r["target"] == target and r["rtt_p99_ms"] is not None
+            ]
+            if not points:
+                continue
+            colour = colours[legend % len(colours)]
+            line = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+            parts.append(
+                f'<polyline points="{line}" fill="none" stroke="{colour}" stroke-width="2"/>'
+            )
+            parts += [
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"/>' for x, y in points
+            ]
+            ly = top + 16 * legend + 10
+            parts.append(
+                f'<line x1="{width - right + 10}" x2="{width - right + 28}" y1="{ly}" y2="{ly}" '
+                f'stroke="{colour}" stroke-width="2"/>'
+            )
+            parts.append(f'<text x="{width - right + 32}" y="{ly + 4}">{target}, {label}</text>')
+            legend += 1
     parts.append("</svg>")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(parts) + "\n")
 
 
-def write_doc(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
-    text = DOC.read_text()
-    body = (
-        f"{DOC_BEGIN}\n`python -m bench.capacity{' --quick' if args.quick else ''} --server "
-        f"{args.server}`, {args.step_s:g} s per step (plus {args.connect_s:g} s of "
-        f"connecting), load average {min(r['loadavg'] for r in rows):.1f}–"
-        f"{max(r['loadavg'] for r in rows):.1f}:\n\n{table(rows)}\n\n"
-        f"![ping p99 against learners](img/{PLOT.name})\n{DOC_END}"
+def run_heading(run: dict[str, Any]) -> str:
+    args, rows = run["args"], run["rows"]
+    extra = " ".join(f"--env {item}" for item in args.get("env") or [])
+    return (
+        f"**{run.get('label') or 'this tree'}**: `python -m bench.capacity"
+        f"{' --quick' if args.get('quick') else ''} --server {args['server']}"
+        f"{' ' + extra if extra else ''}`, {args['step_s']:g} s per step after "
+        f"{args['connect_s']:g} s of connecting, load average "
+        f"{min(r['loadavg'] for r in rows):.1f}–{max(r['loadavg'] for r in rows):.1f}:"
     )
+
+
+def write_doc(runs: list[dict[str, Any]]) -> None:
+    """The tables of `runs` (stored results) between the markers in docs/performance.md."""
+    text = DOC.read_text()
+    tables = "\n\n".join(f"{run_heading(run)}\n\n{table(run['rows'])}" for run in runs)
+    body = f"{DOC_BEGIN}\n{tables}\n\n![ping p99 against learners](img/{PLOT.name})\n{DOC_END}"
     if DOC_BEGIN in text:
-        head, rest = text.split(DOC_BEGIN, 1)
-        text = head + body + rest.split(DOC_END, 1)[1]
+        before, rest = text.split(DOC_BEGIN, 1)
+        text = before + body + rest.split(DOC_END, 1)[1]
     else:
         text += "\n" + body + "\n"
     DOC.write_text(text)
@@ -830,9 +865,18 @@ def main() -> None:
     parser.add_argument("--no-cpus", dest="cpus", action="store_false", help="do not pin")
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the server")
     parser.add_argument("--output", type=Path)
+    parser.add_argument("--label", help="what tree or setting this run measures, for the report")
     parser.add_argument("--keep-logs", help="a folder for the server and peer logs")
     parser.add_argument("--doc", action="store_true", help="update docs/performance.md")
+    parser.add_argument(
+        "--report-only", nargs="+", type=Path, help="stored results: rewrite the doc and plot"
+    )
     args = parser.parse_args()
+    if args.report_only:
+        runs = [json.loads(path.read_text()) for path in args.report_only]
+        write_doc(runs)
+        plot(runs, PLOT)
+        return
     if args.role:
         role, *rest = args.role
         {"peer": lambda: run_peer(int(rest[0])), "raw": lambda: run_raw(int(rest[0]))}.get(
@@ -845,15 +889,12 @@ def main() -> None:
     rows = conduct(args)
     output = args.output or REPO / "bench" / "results" / f"capacity_{args.server}.json"
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(
-        json.dumps(
-            {"args": vars(args) | {"output": str(output)}, "rows": rows}, indent=1, default=str
-        )
-    )
+    run = {"args": vars(args) | {"output": str(output)}, "label": args.label, "rows": rows}
+    output.write_text(json.dumps(run, indent=1, default=str))
     print(table(rows))
     if args.doc:
-        write_doc(rows, args)
-        plot(rows, PLOT, f"ping RTT p99, {args.server}, one process")
+        write_doc([run])
+        plot([run], PLOT)
 
 
 if __name__ == "__main__":
