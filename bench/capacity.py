@@ -790,10 +790,12 @@ def plot(runs: list[dict[str, Any]], path: Path) -> None:
         f'<line x1="{left}" x2="{width - right}" y1="{y100}" y2="{y100}" stroke="#999" '
         'stroke-dasharray="4 3"/>'
     )
-    colours = ["#c0392b", "#2471a3", "#7d7d7d", "#27ae60", "#8e44ad", "#d68910", "#17a589"]
+    colours = {"parley": "#c0392b", "bare": "#2471a3", "raw": "#7d7d7d"}
+    dashes = ["", "2 3", "8 4", "1 2", "12 3 2 3"]  # one per run
     legend = 0
-    for run in runs:
-        label = run.get("label") or run["args"]["server"]
+    for number, run in enumerate(runs):
+        dash = dashes[number % len(dashes)]
+        label = run.get("short") or (run.get("label") or run["args"]["server"])[:28]
         for target in TARGETS:
             points = [
                 (px(r["learners"]), py(r["rtt_p99_ms"]))
@@ -802,18 +804,17 @@ def plot(runs: list[dict[str, Any]], path: Path) -> None:
             ]
             if not points:
                 continue
-            colour = colours[legend % len(colours)]
+            colour = colours[target]
+            style = f'stroke="{colour}" stroke-width="2" stroke-dasharray="{dash}"'
             line = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
-            parts.append(
-                f'<polyline points="{line}" fill="none" stroke="{colour}" stroke-width="2"/>'
-            )
+            parts.append(f'<polyline points="{line}" fill="none" {style}/>')
             parts += [
                 f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"/>' for x, y in points
             ]
             ly = top + 16 * legend + 10
             parts.append(
                 f'<line x1="{width - right + 10}" x2="{width - right + 28}" y1="{ly}" y2="{ly}" '
-                f'stroke="{colour}" stroke-width="2"/>'
+                f"{style}/>"
             )
             parts.append(f'<text x="{width - right + 32}" y="{ly + 4}">{target}, {label}</text>')
             legend += 1
