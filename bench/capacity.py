@@ -220,7 +220,9 @@ class Conversation:
     async def run(self, deadline: float) -> bool:
         """Whether the learner should open another connection (its session ended)."""
         reader = asyncio.create_task(self._read())
-        pinger = asyncio.create_task(self._ping())
+        pinger = asyncio.create_task(
+            asyncio.sleep(0) if self.learner.spec.get("idle") else self._ping()
+        )
         try:
             return await self._play(deadline)
         except (TimeoutError, ConnectionError, OSError) as failure:
@@ -253,6 +255,9 @@ class Conversation:
             return True
         self.tally.ready += 1
         self.session = ready.get("session")
+        if self.learner.spec.get("idle"):  # a session open, nothing said, until the end
+            await asyncio.sleep(max(0.0, deadline - time.monotonic()))
+            return False
         while time.monotonic() < deadline:
             await self._stream(self.learner.clip)
             stopped = time.monotonic()
@@ -521,7 +526,9 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
 
 
-def run_step(target: str, n: int, args: argparse.Namespace, ctx: dict[str, Any]) -> dict[str, Any]:
+def run_step(
+    target: str, n: int, args: argparse.Namespace, ctx: dict[str, Any], *, idle: bool = False
+) -> dict[str, Any]:
     paths = {"parley": "/stream/interaction", "bare": "/bench/echo"}
     port = ctx["raw_port"] if target == "raw" else ctx["app_port"]
     server_pid = ctx["raw_pid"] if target == "raw" else ctx["app_pid"]
@@ -537,8 +544,9 @@ def run_step(target: str, n: int, args: argparse.Namespace, ctx: dict[str, Any])
             "auth": target == "parley",
             "tokens": share,
             "clip": str(ctx["clip"]),
-            "connect_s": args.connect_s,
-            "duration_s": args.step_s,
+            "connect_s": args.idle_connect_s if idle else args.connect_s,
+            "duration_s": args.idle_hold_s if idle else args.step_s,
+            "idle": idle,
         }
         spec_path, out = workdir / f"spec{index}.json", workdir / f"out{index}.json"
         spec_path.write_text(json.dumps(spec))
@@ -597,6 +605,8 @@ def run_step(target: str, n: int, args: argparse.Namespace, ctx: dict[str, Any])
         "server_cpu_pct": round(100 * cpu / wall, 1),
         "server_rss_mb": round(rss_mb(server_pid), 1),
         "server_peak_rss_mb": round(peak, 1),
+        "server_rss_start_mb": round(rss0, 1),
+        "ready": merged.get("ready", 0),
         "postgres_cpu_pct": round(100 * pg / wall, 1),
         "load_cpu_pct": round(sum(p.get("cpu_pct", 0) for p in parts), 1),
         "loadavg": os.getloadavg()[0],
@@ -627,7 +637,8 @@ def summary_line(row: dict[str, Any]) -> str:
 
 
 def conduct(args: argparse.Namespace) -> list[dict[str, Any]]:
-    steps = [n for n in (args.steps or (QUICK_STEPS if args.quick else STEPS))]
+    default = QUICK_STEPS if args.quick else STEPS
+    steps = list(args.steps if args.steps is not None else default)
     steps = [n for n in steps if n <= args.max_learners]
     cpus = sorted(os.sched_getaffinity(0))
     server_cpus = {cpus[0]} if args.cpus and len(cpus) > 1 else None
@@ -635,7 +646,7 @@ def conduct(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        tokens, clip = prepare(max(steps), workdir)
+        tokens, clip = prepare(max([*steps, args.idle]), workdir)
         peer_port, app_port, raw_port = free_port(), free_port(), free_port()
         env = {
             **os.environ,
@@ -691,6 +702,12 @@ def conduct(args: argparse.Namespace) -> list[dict[str, Any]]:
                     time.sleep(2)
                 if not alive:
                     break
+            if args.idle:
+                for target in ("bare", "parley"):  # bare first: its memory is not Parley's freed
+                    time.sleep(2)
+                    row = run_step(target, args.idle, args, ctx, idle=True)
+                    rows.append(row | {"idle": True})
+                    print("idle", summary_line(row), flush=True)
         finally:
             app.stop()
             raw.stop()
@@ -712,6 +729,7 @@ def _ms(value: float | None) -> str:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
+    rows = [r for r in rows if not r.get("idle")]
     by = {(r["target"], r["learners"]): r for r in rows}
     lines = [
         "| learners | Parley ping p50 / p99 | lost pongs | verdict p50 / p99 | Parley CPU / "
@@ -754,7 +772,7 @@ def table(rows: list[dict[str, Any]]) -> str:
 def plot(runs: list[dict[str, Any]], path: Path) -> None:
     """Ping p99 against learners, log-log, a line per run and target: a hand-written SVG."""
     width, height, left, bottom, top, right = 720, 380, 60, 40, 30, 220
-    rows = [row for run in runs for row in run["rows"]]
+    rows = [row for run in runs for row in run["rows"] if not row.get("idle")]
     xs = sorted({r["learners"] for r in rows})
     lo_x, hi_x = math.log10(min(xs)), math.log10(max(max(xs), min(xs) * 10))
     lo_y, hi_y = 0.0, 4.0  # 1 ms … 10 s
@@ -800,7 +818,7 @@ def plot(runs: list[dict[str, Any]], path: Path) -> None:
             points = [
                 (px(r["learners"]), py(r["rtt_p99_ms"]))
                 for r in sorted(run["rows"], key=lambda r: r["learners"])
-                if r["target"] == target and r["rtt_p99_ms"] is not None
+                if r["target"] == target and r["rtt_p99_ms"] is not None and not r.get("idle")
             ]
             if not points:
                 continue
@@ -852,7 +870,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--role", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true", help="10 → 100 learners, 8 s steps")
-    parser.add_argument("--steps", type=lambda s: [int(x) for x in s.split(",")])
+    parser.add_argument("--steps", type=lambda s: [int(x) for x in s.split(",") if x])
     parser.add_argument("--step-s", type=float, help="seconds each step streams (default 15)")
     parser.add_argument("--connect-s", type=float, default=3.0, help="connects spread over")
     parser.add_argument("--server", choices=("daphne", "uvicorn"), default="daphne")
@@ -866,6 +884,11 @@ def main() -> None:
     parser.add_argument("--no-cpus", dest="cpus", action="store_false", help="do not pin")
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the server")
     parser.add_argument("--output", type=Path)
+    parser.add_argument(
+        "--idle", type=int, default=0, help="after the ramp: N idle sessions opening over 25 s"
+    )
+    parser.add_argument("--idle-connect-s", type=float, default=25.0)
+    parser.add_argument("--idle-hold-s", type=float, default=10.0)
     parser.add_argument("--label", help="what tree or setting this run measures, for the report")
     parser.add_argument("--keep-logs", help="a folder for the server and peer logs")
     parser.add_argument("--doc", action="store_true", help="update docs/performance.md")
