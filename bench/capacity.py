@@ -809,7 +809,7 @@ def plot(runs: list[dict[str, Any]], path: Path) -> None:
         'stroke-dasharray="4 3"/>'
     )
     colours = {"parley": "#c0392b", "bare": "#2471a3", "raw": "#7d7d7d"}
-    dashes = ["", "2 3", "8 4", "1 2", "12 3 2 3"]  # one per run
+    dashes = ["", "2 3", "8 4", "1 2", "12 3 2 3", "4 2 1 2"]  # one per run
     legend = 0
     for number, run in enumerate(runs):
         dash = dashes[number % len(dashes)]
