@@ -913,7 +913,11 @@ def main() -> None:
     rows = conduct(args)
     output = args.output or REPO / "bench" / "results" / f"capacity_{args.server}.json"
     output.parent.mkdir(parents=True, exist_ok=True)
-    run = {"args": vars(args) | {"output": str(output)}, "label": args.label, "rows": rows}
+    stored = {
+        "output": str(output.relative_to(REPO) if output.is_relative_to(REPO) else output.name)
+    }
+    stored["keep_logs"] = "(a folder)" if args.keep_logs else None  # no machine paths in results
+    run = {"args": vars(args) | stored, "label": args.label, "rows": rows}
     output.write_text(json.dumps(run, indent=1, default=str))
     print(table(rows))
     if args.doc:
