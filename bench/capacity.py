@@ -913,7 +913,7 @@ def main() -> None:
     rows = conduct(args)
     output = args.output or REPO / "bench" / "results" / f"capacity_{args.server}.json"
     output.parent.mkdir(parents=True, exist_ok=True)
-    stored = {
+    stored: dict[str, str | None] = {
         "output": str(output.relative_to(REPO) if output.is_relative_to(REPO) else output.name)
     }
     stored["keep_logs"] = "(a folder)" if args.keep_logs else None  # no machine paths in results
