@@ -146,27 +146,42 @@ class PcmResampler:
     """Streaming s16le mono PCM at any rate → 16 kHz float32, chunk by chunk.
 
     Keeps the resampler's state between chunks (a new resampler per 100 ms chunk would click
-    at every boundary); call `flush` once at the end of the utterance.
+    at every boundary); call `flush` once at the end of the utterance. PCM that is already
+    16 kHz (what the streaming client sends) only changes type: no PyAV resampler, no frame
+    objects (every 100 ms frame of every stream would otherwise go through both, on the event
+    loop).
     """
 
     def __init__(self, sample_rate: int) -> None:
         if not 8_000 <= sample_rate <= 192_000:
             raise UnsupportedAudio(f"A sample rate of {sample_rate} Hz is not supported.")
         self.sample_rate = sample_rate
-        self._resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+        self._resampler = (
+            None
+            if sample_rate == SAMPLE_RATE
+            else av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+        )
 
     def push(self, data: bytes) -> np.ndarray:
         if len(data) % 2:
             raise UndecodableAudio("16-bit PCM needs an even number of bytes.")
         if not data:
             return np.zeros(0, dtype=np.float32)
-        pcm = np.frombuffer(data, dtype="<i2").reshape(1, -1)
-        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+        pcm = np.frombuffer(data, dtype="<i2")
+        if self._resampler is None:
+            return pcm.astype(np.float32) / _S16_FULL_SCALE
+        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = self.sample_rate
         return _frames_to_array(self._resampler.resample(frame))
 
     def flush(self) -> np.ndarray:
+        if self._resampler is None:
+            return np.zeros(0, dtype=np.float32)
         return _frames_to_array(self._resampler.resample(None))
+
+
+_S16_FULL_SCALE = np.float32(32768.0)
+"""s16 → float as FFmpeg converts it (x / 2**15), so both paths give the same samples."""
 
 
 def _decode_stream(container: av.container.InputContainer, stream, max_seconds: float):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import av
 import numpy as np
 import pytest
 
@@ -150,3 +151,31 @@ def test_odd_pcm_byte_count_is_undecodable():
 def test_absurd_sample_rate_is_unsupported():
     with pytest.raises(UnsupportedAudio):
         PcmResampler(1_000)
+
+
+def test_16k_pcm_is_converted_without_a_resampler(monkeypatch):
+    """The streaming client's own rate: each frame only changes type, sample for sample."""
+    t = np.arange(16_000) / 16_000
+    pcm = (0.4 * np.sin(2 * np.pi * 220 * t) * 32767).astype("<i2")
+    pcm[:3] = (-32768, 32767, 0)  # the extremes convert as FFmpeg converts them
+    frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+    frame.sample_rate = 16_000
+    pyav = av.AudioResampler(format="flt", layout="mono", rate=16_000)
+    expected = np.concatenate(
+        [f.to_ndarray().reshape(-1) for f in [*pyav.resample(frame), *pyav.resample(None)]]
+    )
+
+    def no_resampler(*_args, **_kwargs):
+        raise AssertionError("16 kHz PCM needs no PyAV resampler")
+
+    monkeypatch.setattr("interaction.asr.audio.av.AudioResampler", no_resampler)
+    resampler = PcmResampler(16_000)
+    chunk = 3_200  # 100 ms of 16-bit samples
+    data = pcm.tobytes()
+    pieces = [resampler.push(data[i : i + chunk]) for i in range(0, len(data), chunk)]
+    streamed = np.concatenate([*pieces, resampler.flush()])
+
+    assert streamed.dtype == np.float32
+    assert [p.size for p in pieces] == [1_600] * 10  # nothing held back between frames
+    np.testing.assert_array_equal(streamed, expected)
+    assert streamed[:2].tolist() == [-1.0, 32767 / 32768]
