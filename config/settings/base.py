@@ -63,8 +63,22 @@ TEMPLATES = [
     },
 ]
 
+# --- Database. Connections are kept (CONN_MAX_AGE, seconds) and checked before reuse, so the
+# socket's DB threads (interaction.ws.db) do not reconnect per call nor reuse a dead one. ---
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/parley")}
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int(
+    "DB_CONNECT_TIMEOUT_S", default=3
+)
+# The socket's DB work (interaction.ws.db): a pool of `threads` (one connection each) and, per
+# call, one transaction whose lock waits and statements are cut short, so a held row lock
+# ends in a retryable `error` event within 2 s instead of a silent stall.
+STREAM_DB = {
+    "threads": env.int("STREAM_DB_THREADS", default=8),
+    "lock_timeout_ms": env.int("STREAM_DB_LOCK_TIMEOUT_MS", default=1000),
+    "statement_timeout_ms": env.int("STREAM_DB_STATEMENT_TIMEOUT_MS", default=1500),
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
