@@ -185,6 +185,15 @@ LOGGING = {
 # Feature flag: streaming mode for every scenario (each scenario has its own flag too).
 STREAMING_ENABLED = env.bool("STREAMING_ENABLED", default=True)
 STREAM_IDLE_TIMEOUT_S = env.float("STREAM_IDLE_TIMEOUT_S", default=60.0)
+# --- Socket frame rate per user (interaction.ws.rate): token buckets shared by a user's sockets
+# on one process. A client sends ~10 audio frames and a few control frames a second; a frame
+# over the rate is dropped and answered `rate_limited` (once a spell). ---
+STREAM_RATE = {
+    "text_per_s": env.float("STREAM_RATE_TEXT_PER_S", default=20.0),
+    "text_burst": env.float("STREAM_RATE_TEXT_BURST", default=40.0),
+    "audio_per_s": env.float("STREAM_RATE_AUDIO_PER_S", default=60.0),
+    "audio_burst": env.float("STREAM_RATE_AUDIO_BURST", default=120.0),
+}
 # Bounds of one stream (interaction.ws.limits.StreamLimits); seconds. After
 # speculate_silence_s of trailing silence the answer is evaluated and a confident correct
 # verdict committed; any other verdict waits for silence_end_s (or the stop gesture).

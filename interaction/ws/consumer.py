@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import time
 from typing import Any
 
@@ -30,6 +31,7 @@ CLOSE_IDLE, CLOSE_SUPERSEDED, CLOSE_FATAL, CLOSE_UNAUTHENTICATED = 4000, 4001, 4
 TAKEOVER = "stream.takeover"
 HANDOVER, HANDED_OVER = "stream.handover", "stream.handed_over"
 HANDOVER_TIMEOUT_S = 1.0
+RATE_LIMITED_EVERY_S = 1.0
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +69,7 @@ class InteractionConsumer(AsyncWebsocketConsumer):
             send=self._send_event,
         )
         self.rate = user_rate_join(user.pk)
-        self.rate_limited: set[str] = set()  # kinds of frame refused since one went through
+        self.rate_limited_said: dict[str, float] = {}  # kind of frame → monotonic time
         await self.accept()
         metrics.STREAM_CONNECTIONS.inc()
         self.last_seen = time.monotonic()
@@ -111,14 +113,14 @@ class InteractionConsumer(AsyncWebsocketConsumer):
             )
 
     async def _within_rate(self, kind: str) -> bool:
-        """Whether a frame is within the user's rate; over it, `rate_limited` once a spell
-        (until a frame goes through again), then the excess is dropped quietly."""
+        """Whether a frame is within the user's rate; over it, the frame is dropped and
+        `rate_limited` said at most once a second (a flood stores a handful of events)."""
         bucket = self.rate.audio if kind == "audio" else self.rate.text
         if bucket.take():
-            self.rate_limited.discard(kind)
             return True
-        if kind not in self.rate_limited:
-            self.rate_limited.add(kind)
+        now = time.monotonic()
+        if now - self.rate_limited_said.get(kind, -math.inf) >= RATE_LIMITED_EVERY_S:
+            self.rate_limited_said[kind] = now
             await self._error(
                 StreamError(
                     "rate_limited",
