@@ -21,6 +21,7 @@ from rest_framework.authtoken.models import Token
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as ws_connect
+from websockets.typing import Origin
 
 from interaction.models import Session
 from tests.live import ServerProcess, app_env, daphne_command, free_port, port_open
@@ -31,7 +32,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:connect\\(\\) must be used as a context manager"),
 ]
 
-ORIGIN = "http://127.0.0.1"
+ORIGIN = Origin("http://127.0.0.1")
 
 
 @pytest.fixture(scope="module")
@@ -159,6 +160,7 @@ def test_no_frame_kills_the_socket_or_changes_the_score(fuzz_app, learner) -> No
     assert "Traceback" not in log.read_text(errors="replace"), _tail(log)
     for event in client.events:
         assert (event.get("score"), event.get("lives_remaining")) == (0, 3), event
+    assert client.session is not None
     session = Session.objects.get(pk=client.session)
     assert (session.score, session.lives_remaining, session.turn_index) == (0, 3, 0)
     assert any(event.get("type") == "error" for event in client.events)
