@@ -307,7 +307,7 @@ class StreamingSession:
                 )
             except StreamError as failed:  # not recorded (rolled back): the learner says it again
                 await self.error(failed)
-                await self._reset_event(failed.code, utterance.id)
+                await self._reset_event("database_unavailable", utterance.id)
                 return
             self._judged_at = time.monotonic()
 
