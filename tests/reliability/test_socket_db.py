@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
+from django.db import connection
 from rest_framework.authtoken.models import Token
 
 from interaction.models import Session, SessionEvent
@@ -37,10 +38,16 @@ def tokens(make_learner) -> dict[str, str]:
 
 
 async def stored_events(session_id: str) -> dict[int, dict[str, Any]]:
-    rows = await database_sync_to_async(
-        lambda: list(SessionEvent.objects.filter(session_id=session_id).order_by("seq"))
-    )()
-    return {row.seq: row.payload for row in rows}
+    """On a thread of its own: a socket call stuck on the shared thread must not hang this."""
+
+    def read() -> dict[int, dict[str, Any]]:
+        try:
+            rows = SessionEvent.objects.filter(session_id=session_id).order_by("seq")
+            return {row.seq: row.payload for row in rows}
+        finally:
+            connection.close()
+
+    return await asyncio.to_thread(read)
 
 
 def numbered(events: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
