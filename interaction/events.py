@@ -257,9 +257,17 @@ def final_event(
     )
 
 
-RESET_REASONS = ("asked", "no_speech", "unclear", "too_long", "asr_unavailable")
+RESET_REASONS = (
+    "asked",
+    "no_speech",
+    "unclear",
+    "too_long",
+    "asr_unavailable",
+    "database_unavailable",
+)
 """Why an utterance was discarded: the client's reset, nothing said, the fair judge not
-sure (no points, no lives, the turn stays), too long, or no recogniser. docs/protocol.md
+sure (no points, no lives, the turn stays), too long, no recogniser, or the verdict not
+recorded (the database failed). docs/protocol.md
 lists the same (a test keeps them in step)."""
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from interaction.asr.types import RecognitionOptions
 from interaction.audio_judging import AudioJudgingPolicy
@@ -84,3 +85,13 @@ def stream_events_after(*, session: Session, seq: int) -> list[StoredEvent]:
         event.payload
         for event in SessionEvent.objects.filter(session=session, seq__gt=seq).order_by("seq")
     ]
+
+
+def stream_session_owner_get(*, learner: Any, session_id: str) -> str:
+    """The connection holding the learner's session ("" when none, or no such session)."""
+    owner = (
+        Session.objects.filter(pk=session_id, learner=learner)
+        .values_list("stream_owner", flat=True)
+        .first()
+    )
+    return owner or ""

@@ -1,6 +1,7 @@
 """Database side of streaming: attach a connection to a session, store its events, record.
 
-Synchronous (call through `database_sync_to_async`). A stream connection *owns* its session
+Synchronous (the socket calls them through `interaction.ws.db.db_call`: a thread pool, one
+transaction per call, bounded lock waits). A stream connection *owns* its session
 while attached (`Session.stream_owner`): every write checks ownership under the session's
 row lock, so after a resume elsewhere the old connection can no longer write.
 """
@@ -70,8 +71,9 @@ def stream_session_resume(
 ) -> tuple[StreamContext, list[StoredEvent]]:
     """Take over `session_id` for connection `owner`; return it and the events after last_seq.
 
-    The client's last_seq may be ahead of the stored events (partials not yet flushed when the
-    old connection dropped): numbering goes on after whichever is higher, so no seq repeats.
+    last_seq must lie between 0 and the session's own last stored seq (the connection that
+    held the session stores what it sent before it hands over): a larger one is refused,
+    never stored, so a client cannot push the numbering out of range.
     """
     session = (
         Session.objects.select_for_update(of=("self",))
@@ -81,10 +83,15 @@ def stream_session_resume(
     )
     if session is None:
         raise StreamRefused("unknown_session", "No such session for this learner.")
+    if last_seq > session.event_seq:
+        raise StreamRefused(
+            "bad_last_seq",
+            f"last_seq {last_seq} is past this session's last event ({session.event_seq}); "
+            f"resume with last_seq between 0 and {session.event_seq}.",
+        )
     missed = stream_events_after(session=session, seq=last_seq)
     session.stream_owner = owner
-    session.event_seq = max(session.event_seq, last_seq)
-    session.save(update_fields=["stream_owner", "event_seq"])
+    session.save(update_fields=["stream_owner"])
     return stream_context_get(session=session), missed
 
 
@@ -101,9 +108,14 @@ def _locked_for(session_id: str, owner: str) -> Session:
 
 def _store(session: Session, events: Sequence[StoredEvent], partials: Sequence[PartialRow]) -> None:
     if events:
+        # A batch put back after a store whose outcome was lost may be stored twice: the
+        # (session, seq) pair is unique, so the second copy is skipped, not an error.
         SessionEvent.objects.bulk_create(
-            SessionEvent(session=session, seq=event["seq"], type=event["type"], payload=event)
-            for event in events
+            (
+                SessionEvent(session=session, seq=event["seq"], type=event["type"], payload=event)
+                for event in events
+            ),
+            ignore_conflicts=True,
         )
         session.event_seq = max(session.event_seq, max(event["seq"] for event in events))
         Session.objects.filter(pk=session.pk).update(event_seq=session.event_seq)

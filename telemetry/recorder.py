@@ -10,6 +10,7 @@ on close, never per sample. Every report also updates the Prometheus series.
 
 from __future__ import annotations
 
+import logging
 import math
 import uuid
 from collections.abc import Mapping
@@ -17,12 +18,15 @@ from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
+from interaction.ws.db import db_call
+from interaction.ws.errors import StreamError
 from telemetry import metrics
 from telemetry.models import StreamConnection, StreamSample
+
+logger = logging.getLogger(__name__)
 
 MAX_RTT_MS = 60_000.0  # a client's report beyond this is nonsense, not a round trip
 
@@ -77,11 +81,20 @@ class ConnectionRecorder:
             await self.flush()
 
     async def flush(self) -> None:
-        await database_sync_to_async(self._write)(closed=None)
+        await self._store(closed=None)
 
     async def close(self, code: int | None) -> None:
         _current.set(None)
-        await database_sync_to_async(self._write)(closed=(timezone.now(), code))
+        await self._store(closed=(timezone.now(), code))
+
+    async def _store(self, *, closed: tuple[datetime, int | None] | None) -> None:
+        """On the socket's database pool (never Channels' one shared thread, where a slow
+        write would hold up every socket); telemetry is best-effort: a failed write is logged
+        and its samples dropped, the learner's socket goes on."""
+        try:
+            await db_call(self._write, closed=closed)
+        except StreamError:
+            logger.warning("stream telemetry of connection %s not stored", self.id)
 
     # --- storage -----------------------------------------------------------------------
     def _add(self, kind: str, *, value_ms: float | None = None, code: str = "") -> None:

@@ -76,8 +76,22 @@ TEMPLATES = [
     },
 ]
 
+# --- Database. Connections are kept (CONN_MAX_AGE, seconds) and checked before reuse, so the
+# socket's DB threads (interaction.ws.db) do not reconnect per call nor reuse a dead one. ---
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/parley")}
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int(
+    "DB_CONNECT_TIMEOUT_S", default=3
+)
+# The socket's DB work (interaction.ws.db): a pool of `threads` (one connection each) and, per
+# call, one transaction whose lock waits and statements are cut short, so a held row lock
+# ends in a retryable `error` event within 2 s instead of a silent stall.
+STREAM_DB = {
+    "threads": env.int("STREAM_DB_THREADS", default=8),
+    "lock_timeout_ms": env.int("STREAM_DB_LOCK_TIMEOUT_MS", default=1000),
+    "statement_timeout_ms": env.int("STREAM_DB_STATEMENT_TIMEOUT_MS", default=1500),
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
@@ -197,6 +211,15 @@ STREAM_IDLE_TIMEOUT_S = env.float("STREAM_IDLE_TIMEOUT_S", default=60.0)
 # A session untouched this long (no answer, no stream event) is marked abandoned by
 # `manage.py abandon_stale_sessions` (run it periodically); seconds.
 SESSION_ABANDON_AFTER_S = env.float("SESSION_ABANDON_AFTER_S", default=24 * 3600.0)
+# --- Socket frame rate per user (interaction.ws.rate): token buckets shared by a user's sockets
+# on one process. A client sends ~10 audio frames and a few control frames a second; a frame
+# over the rate is dropped and answered `rate_limited` (once a spell). ---
+STREAM_RATE = {
+    "text_per_s": env.float("STREAM_RATE_TEXT_PER_S", default=20.0),
+    "text_burst": env.float("STREAM_RATE_TEXT_BURST", default=40.0),
+    "audio_per_s": env.float("STREAM_RATE_AUDIO_PER_S", default=60.0),
+    "audio_burst": env.float("STREAM_RATE_AUDIO_BURST", default=120.0),
+}
 # Bounds of one stream (interaction.ws.limits.StreamLimits); seconds. After
 # speculate_silence_s of trailing silence the answer is evaluated and a confident correct
 # verdict committed; any other verdict waits for silence_end_s (or the stop gesture).

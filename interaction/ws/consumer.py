@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import math
 import time
 from typing import Any
 
@@ -14,17 +16,25 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from interaction import stream_selectors
 from interaction.asr import get_provider
 from interaction.events import ErrorEvent, ServerEvent, Standing, error_event, pong_event
 from interaction.ws.audio_in import MAX_AUDIO_FRAME_BYTES
+from interaction.ws.db import db_call
 from interaction.ws.errors import StreamError
 from interaction.ws.messages import Ping, Reset, Start, Stop, message_parse
+from interaction.ws.rate import user_rate_join, user_rate_leave
 from interaction.ws.session import StreamingSession
 from telemetry import metrics
 from telemetry.recorder import connection_recorder_open
 
 CLOSE_IDLE, CLOSE_SUPERSEDED, CLOSE_FATAL, CLOSE_UNAUTHENTICATED = 4000, 4001, 4400, 4401
 TAKEOVER = "stream.takeover"
+HANDOVER, HANDED_OVER = "stream.handover", "stream.handed_over"
+HANDOVER_TIMEOUT_S = 1.0
+RATE_LIMITED_EVERY_S = 1.0
+
+logger = logging.getLogger(__name__)
 
 
 def session_group(session_id: str) -> str:
@@ -33,14 +43,16 @@ def session_group(session_id: str) -> str:
 
 class InteractionConsumer(AsyncWebsocketConsumer):
     async def dispatch(self, message: dict[str, Any]) -> None:
-        # Channels closes stale DB connections (a thread hop) before every message; audio
-        # frames never touch the ORM, and the DB work goes through database_sync_to_async,
-        # which does that in its own thread. So audio frames skip it (and only that: the
-        # handler is still found through Channels' guarded get_handler_name).
-        if message.get("type") == "websocket.receive" and message.get("bytes") is not None:
-            await getattr(self, get_handler_name(message))(message)
-            return
-        await super().dispatch(message)
+        # Channels closes stale DB connections before every message through the
+        # thread-sensitive executor: one thread for every socket of the process, so a ping
+        # would queue behind another socket's blocked query. The socket's DB work
+        # (interaction.ws.db) looks after its connections on threads of its own; no message
+        # needs that hop. The handler is still found through Channels' guarded
+        # get_handler_name.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self) -> None:
         self.stream: StreamingSession | None = None
@@ -58,6 +70,8 @@ class InteractionConsumer(AsyncWebsocketConsumer):
             provider=get_provider(),
             send=self._send_event,
         )
+        self.rate = user_rate_join(user.pk)
+        self.rate_limited_said: dict[str, float] = {}  # kind of frame → monotonic time
         await self.accept()
         metrics.STREAM_CONNECTIONS.inc()
         self.last_seen = time.monotonic()
@@ -73,6 +87,7 @@ class InteractionConsumer(AsyncWebsocketConsumer):
                 await self.channel_layer.group_discard(self.group, self.channel_name)
             await self.stream.close()
         finally:
+            user_rate_leave(self.stream.learner.pk)
             metrics.STREAM_CONNECTIONS.dec()
             await self.telemetry.close(code)
 
@@ -80,6 +95,8 @@ class InteractionConsumer(AsyncWebsocketConsumer):
         if self.stream is None:
             return
         self.last_seen = time.monotonic()
+        if not await self._within_rate("audio" if bytes_data is not None else "text"):
+            return
         try:
             if bytes_data is not None:
                 if len(bytes_data) > MAX_AUDIO_FRAME_BYTES:
@@ -91,6 +108,30 @@ class InteractionConsumer(AsyncWebsocketConsumer):
             await self._error(failure)
             if failure.fatal:
                 await self.close(code=CLOSE_FATAL)
+        except Exception:
+            # A defect, not the client's doing: said to the client, the socket goes on.
+            logger.exception("stream frame failed")
+            await self._error(
+                StreamError("internal_error", "Something went wrong; try again.", retryable=True)
+            )
+
+    async def _within_rate(self, kind: str) -> bool:
+        """Whether a frame is within the user's rate; over it, the frame is dropped and
+        `rate_limited` said at most once a second (a flood stores a handful of events)."""
+        bucket = self.rate.audio if kind == "audio" else self.rate.text
+        if bucket.take():
+            return True
+        now = time.monotonic()
+        if now - self.rate_limited_said.get(kind, -math.inf) >= RATE_LIMITED_EVERY_S:
+            self.rate_limited_said[kind] = now
+            await self._error(
+                StreamError(
+                    "rate_limited",
+                    "Too many messages at once; the last ones were dropped.",
+                    retryable=True,
+                )
+            )
+        return False
 
     async def _control(self, stream: StreamingSession, text: str) -> None:
         match message_parse(text):
@@ -99,6 +140,8 @@ class InteractionConsumer(AsyncWebsocketConsumer):
                 await self.send(text_data=json.dumps(pong_event(t=t)))
             case Start() as start:
                 self.telemetry.replayed_up_to(start.last_seq)
+                if start.session is not None:
+                    await self._request_handover(stream, start.session)
                 context = await stream.start(start)
                 await self._join_session_group(context.session_id, stream.owner)
             case Stop():
@@ -111,6 +154,42 @@ class InteractionConsumer(AsyncWebsocketConsumer):
         self.group = session_group(session_id)
         await self.channel_layer.group_send(self.group, {"type": TAKEOVER, "owner": owner})
         await self.channel_layer.group_add(self.group, self.channel_name)
+
+    async def _request_handover(self, stream: StreamingSession, session_id: str) -> None:
+        """Ask the connection holding the session to store what it sent and let go, and wait
+        for it (at most HANDOVER_TIMEOUT_S: a connection whose process died never answers)."""
+        owner = await db_call(
+            stream_selectors.stream_session_owner_get, learner=stream.learner, session_id=session_id
+        )
+        if not owner or owner == stream.owner:
+            return
+        try:
+            reply = await self.channel_layer.new_channel()
+            await self.channel_layer.group_send(
+                session_group(session_id),
+                {"type": HANDOVER, "owner": stream.owner, "reply_to": reply},
+            )
+            async with asyncio.timeout(HANDOVER_TIMEOUT_S):
+                await self.channel_layer.receive(reply)
+        except TimeoutError:
+            logger.info("no hand-over of session %s within %g s", session_id, HANDOVER_TIMEOUT_S)
+        except Exception as failed:  # the channel layer is down: the owner check still holds
+            logger.warning("hand-over of session %s not asked: %s", session_id, failed)
+
+    async def stream_handover(self, message: dict[str, Any]) -> None:
+        """Another connection resumes this session: store what was sent, let go, close."""
+        if self.stream is None or message["owner"] == self.stream.owner:
+            return
+        await self.stream.hand_over()
+        try:
+            await self.channel_layer.send(message["reply_to"], {"type": HANDED_OVER})
+        finally:
+            await self._error(
+                StreamError(
+                    "superseded", "This session was resumed by another connection.", fatal=True
+                )
+            )
+            await self.close(code=CLOSE_SUPERSEDED)
 
     async def stream_takeover(self, message: dict[str, Any]) -> None:
         if self.stream is None or message["owner"] == self.stream.owner:

@@ -1,30 +1,37 @@
 """Numbers the session's events, sends them in order, and stores them in batches.
 
-Events are sent at once and stored a moment later with the partial transcripts (one batch a
-second), except an answer's: those are stored in the attempt's own transaction, with whatever
-is pending, before they are sent.
+Events are sent at once and stored a moment later with the partial transcripts (within
+`flush_interval_s` of the first one waiting; no timer runs while nothing waits), except an
+answer's: those are stored in the attempt's own transaction, with whatever is pending, before
+they are sent. A store that fails puts its batch back: the next flush, the next answer or
+the close stores it, so a database hiccup loses no event.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 from collections.abc import Callable, Iterable
-
-from channels.db import database_sync_to_async
 
 from interaction import stream_services
 from interaction.events import Send, Standing, StoredEvent
 from interaction.services import Answer
 from interaction.stream_selectors import StreamContext
 from interaction.stream_services import PartialRow, StreamSuperseded
+from interaction.ws.db import db_call
+from interaction.ws.errors import StreamError
+
+logger = logging.getLogger(__name__)
 
 Build = Callable[[int, Standing], StoredEvent]
 """An event from its seq and the session's standing."""
 
 
 class Outbox:
-    """The stream's only writer: after a resume elsewhere (`superseded`) it writes no more."""
+    """The stream's only writer: after a takeover (`superseded`) it numbers and writes no more.
+
+    Events emitted before a session is attached, or after a takeover, carry seq 0 and are
+    not stored (the session's numbering belongs to the connection that owns it)."""
 
     def __init__(self, *, send: Send, owner: str, flush_interval_s: float) -> None:
         self.send, self.owner, self.flush_interval_s = send, owner, flush_interval_s
@@ -32,9 +39,18 @@ class Outbox:
         self.standing = Standing(session=None)
         self.seq = 0
         self.superseded = False
+        self._closed = False
         self._events: list[StoredEvent] = []
         self._partials: list[PartialRow] = []
-        self._emitting = asyncio.Lock()
+        self._emitting = asyncio.Lock()  # numbering and sending, in order
+        self._storing = asyncio.Lock()  # one batch store at a time
+        self._flush_task: asyncio.Task[None] | None = None
+        self._flush_sleeping = False
+
+    @property
+    def pending(self) -> int:
+        """Events sent but not stored yet."""
+        return len(self._events)
 
     def attach(self, context: StreamContext) -> None:
         """From now on events are numbered after the session's last and stored with it."""
@@ -52,12 +68,9 @@ class Outbox:
     async def emit(
         self, build: Build, *, partial: Callable[[int], PartialRow] | None = None
     ) -> None:
-        """Number, send and (batched) store one event, and its partial transcript if any.
-
-        Before a session is attached, events carry seq 0 and are not stored.
-        """
+        """Number, send and (batched) store one event, and its partial transcript if any."""
         async with self._emitting:
-            if self.session_id is None:
+            if self.session_id is None or self.superseded:
                 event = build(0, self.standing)
             else:
                 self.seq += 1
@@ -65,18 +78,22 @@ class Outbox:
                 self._events.append(event)
                 if partial is not None:
                     self._partials.append(partial(self.seq))
+                self._schedule_flush()
             await self.send(event)
 
     async def record(self, *, answer: Answer, utterance: str, auto: bool) -> StreamContext:
-        """Record an answer with everything pending; send its events; the refreshed context."""
+        """Record an answer with everything pending; send its events; the refreshed context.
+
+        A database failure raises a retryable StreamError and puts the pending events back."""
         assert self.session_id is not None
         async with self._emitting:  # nothing else is numbered until these events are out
+            if self.superseded:
+                raise StreamSuperseded(f"Session {self.session_id} was taken over.")
             pending_events, self._events = self._events, []
             pending_partials, self._partials = self._partials, []
             try:
-                events, context = await database_sync_to_async(
-                    stream_services.stream_attempt_record
-                )(
+                events, context = await db_call(
+                    stream_services.stream_attempt_record,
                     session_id=self.session_id,
                     owner=self.owner,
                     answer=answer,
@@ -89,6 +106,9 @@ class Outbox:
             except StreamSuperseded:
                 self.superseded = True
                 raise
+            except Exception:
+                self._requeue(pending_events, pending_partials)
+                raise
             self.seq += len(events)
             self.standing = context.standing
             for event in events:
@@ -96,33 +116,113 @@ class Outbox:
         return context
 
     async def flush(self) -> None:
-        if self.session_id is None or not (self._events or self._partials):
+        """Store what is pending now (StreamSuperseded, or a retryable StreamError)."""
+        if self.session_id is None or self.superseded:
             return
-        async with self._emitting:
-            events, self._events = self._events, []
-            partials, self._partials = self._partials, []
-        try:
-            await database_sync_to_async(stream_services.stream_events_store)(
-                session_id=self.session_id, owner=self.owner, events=events, partials=partials
-            )
-        except StreamSuperseded:
-            self.superseded = True
-            raise
+        await self._store_pending()
 
-    async def flush_periodically(self) -> None:
-        while True:
-            await asyncio.sleep(self.flush_interval_s)
-            try:
-                await self.flush()
-            except StreamSuperseded:
-                return
+    async def hand_over(self) -> None:
+        """Another connection resumes the session: store everything sent, then let go.
+
+        From here on nothing is numbered or stored; the resuming connection reads the
+        session's events (these included) once this returns."""
+        if self.session_id is None or self.superseded:
+            return
+        async with self._emitting:  # an answer being recorded finishes first
+            self.superseded = True
+        self._cancel_sleeping_flush()
+        try:
+            await self._store_pending()
+            await db_call(
+                stream_services.stream_session_release,
+                session_id=self.session_id,
+                owner=self.owner,
+            )
+        except (StreamSuperseded, StreamError) as failed:
+            logger.warning("hand-over of session %s incomplete: %s", self.session_id, failed)
 
     async def close(self) -> None:
         """Store what is pending and let go of the session (unless another connection has it)."""
+        self._closed = True
+        self._cancel_sleeping_flush()
         if self.session_id is None or self.superseded:
             return
-        with contextlib.suppress(StreamSuperseded):
+        try:
             await self.flush()
-            await database_sync_to_async(stream_services.stream_session_release)(
-                session_id=self.session_id, owner=self.owner
+            await db_call(
+                stream_services.stream_session_release,
+                session_id=self.session_id,
+                owner=self.owner,
             )
+        except StreamSuperseded:
+            self.superseded = True
+        except StreamError as failed:
+            logger.warning(
+                "session %s closed with %d events not stored: %s",
+                self.session_id,
+                self.pending,
+                failed,
+            )
+
+    # --- storing ------------------------------------------------------------------------
+    async def _store_pending(self) -> None:
+        assert self.session_id is not None
+        async with self._storing:
+            async with self._emitting:
+                events, self._events = self._events, []
+                partials, self._partials = self._partials, []
+            if not (events or partials):
+                return
+            try:
+                await db_call(
+                    stream_services.stream_events_store,
+                    session_id=self.session_id,
+                    owner=self.owner,
+                    events=events,
+                    partials=partials,
+                )
+            except StreamSuperseded:
+                self.superseded = True
+                raise
+            except Exception:
+                self._requeue(events, partials)
+                raise
+
+    def _requeue(self, events: list[StoredEvent], partials: list[PartialRow]) -> None:
+        """Put a batch that could not be stored back in front of what came since."""
+        self._events[:0] = events
+        self._partials[:0] = partials
+        self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
+        """A flush within flush_interval_s of now, unless one is due already."""
+        if (
+            self._flush_task is None
+            and not (self._closed or self.superseded)
+            and self.session_id is not None
+            and (self._events or self._partials)
+        ):
+            self._flush_sleeping = True
+            self._flush_task = asyncio.create_task(self._flush_later(), name="stream-flush")
+
+    def _cancel_sleeping_flush(self) -> None:
+        """Cancel a flush still waiting for its moment (one storing is left to finish)."""
+        if self._flush_task is not None and self._flush_sleeping:
+            self._flush_task.cancel()
+            self._flush_task = None
+
+    async def _flush_later(self) -> None:
+        try:
+            await asyncio.sleep(self.flush_interval_s)
+        except asyncio.CancelledError:
+            return
+        self._flush_sleeping = False
+        try:
+            await self.flush()
+        except StreamSuperseded:
+            pass
+        except StreamError as failed:  # the batch was put back; the next flush retries it
+            logger.warning("stream flush of session %s failed: %s", self.session_id, failed)
+        finally:
+            self._flush_task = None
+        self._schedule_flush()

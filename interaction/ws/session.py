@@ -17,7 +17,6 @@ import time
 import uuid
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 
 from interaction import stream_services
@@ -34,6 +33,7 @@ from interaction.stream_selectors import StreamContext
 from interaction.stream_services import StreamRefused, StreamSuperseded
 from interaction.vocabulary import Mode, Outcome
 from interaction.ws.audio_in import AudioInput
+from interaction.ws.db import db_call
 from interaction.ws.endpointing import SAMPLE_RATE, Action, Endpointer
 from interaction.ws.errors import StreamError
 from interaction.ws.limits import StreamLimits
@@ -85,6 +85,7 @@ class StreamingSession:
         )
         self._audio: AudioInput | None = None
         self._finished_reported = False
+        self._empty_stop_answered = False  # a stop found nothing said; no voice since
         self._judged_at = -math.inf  # time.monotonic() of the last recorded verdict
 
     @property
@@ -103,21 +104,23 @@ class StreamingSession:
         missed: list[StoredEvent] = []
         try:
             if message.session is not None:
-                self.context, missed = await database_sync_to_async(
-                    stream_services.stream_session_resume
-                )(
+                context, missed = await db_call(
+                    stream_services.stream_session_resume,
                     learner=self.learner,
                     session_id=message.session,
                     last_seq=message.last_seq,
                     owner=self.owner,
                 )
             else:
-                self.context = await database_sync_to_async(stream_services.stream_session_open)(
-                    learner=self.learner, scenario_slug=message.scenario or "", owner=self.owner
+                context = await db_call(
+                    stream_services.stream_session_open,
+                    learner=self.learner,
+                    scenario_slug=message.scenario or "",
+                    owner=self.owner,
                 )
         except StreamRefused as refused:
             raise StreamError(refused.code, str(refused), fallback=refused.fallback) from refused
-        context = self.context
+        self.context = context
         self.outbox.attach(context)
         await self.outbox.replay(missed)
         if not context.active:
@@ -133,7 +136,6 @@ class StreamingSession:
                 resumed=message.session is not None,
             )
         )
-        self.tasks.spawn(self.outbox.flush_periodically(), name="stream-flush")
         return context
 
     async def stop(self) -> None:
@@ -146,6 +148,9 @@ class StreamingSession:
             return
         if self.utterance is None:
             self.endpointer.clear()
+            if self._empty_stop_answered:
+                return  # said already: stops with nothing said in between add nothing
+            self._empty_stop_answered = True
             await self._reset_event(Outcome.NO_SPEECH, None)
             return
         # Judging waits for the recogniser's final pass: off the receive path.
@@ -166,6 +171,11 @@ class StreamingSession:
         if utterance is not None:
             await self.relay.abandon(utterance)
         await self.outbox.close()
+
+    async def hand_over(self) -> None:
+        """Another connection resumes the session: store everything sent, let go, stop."""
+        await self.outbox.hand_over()
+        await self.close()
 
     async def error(self, failure: StreamError) -> None:
         await self._error_event(
@@ -189,6 +199,7 @@ class StreamingSession:
         if step.action in (Action.WAIT, Action.DROP):
             return
         if step.opened:
+            self._empty_stop_answered = False
             self.utterance = self.relay.open()
         utterance = self.utterance
         assert utterance is not None
@@ -290,9 +301,14 @@ class StreamingSession:
                 audio_ms=hypothesis.audio_ms or round(utterance.samples * 1000 / SAMPLE_RATE),
                 auto_finalised=auto,
             )
-            self.context = await self.outbox.record(
-                answer=answer, utterance=utterance.id, auto=auto
-            )
+            try:
+                self.context = await self.outbox.record(
+                    answer=answer, utterance=utterance.id, auto=auto
+                )
+            except StreamError as failed:  # not recorded (rolled back): the learner says it again
+                await self.error(failed)
+                await self._reset_event("database_unavailable", utterance.id)
+                return
             self._judged_at = time.monotonic()
 
     async def _asr_failed(self, utterance: Utterance, failed: AsrError) -> None:

@@ -1,0 +1,79 @@
+"""The socket's database calls: a bounded pool of threads, one transaction per call, timeouts.
+
+Channels' `database_sync_to_async` is thread-sensitive: outside a `ThreadSensitiveContext`
+every socket of the process shares one worker thread, so one call waiting on a row lock
+stalls every other socket (their pings included). Here each call runs on one of
+`STREAM_DB["threads"]` threads of its own, each with its own connection (Django's
+connections are per thread; `CONN_MAX_AGE` keeps them, `CONN_HEALTH_CHECKS` drops dead
+ones), inside one transaction whose lock waits and statements are bounded
+(`lock_timeout_ms`, `statement_timeout_ms`). A call that fails in the database becomes a
+retryable `database_unavailable` StreamError: the client hears of it at once, never silence.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from channels.db import DatabaseSyncToAsync
+from django.conf import settings
+from django.db import Error, connection, transaction
+
+from interaction.ws.errors import StreamError
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def stream_db_settings() -> dict[str, int]:
+    """STREAM_DB with its defaults: threads, lock_timeout_ms, statement_timeout_ms."""
+    return {"threads": 8, "lock_timeout_ms": 1000, "statement_timeout_ms": 1500} | dict(
+        getattr(settings, "STREAM_DB", {})
+    )
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(
+                max_workers=stream_db_settings()["threads"], thread_name_prefix="stream-db"
+            )
+        return _executor
+
+
+def _bounded_transaction(function: Callable[..., T], kwargs: dict[str, Any]) -> T:
+    """Run `function(**kwargs)` in one transaction whose lock waits and statements time out."""
+    bounds = stream_db_settings()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('lock_timeout', %s, true), "
+                "set_config('statement_timeout', %s, true)",
+                [f"{bounds['lock_timeout_ms']}ms", f"{bounds['statement_timeout_ms']}ms"],
+            )
+        return function(**kwargs)
+
+
+async def db_call(function: Callable[..., T], **kwargs: Any) -> T:
+    """`function(**kwargs)` on the socket DB pool; a database failure as a StreamError.
+
+    Exceptions the function raises on purpose (StreamSuperseded, StreamRefused…) pass
+    through; its transaction is rolled back either way."""
+    call = DatabaseSyncToAsync(_bounded_transaction, thread_sensitive=False, executor=_pool())
+    try:
+        return await call(function, kwargs)
+    except Error as failed:  # OperationalError (timeouts, a lost server), InterfaceError…
+        logger.warning("stream database call %s failed: %s", function.__name__, failed)
+        raise StreamError(
+            "database_unavailable",
+            "The server could not save this just now; please try again in a moment.",
+            retryable=True,
+        ) from failed
