@@ -33,6 +33,40 @@ def _fresh_rate_limits() -> Iterator[None]:
     _clear_cache_prefix()
 
 
+@pytest.fixture(autouse=True)
+def _server_processes_quiet_before_flush(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a transactional test, wait until no other backend of the test database is inside
+    a statement or a transaction before pytest-django truncates every table.
+
+    The Daphne processes of the e2e tests finish a socket's work (its last events, its
+    telemetry) after the client has gone; a TRUNCATE meeting such a transaction deadlocks and
+    the next test starts on a dirty database. A cause, not a duration: the wait ends as soon
+    as the backends are idle (10 s is only a guard)."""
+    yield
+    marker = request.node.get_closest_marker("django_db")
+    transactional = "transactional_db" in request.fixturenames or bool(
+        marker and marker.kwargs.get("transaction")
+    )
+    if transactional:
+        _wait_for_idle_backends(timeout=10.0)
+
+
+def _wait_for_idle_backends(*, timeout: float) -> None:
+    from django.db import connection
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND state IN ('active', 'idle in transaction')"
+            )
+            (busy,) = cursor.fetchone() or (0,)
+        if not busy:
+            return
+        time.sleep(0.05)
+
+
 def _clear_cache_prefix() -> None:
     from django.conf import settings
 

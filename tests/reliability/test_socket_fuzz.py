@@ -33,8 +33,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:connect\\(\\) must be used as a context manager"),
 ]
 
-ORIGIN = Origin("http://127.0.0.1")
-
 
 @pytest.fixture(scope="module")
 def fuzz_app(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
@@ -110,7 +108,8 @@ class Client:
     def open(self) -> ClientConnection:
         if self.socket is None:
             self.socket = ws_connect(
-                f"{self.url}/stream/interaction?token={self.token}", origin=ORIGIN
+                f"{self.url}/stream/interaction?token={self.token}",
+                origin=Origin(self.url.replace("ws://", "http://", 1)),  # the site's own, port too
             )
             start = (
                 {"type": "start", "scenario": "cafe-test"}
