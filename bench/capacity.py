@@ -55,6 +55,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from tests.live import free_port, port_open  # noqa: E402  (the tests' own port helpers)
+
 STEPS = (10, 25, 50, 100, 200, 400, 700, 1_000)
 QUICK_STEPS = (10, 25, 50, 100)
 TARGETS = ("parley", "bare", "raw")
@@ -422,22 +424,6 @@ class Proc:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-
-
-def port_open(port: int) -> bool:
-    import socket
-
-    with socket.socket() as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def prepare(max_learners: int, workdir: Path) -> tuple[list[str], Path]:

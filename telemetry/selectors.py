@@ -98,27 +98,29 @@ def analytics_session_review(*, session_id: Any) -> SessionReview:
     )
 
 
-ATTEMPT_COLUMNS = [
-    "attempt",
-    "session",
-    "learner",
-    "scenario",
-    "mode",
-    "turn",
-    "source",
-    "transcript",
-    "confidence",
-    "language",
-    "language_probability",
-    "outcome",
-    "similarity",
-    "score_delta",
-    "lives_delta",
-    "auto_finalised",
-    "audio_ms",
-    "asr_ms",
-    "created_at",
-]
+# CSV column → the attempt's field it comes from.
+ATTEMPT_EXPORT_FIELDS = {
+    "attempt": "pk",
+    "session": "session_id",
+    "learner": "session__learner_id",
+    "scenario": "session__scenario__slug",
+    "mode": "session__mode",
+    "turn": "turn_index",
+    "source": "source",
+    "transcript": "transcript",
+    "confidence": "confidence",
+    "language": "language",
+    "language_probability": "language_probability",
+    "outcome": "outcome",
+    "similarity": "similarity",
+    "score_delta": "score_delta",
+    "lives_delta": "lives_delta",
+    "auto_finalised": "auto_finalised",
+    "audio_ms": "audio_ms",
+    "asr_ms": "asr_ms",
+    "created_at": "created_at",
+}
+ATTEMPT_COLUMNS = list(ATTEMPT_EXPORT_FIELDS)
 
 
 def attempt_export_rows(*, filters: AnalyticsFilters) -> Iterator[list[Any]]:
@@ -127,27 +129,7 @@ def attempt_export_rows(*, filters: AnalyticsFilters) -> Iterator[list[Any]]:
     attempts = (
         Attempt.objects.filter(session__in=_sessions_filtered(filters))
         .order_by("created_at", "id")
-        .values_list(
-            "pk",
-            "session_id",
-            "session__learner_id",
-            "session__scenario__slug",
-            "session__mode",
-            "turn_index",
-            "source",
-            "transcript",
-            "confidence",
-            "language",
-            "language_probability",
-            "outcome",
-            "similarity",
-            "score_delta",
-            "lives_delta",
-            "auto_finalised",
-            "audio_ms",
-            "asr_ms",
-            "created_at",
-        )
+        .values_list(*ATTEMPT_EXPORT_FIELDS.values())
     )
     yield list(ATTEMPT_COLUMNS)
     pseudonyms: dict[int, str] = {}

@@ -6,9 +6,11 @@ failover run unchanged; only what the server says is scripted. Test code only.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -213,3 +215,27 @@ def evidence_payload(
 def final_message(text: str = "Je voudrais un café.", **evidence: Any) -> dict[str, Any]:
     """A `parley.final` body like the real server's (without `type`, which the peer adds)."""
     return {"evidence": evidence_payload(text, **evidence), "asr_ms": 321}
+
+
+@contextlib.contextmanager
+def threaded_peer(script: Any) -> Iterator[Any]:
+    """A scripted WhisperLive peer (tests/asr/whisperlive_peer.py) on a thread's own loop, for
+    a server process to use as its ASR; its `.url`."""
+    loop = asyncio.new_event_loop()
+    peer = ScriptedPeer(script)
+    ready = threading.Event()
+    stop = asyncio.Event()
+
+    async def serve() -> None:
+        async with peer:
+            ready.set()
+            await stop.wait()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
+    thread.start()
+    assert ready.wait(10), "the scripted peer did not start"
+    try:
+        yield peer
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(10)

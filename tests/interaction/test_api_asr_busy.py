@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
-import threading
 import time
 from collections.abc import Iterator
 
@@ -13,28 +11,14 @@ from rest_framework.test import APIClient
 
 from interaction.models import Attempt, Session
 from tests.asr.audio_files import encode, tone
-from tests.asr.whisperlive_peer import Script, ScriptedPeer
+from tests.asr.whisperlive_peer import Script, ScriptedPeer, threaded_peer
 
 
 @pytest.fixture
 def full_server() -> Iterator[ScriptedPeer]:
     """A scripted WhisperLive peer that answers every connection WAIT, on a thread's loop."""
-    loop = asyncio.new_event_loop()
-    peer = ScriptedPeer(Script(before_ready="wait"))
-    ready = threading.Event()
-    stop = asyncio.Event()
-
-    async def serve() -> None:
-        async with peer:
-            ready.set()
-            await stop.wait()
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
-    thread.start()
-    assert ready.wait(5)
-    yield peer
-    loop.call_soon_threadsafe(stop.set)
-    thread.join(5)
+    with threaded_peer(Script(before_ready="wait")) as peer:
+        yield peer
 
 
 @pytest.mark.django_db

@@ -7,13 +7,10 @@ touched. Everything is stopped at the end, whatever happened.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import shutil
 import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -217,29 +214,3 @@ def wait_for(condition: Callable[[], bool], *, timeout: float, what: str) -> Non
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout:g} s: {what}")
         time.sleep(0.05)
-
-
-@contextlib.contextmanager
-def threaded_peer(script: Any) -> Iterator[Any]:
-    """A scripted WhisperLive peer (tests/asr/whisperlive_peer.py) on a thread's own loop, for
-    a server process to use as its ASR; its `.url`."""
-    from tests.asr.whisperlive_peer import ScriptedPeer
-
-    loop = asyncio.new_event_loop()
-    peer = ScriptedPeer(script)
-    ready = threading.Event()
-    stop = asyncio.Event()
-
-    async def serve() -> None:
-        async with peer:
-            ready.set()
-            await stop.wait()
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
-    thread.start()
-    assert ready.wait(10), "the scripted peer did not start"
-    try:
-        yield peer
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(10)

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from interaction.stream_client import StreamClient
-from tests.asr.whisperlive_peer import Script, evidence_payload, final_message
-from tests.reliability.conftest import fault_scenario_data, threaded_peer
+from tests.asr.whisperlive_peer import Script, evidence_payload, final_message, threaded_peer
+from tests.reliability.conftest import fault_scenario_data
 from tests.reliability.ledger import check_session, learner_token
 from tests.reliability.streams import ping
 
