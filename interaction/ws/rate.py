@@ -20,13 +20,11 @@ class TokenBucket:
 
     rate: float
     burst: float
-    tokens: float = -1.0
+    tokens: float = field(init=False)
     updated: float = field(default_factory=time.monotonic)
-    limited: bool = False  # refused since the last frame let through
 
     def __post_init__(self) -> None:
-        if self.tokens < 0:
-            self.tokens = self.burst
+        self.tokens = self.burst  # a new bucket starts full
 
     def take(self, now: float | None = None) -> bool:
         now = time.monotonic() if now is None else now
@@ -34,7 +32,6 @@ class TokenBucket:
         self.updated = now
         if self.tokens >= 1:
             self.tokens -= 1
-            self.limited = False
             return True
         return False
 
