@@ -28,6 +28,21 @@ class AnswerScore:
     filler: str | None = None
     end_s: float | None = None
     word_end_s: float | None = None
+    word_logprobs: tuple[tuple[str, float], ...] = ()
+    """(word, natural log-probability summed over its letter-bearing tokens), in order; a
+    filler's own word first when `filler` is set."""
+
+
+def _word_logprobs(raw: Any) -> tuple[tuple[str, float], ...]:
+    """[[word, logprob], …] from the payload, leniently (anything malformed is dropped)."""
+    out = []
+    for item in raw or ():
+        if isinstance(item, list | tuple) and len(item) == 2:
+            try:
+                out.append((str(item[0]), float(item[1])))
+            except (TypeError, ValueError):
+                continue
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -58,6 +73,10 @@ class AudioEvidence:
     transcript_word_end_s: float | None = None
     """Where the free transcript's last letter-bearing token ends (s of speech): an answer
     ending well before it leaves words the recogniser heard unexplained."""
+    transcript_word_logprobs: tuple[tuple[str, float], ...] = ()
+    """The free transcript's words teacher-forced, like `AnswerScore.word_logprobs`."""
+    no_speech_prob: float | None = None
+    """Whisper's no-speech probability of the target-language decode (0..1)."""
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> AudioEvidence:
@@ -73,6 +92,7 @@ class AudioEvidence:
                 word_end_s=float(item["word_end_s"])
                 if item.get("word_end_s") is not None
                 else None,
+                word_logprobs=_word_logprobs(item.get("word_logprobs")),
             )
             for item in payload.get("answers") or ()
             if item.get("mean_logprob") is not None
@@ -82,7 +102,10 @@ class AudioEvidence:
         others = payload.get("other_transcripts") or {}
         speech_end = payload.get("speech_end_s")
         word_end = score.get("word_end_s")
+        no_speech_prob = payload.get("no_speech_prob")
         return cls(
+            transcript_word_logprobs=_word_logprobs(score.get("word_logprobs")),
+            no_speech_prob=float(no_speech_prob) if no_speech_prob is not None else None,
             speech_end_s=float(speech_end) if speech_end is not None else None,
             transcript_word_end_s=float(word_end) if word_end is not None else None,
             transcript=str(payload.get("transcript") or ""),

@@ -7,6 +7,7 @@ span a text covers, and word timings. Pure numpy on CTranslate2's results (no mo
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -138,3 +139,23 @@ def repeat_batch(encoded: Any, n: int) -> Any:
         return encoded
     array = np.asarray(encoded)  # on the host: encode() ran with to_cpu on CUDA
     return ctranslate2.StorageView.from_array(np.ascontiguousarray(np.repeat(array, n, axis=0)))
+
+
+def word_logprobs(
+    tokenizer: Tokenizer, tokens: list[int], alignment: Any, wordlike: Sequence[bool]
+) -> list[list[Any]]:
+    """[word, log-probability] per word of a teacher-forced text (natural, summed over its
+    letter-bearing tokens): the miscue detector compares the words where two texts differ."""
+    words, word_tokens = tokenizer.split_to_word_tokens(list(tokens))
+    probs = np.clip(np.asarray(alignment.text_token_probs, dtype=np.float64), 1e-6, 1.0)
+    out: list[list[Any]] = []
+    start = 0
+    for word, group in zip(words, word_tokens, strict=True):
+        end = start + len(group)
+        counted = [
+            math.log(float(probs[i])) for i in range(start, min(end, probs.size)) if wordlike[i]
+        ]
+        if counted and word.strip():
+            out.append([word.strip(), round(sum(counted), 4)])
+        start = end
+    return out
