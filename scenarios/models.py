@@ -72,7 +72,7 @@ class Scenario(models.Model):
         blank=True,
         validators=[validate_audio_judging],
         help_text=(
-            'The fair judge\'s thresholds for spoken answers, e.g. {"correct_margin": -0.7} '
+            'The fair judge\'s floors for spoken answers, e.g. {"correct_floor": 0.97} '
             "(docs/fair-judge.md). Empty: inherit the difficulty's and the global ones."
         ),
     )

@@ -18,35 +18,15 @@ PENALTY_TYPES = ("wrong_language", "incorrect_answer")
 PENALTY_COSTS = ("lives", "points")
 
 AUDIO_JUDGING_BOUNDS: Mapping[str, tuple[float, float]] = {
-    # margins and fits: differences of mean natural log-probabilities per token
-    "correct_margin": (-20.0, 0.0),
-    "correct_margin_similarity": (0.0, 100.0),
-    "correct_similarity": (0.0, 100.0),
-    "correct_similarity_margin": (-20.0, 0.0),
-    "correct_max_other_probability": (0.0, 1.0),
-    "correct_max_other_fit": (-20.0, 20.0),
-    "correct_max_unexplained_s": (0.0, 100.0),  # seconds
-    "correct_max_behind_transcript_s": (0.0, 30.0),  # seconds
-    "loose_margin": (-20.0, 0.0),
-    "loose_similarity": (0.0, 100.0),
-    "loose_min_answer_logprob": (-50.0, 0.0),
-    "loose_max_other_probability": (0.0, 1.0),
-    "wrong_language_probability": (0.0, 1.0),
-    "wrong_language_margin": (-20.0, 0.0),
-    "wrong_language_other_fit": (-20.0, 20.0),
-    "wrong_language_min_other_logprob": (-50.0, 0.0),
-    "wrong_language_min_fit": (-50.0, 20.0),
-    "wrong_language_certain_probability": (0.0, 1.0),
-    "incorrect_similarity": (0.0, 100.0),
-    "incorrect_margin": (-50.0, 0.0),
-    "incorrect_max_other_probability": (0.0, 1.0),
-    "incorrect_doubt_probability": (0.0, 1.0),
-    "incorrect_doubt_other_fit": (-20.0, 20.0),
-    "incorrect_min_transcript_logprob": (-50.0, 0.0),
+    # probability floors of the fitted judge's tiers (interaction.judge_model)
+    "correct_floor": (0.3, 1.0),
+    "incorrect_floor": (0.3, 1.0),
+    "wrong_language_floor": (0.3, 1.0),
 }
-"""The fair judge's thresholds a rule layer may set, with their inclusive bounds: the
-numeric fields of `AudioJudgingPolicy` (similarities 0..100, probabilities 0..1, margins and
-fits in nats per token, `*_s` in seconds; docs/fair-judge.md says what each does)."""
+"""The fair judge's settings a rule layer may set, with their inclusive bounds: the floors
+of `AudioJudgingPolicy` (probabilities 0..1 the fitted model's P(correct), P(incorrect) or
+P(wrong language) must reach; higher is stricter, with more `unclear`; unset: the floors fitted
+with the model, docs/fair-judge.md)."""
 
 
 def audio_judging_problems(values: Any) -> list[tuple[str, str]]:

@@ -159,8 +159,8 @@ PARLEY_RULES: dict[str, Any] = {
         "normal": {},
         "hard": {
             # The fair judge asks more of an answer before it scores (interaction.audio_judging;
-            # docs/fair-judge.md): a smaller window of likelihood below the transcript.
-            "audio_judging": {"correct_margin": -0.7, "correct_similarity_margin": -2.0},
+            # docs/fair-judge.md): a higher floor on the fitted P(correct).
+            "audio_judging": {"correct_floor": 0.97},
             "penalties": {
                 "wrong_language": {"lives": 2},
                 "incorrect_answer": {"lives": 1, "points": 5},

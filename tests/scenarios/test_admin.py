@@ -536,18 +536,18 @@ def test_deleting_an_earlier_turn_when_a_later_one_has_attempts_rerenders_the_fo
 
 def test_add_saves_the_fair_judges_thresholds_and_shows_them(admin_client: Client):
     response = admin_client.post(
-        reverse(ADD), add_form(audio_judging='{"correct_margin": -0.5, "incorrect_margin": -4}')
+        reverse(ADD), add_form(audio_judging='{"correct_floor": 0.95, "incorrect_floor": 0.8}')
     )
 
     assert response.status_code == 302, errors_of(response)
     scenario = Scenario.objects.get(slug="museo-madrid")
-    assert scenario.audio_judging == {"correct_margin": -0.5, "incorrect_margin": -4.0}
+    assert scenario.audio_judging == {"correct_floor": 0.95, "incorrect_floor": 0.8}
     page = admin_client.get(reverse(CHANGE, args=[scenario.pk])).content.decode()
-    assert "correct_margin -0.5, incorrect_margin -4" in page  # the effective values
+    assert "correct_floor 0.95, incorrect_floor 0.8" in page  # the effective values
 
 
 @pytest.mark.parametrize(
-    "value", ['{"correct_margn": -0.5}', '{"correct_margin": 3}', '{"correct_margin": "x"}', "[1]"]
+    "value", ['{"correct_flor": 0.9}', '{"correct_floor": 3}', '{"correct_floor": "x"}', "[1]"]
 )
 def test_add_refuses_thresholds_the_judge_does_not_have(admin_client: Client, value: str):
     response = admin_client.post(reverse(ADD), add_form(audio_judging=value))

@@ -370,12 +370,12 @@ def test_export_then_import_into_a_clean_database_round_trips(
         typed_answers=False,
         streaming_enabled=False,
         penalties={"wrong_language": {"lives": 0, "points": 4}, "incorrect_answer": {"lives": 2}},
-        audio_judging={"correct_margin": -0.5, "wrong_language_probability": 0.97},
+        audio_judging={"correct_floor": 0.95, "wrong_language_floor": 0.97},
     )
     before = snapshot()
     assert before["all-overrides"]["audio_judging"] == {
-        "correct_margin": -0.5,
-        "wrong_language_probability": 0.97,
+        "correct_floor": 0.95,
+        "wrong_language_floor": 0.97,
     }
     out = tmp_path / "export"
 

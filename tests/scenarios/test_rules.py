@@ -345,7 +345,7 @@ def test_selector_passes_every_scenario_override_and_the_turn_reward():
         wrong_language_probability=0.75,
         wrong_language_points=4,
         incorrect_answer_lives=2,
-        audio_judging={"correct_margin": -0.5, "incorrect_margin": -4.0},
+        audio_judging={"correct_floor": 0.95, "incorrect_floor": 0.8},
     )
 
     resolved = scenario_rules_get(scenario=scenario, turn=Turn(order=0, reward=45))
@@ -360,13 +360,7 @@ def test_selector_passes_every_scenario_override_and_the_turn_reward():
             "wrong_language": Penalty(lives=2, points=4),
             "incorrect_answer": Penalty(lives=2, points=5),
         },
-        audio_judging={  # the hard difficulty's, then the scenario's own on top
-            "correct_margin": -0.5,
-            "correct_similarity_margin": settings.PARLEY_RULES["difficulty"]["hard"][
-                "audio_judging"
-            ]["correct_similarity_margin"],
-            "incorrect_margin": -4.0,
-        },
+        audio_judging={"correct_floor": 0.95, "incorrect_floor": 0.8},  # over the hard level's
     )
 
 
@@ -386,7 +380,7 @@ AUDIO_DEFAULTS: dict[str, Any] = {
         **DEFAULTS["difficulty"],
         "hard": {
             **DEFAULTS["difficulty"]["hard"],
-            "audio_judging": {"correct_margin": -0.7, "correct_similarity_margin": -2.0},
+            "audio_judging": {"correct_floor": 0.97},
         },
     },
 }
@@ -396,38 +390,36 @@ AUDIO_DEFAULTS: dict[str, Any] = {
     ("global_layer", "difficulty", "scenario_layer", "expected"),
     [
         pytest.param({}, "normal", None, {}, id="nothing set: the judge's own defaults"),
-        pytest.param(
-            {"correct_margin": -1.2}, "normal", None, {"correct_margin": -1.2}, id="global"
-        ),
+        pytest.param({"correct_floor": 0.9}, "normal", None, {"correct_floor": 0.9}, id="global"),
         pytest.param(
             {},
             "hard",
             None,
-            {"correct_margin": -0.7, "correct_similarity_margin": -2.0},
+            {"correct_floor": 0.97},
             id="hard is stricter",
         ),
         pytest.param(
-            {"correct_margin": -1.2, "incorrect_margin": -3.5},
+            {"correct_floor": 0.9, "incorrect_floor": 0.85},
             "hard",
             None,
-            {"correct_margin": -0.7, "correct_similarity_margin": -2.0, "incorrect_margin": -3.5},
+            {"correct_floor": 0.97, "incorrect_floor": 0.85},
             id="difficulty over global, key by key",
         ),
         pytest.param(
-            {"correct_margin": -1.2},
+            {"correct_floor": 0.9, "incorrect_floor": 0.85},
             "hard",
-            {"correct_margin": -0.4},
-            {"correct_margin": -0.4, "correct_similarity_margin": -2.0},
+            {"correct_floor": 0.99},
+            {"correct_floor": 0.99, "incorrect_floor": 0.85},
             id="scenario over difficulty",
         ),
         pytest.param(
             {},
             "easy",
-            {"wrong_language_probability": 0.98},
-            {"wrong_language_probability": 0.98},
+            {"wrong_language_floor": 0.98},
+            {"wrong_language_floor": 0.98},
             id="scenario only",
         ),
-        pytest.param({}, "hard", {}, {"correct_margin": -0.7, "correct_similarity_margin": -2.0}),
+        pytest.param({}, "hard", {}, {"correct_floor": 0.97}),
     ],
 )
 def test_audio_judging_thresholds_resolve_in_layers(
@@ -448,11 +440,12 @@ def test_audio_judging_thresholds_resolve_in_layers(
 @pytest.mark.parametrize(
     ("layer", "where"),
     [
-        ({"correct_margn": -1.0}, "correct_margn"),  # a typo is refused, never ignored
-        ({"correct_margin": "strict"}, "correct_margin"),
-        ({"correct_margin": True}, "correct_margin"),
-        ({"wrong_language_probability": 1.5}, "wrong_language_probability"),
-        ({"correct_similarity": -1}, "correct_similarity"),
+        ({"correct_flor": 0.9}, "correct_flor"),  # a typo is refused, never ignored
+        ({"correct_floor": "strict"}, "correct_floor"),
+        ({"correct_floor": True}, "correct_floor"),
+        ({"wrong_language_floor": 1.5}, "wrong_language_floor"),
+        ({"incorrect_floor": 0.1}, "incorrect_floor"),
+        ({"correct_margin": -0.7}, "correct_margin"),  # the hand-tuned thresholds are gone
     ],
 )
 @pytest.mark.parametrize("level", ["global", "difficulty", "scenario"])
@@ -470,6 +463,7 @@ def test_audio_judging_refuses_unknown_or_out_of_range_thresholds(
 
 def test_every_audio_threshold_is_a_field_of_the_judges_policy() -> None:
     from interaction.audio_judging import AudioJudgingPolicy
+    from interaction.judge_model import judge_model
 
     numeric = {
         f.name
@@ -477,13 +471,18 @@ def test_every_audio_threshold_is_a_field_of_the_judges_policy() -> None:
         if f.name not in {"target_language", "other_languages", "ignore_accents"}
     }
     assert set(AUDIO_JUDGING_BOUNDS) == numeric
-    defaults = AudioJudgingPolicy(target_language="fr")
+    model = judge_model()
+    fitted = AudioJudgingPolicy(target_language="fr").floors(model)
     for name, (low, high) in AUDIO_JUDGING_BOUNDS.items():
-        assert low <= getattr(defaults, name) <= high, name  # the defaults are settable values
+        tier = {"correct_floor": "correct", "incorrect_floor": "incorrect_answer"}.get(
+            name, "wrong_language"
+        )
+        assert low <= fitted[tier] <= high, name  # the fitted floors are settable values
 
 
 def test_the_settings_thresholds_build_a_policy() -> None:
     from interaction.audio_judging import AudioJudgingPolicy
+    from interaction.judge_model import judge_model
 
     for difficulty in ("easy", "normal", "hard"):
         resolved = scenario_rules_get(scenario=Scenario(slug="x", difficulty=difficulty))
@@ -493,5 +492,8 @@ def test_the_settings_thresholds_build_a_policy() -> None:
             ignore_accents=True,
             **resolved.audio_judging,
         )
+        fitted = judge_model().floors["correct"]
         if difficulty == "hard":
-            assert policy.correct_margin > AudioJudgingPolicy(target_language="fr").correct_margin
+            assert policy.floors(judge_model())["correct"] > fitted
+        else:
+            assert policy.floors(judge_model())["correct"] == fitted

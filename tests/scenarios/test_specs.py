@@ -182,7 +182,7 @@ def test_to_mapping_keeps_partial_penalties_without_nulls():
             id="zero-penalties",
         ),
         pytest.param(
-            {**MINIMAL, "audio_judging": {"correct_margin": -0.5, "incorrect_similarity": 80}},
+            {**MINIMAL, "audio_judging": {"correct_floor": 0.95, "incorrect_floor": 0.8}},
             id="audio-judging",
         ),
     ],
@@ -313,13 +313,13 @@ ERROR_CASES = [
     ),
     pytest.param(setting("titel", "Typo"), ["titel"], id="unknown-key-typo"),
     pytest.param(
-        setting("audio_judging", {"correct_margn": -1}),
-        ["audio_judging.correct_margn"],
+        setting("audio_judging", {"correct_flor": 0.9}),
+        ["audio_judging.correct_flor"],
         id="audio-judging-unknown-threshold",
     ),
     pytest.param(
-        setting("audio_judging", {"correct_margin": 2.0, "wrong_language_probability": "x"}),
-        ["audio_judging.correct_margin", "audio_judging.wrong_language_probability"],
+        setting("audio_judging", {"correct_floor": 2.0, "wrong_language_floor": "x"}),
+        ["audio_judging.correct_floor", "audio_judging.wrong_language_floor"],
         id="audio-judging-out-of-range",
     ),
     pytest.param(setting("audio_judging", [1]), ["audio_judging"], id="audio-judging-not-map"),
