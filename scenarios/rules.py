@@ -86,7 +86,6 @@ class Rules:
     """Effective rules for one turn of one scenario.
 
     reward: points added by a correct answer. lives: lives a session starts with.
-    confidence_threshold: 0..1, a streamed answer at or above it may finalise itself.
     answer_similarity: 0..100 rapidfuzz ratio needed to match an accepted answer.
     wrong_language_probability: 0..1 language probability that makes an answer wrong-language
     (the typed-answer judge's). audio_judging: the fair judge's thresholds the layers set
@@ -95,7 +94,6 @@ class Rules:
 
     reward: int
     lives: int
-    confidence_threshold: float
     answer_similarity: float
     wrong_language_probability: float
     penalties: Mapping[str, Penalty]
@@ -112,7 +110,6 @@ class ScenarioOverrides:
     difficulty: str = "normal"
     lives: int | None = None
     reward: int | None = None
-    confidence_threshold: float | None = None
     answer_similarity: float | None = None
     wrong_language_probability: float | None = None
     penalties: Mapping[str, Mapping[str, int | None]] | None = None
@@ -172,7 +169,6 @@ def rules_resolve(
         {
             "lives": scenario.lives,
             "reward": scenario.reward,
-            "confidence_threshold": scenario.confidence_threshold,
             "answer_similarity": scenario.answer_similarity,
             "wrong_language_probability": scenario.wrong_language_probability,
             "penalties": scenario.penalties,
@@ -190,7 +186,6 @@ def rules_resolve(
     return Rules(
         reward=int(merged["reward"]),
         lives=int(merged["lives"]),
-        confidence_threshold=float(merged["confidence_threshold"]),
         answer_similarity=float(merged["answer_similarity"]),
         wrong_language_probability=float(merged["wrong_language_probability"]),
         penalties=penalties,
