@@ -212,7 +212,6 @@ def demo_turn_rules() -> Iterator[DemoTurn]:
             difficulty=spec.difficulty,
             lives=spec.lives,
             reward=spec.reward,
-            confidence_threshold=spec.confidence_threshold,
             answer_similarity=spec.answer_similarity,
             wrong_language_probability=spec.wrong_language_probability,
             penalties=spec.penalties,

@@ -41,7 +41,6 @@ class TurnInfo(TypedDict):
 
 class ReadyEvent(Event):
     turn: TurnInfo | None
-    confidence_threshold: float
     status: str
     mode: str
     resumed: bool
@@ -152,7 +151,6 @@ def ready_event(
     seq: int,
     standing: Standing,
     turn: TurnInfo | None,
-    confidence_threshold: float,
     status: str,
     mode: str,
     resumed: bool,
@@ -160,7 +158,6 @@ def ready_event(
     return ReadyEvent(
         **_base("ready", seq, standing),
         turn=turn,
-        confidence_threshold=confidence_threshold,
         status=status,
         mode=mode,
         resumed=resumed,

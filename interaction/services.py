@@ -1,7 +1,8 @@
 """Writes for the learner's world: starting sessions and recording attempts.
 
 `attempt_record` is the one scoring path: the time-stop API and the streaming session both
-call it, and it writes the attempt, its ledger row and the session in one transaction.
+call it. It judges (`answer_judge`, which touches no database and may be called on its own),
+scores, and writes the attempt, its ledger row and the session in one transaction.
 """
 
 from __future__ import annotations
@@ -248,59 +249,85 @@ def spoken_verdict(
     )
 
 
+@dataclass(frozen=True)
+class Judgement:
+    """What the judges made of one answer to one turn, before anything is stored.
+
+    evidence: what the attempt stores as its evidence (a spoken answer's evidence payload
+    with the fair judge's verdict under "verdict"; empty for a typed answer).
+    judge_ms: how long judging took, in ms.
+    """
+
+    verdict: Verdict
+    evidence: Mapping[str, Any]
+    judge_ms: int
+
+
+def answer_judge(
+    *,
+    answer: Answer,
+    accepted: Sequence[str],
+    target_language: str,
+    rules: Rules,
+    other_languages: Sequence[str] = (),
+) -> Judgement:
+    """Judge `answer` against a turn's accepted answers; no database, nothing stored.
+
+    A spoken answer is judged by the fair judge (`interaction.audio_judging.judge_audio`) on
+    its evidence, suspected of `other_languages` (the learner's); a typed one by
+    `interaction.judging.judge` on its text, suspected of every language we teach.
+    """
+    started = time.perf_counter()
+    evidence: dict[str, Any] = {}
+    if answer.source == Source.AUDIO:
+        verdict, audio_verdict = spoken_verdict(
+            answer=answer,
+            accepted=accepted,
+            policy=audio_policy_get(
+                target_language=target_language, rules=rules, other_languages=other_languages
+            ),
+        )
+        evidence = {**answer.evidence, "verdict": asdict(audio_verdict)}
+    else:
+        verdict = judge(
+            Evidence(
+                transcript=answer.transcript,
+                language_probabilities=answer.language_probabilities,
+                no_speech=answer.no_speech,
+            ),
+            accepted,
+            answer_policy_get(
+                source=answer.source,
+                target_language=target_language,
+                rules=rules,
+                other_languages=(),
+            ),
+        )
+    judge_ms = round((time.perf_counter() - started) * 1000)
+    return Judgement(verdict=verdict, evidence=evidence, judge_ms=judge_ms)
+
+
 def attempt_record(*, session: Session, answer: Answer) -> AttemptResult:
     """Judge `answer` for the turn now due and record it; raise SessionNotActive if ended.
 
-    Attempts on one session are serialised by a row lock on the session, so two at once can
-    neither lose nor double a change. A spoken answer is judged by the fair judge
-    (`interaction.audio_judging.judge_audio`) on its evidence; a typed one by
-    `interaction.judging.judge` on its text. `unclear` and `no_speech` attempts are stored
-    with no ledger row: the turn stays.
+    One transaction: the session's row is locked (two attempts at once can neither lose nor
+    double a change), the answer judged (`answer_judge`) and scored (`score_apply`), then
+    the attempt, its ledger row and the session written (`_attempt_write`). `unclear` and
+    `no_speech` attempts are stored with no ledger row: the turn stays.
     """
     with transaction.atomic():
-        locked = (
-            Session.objects.select_for_update(of=("self",))
-            .select_related("scenario", "learner")
-            .get(pk=session.pk)
+        locked = _session_lock(session=session)
+        turn = _turn_due(session=locked, source=answer.source)
+        rules = scenario_rules_get(scenario=locked.scenario, turn=turn)
+        judgement = answer_judge(
+            answer=answer,
+            accepted=[accepted.text for accepted in turn.answers.all()],
+            target_language=locked.scenario.language,
+            rules=rules,
+            other_languages=learner_other_languages_get(learner=locked.learner)
+            if answer.source == Source.AUDIO
+            else (),
         )
-        if locked.status != SessionStatus.ACTIVE:
-            raise SessionNotActive(locked.status)
-        scenario = locked.scenario
-        if answer.source == Source.TYPED and not scenario.typed_answers:
-            raise TypedAnswersNotAllowed(f"Scenario {scenario.slug!r} takes spoken answers only.")
-        turn = Turn.objects.prefetch_related("answers").get(
-            scenario=scenario, order=locked.turn_index
-        )
-        rules = scenario_rules_get(scenario=scenario, turn=turn)
-        started = time.perf_counter()
-        accepted = [accepted.text for accepted in turn.answers.all()]
-        evidence: dict[str, Any] = {}
-        if answer.source == Source.AUDIO:
-            verdict, audio_verdict = spoken_verdict(
-                answer=answer,
-                accepted=accepted,
-                policy=audio_policy_get(
-                    target_language=scenario.language,
-                    rules=rules,
-                    other_languages=learner_other_languages_get(learner=locked.learner),
-                ),
-            )
-            evidence = {**answer.evidence, "verdict": asdict(audio_verdict)}
-        else:
-            verdict = judge(
-                Evidence(
-                    transcript=answer.transcript,
-                    language_probabilities=answer.language_probabilities,
-                    no_speech=answer.no_speech,
-                ),
-                accepted,
-                answer_policy_get(
-                    source=answer.source,
-                    target_language=scenario.language,
-                    rules=rules,
-                    other_languages=(),  # typed answers suspect every language we teach
-                ),
-            )
         change = score_apply(
             state=SessionState(
                 score=locked.score,
@@ -308,79 +335,111 @@ def attempt_record(*, session: Session, answer: Answer) -> AttemptResult:
                 turn_index=locked.turn_index,
                 turn_count=locked.turn_count,
             ),
-            outcome=verdict.outcome,
+            outcome=judgement.verdict.outcome,
             rules=rules,
         )
-        judge_ms = round((time.perf_counter() - started) * 1000)
-        attempt = Attempt.objects.create(
+        attempt = _attempt_write(
+            session=locked, turn=turn, answer=answer, judgement=judgement, change=change
+        )
+        result = AttemptResult(
+            attempt=attempt,
             session=locked,
-            turn=turn,
-            turn_index=locked.turn_index,
-            source=answer.source,
-            transcript=answer.transcript,
-            confidence=answer.confidence,
-            language=verdict.language or "",
-            language_probability=verdict.language_probability,
-            language_probabilities=dict(answer.language_probabilities),
-            words=[dict(word) for word in answer.words],
-            evidence=evidence,
-            outcome=verdict.outcome,
-            similarity=verdict.similarity,
-            matched_answer=verdict.best_answer or "",
-            score_delta=change.score_delta,
-            lives_delta=change.lives_delta,
-            auto_finalised=answer.auto_finalised,
-            audio_ms=answer.audio_ms,
-            asr_ms=answer.asr_ms,
-            judge_ms=judge_ms,
+            verdict=judgement.verdict,
+            change=change,
+            next_turn=_turn_next(session=locked),
+            reveal=_reveal_after(session=locked, turn=turn, outcome=judgement.verdict.outcome),
         )
-        if change.score_delta or change.lives_delta:
-            ScoreEvent.objects.create(
-                session=locked,
-                attempt=attempt,
-                reason=verdict.outcome,
-                score_delta=change.score_delta,
-                lives_delta=change.lives_delta,
-                score_after=change.state.score,
-                lives_after=change.state.lives_remaining,
-            )
-        locked.score = change.state.score
-        locked.lives_remaining = change.state.lives_remaining
-        locked.turn_index = change.state.turn_index
-        locked.status = change.state.status
-        if locked.status != SessionStatus.ACTIVE:
-            locked.ended_at = timezone.now()
-        locked.save(
-            update_fields=[
-                "score",
-                "lives_remaining",
-                "turn_index",
-                "status",
-                "ended_at",
-                "updated_at",
-            ]
-        )
-        next_turn = None
-        if locked.status == SessionStatus.ACTIVE:
-            next_turn = Turn.objects.get(scenario=scenario, order=locked.turn_index)
-        # Only a wrong answer on a turn that stays (or that ended the game) reveals anything.
-        reveal = None
-        if verdict.outcome in PENALISED_OUTCOMES and locked.turn_index == turn.order:
-            reveal = turn_reveal_get(session=locked, turn=turn)
         transaction.on_commit(
             lambda: metrics.attempt_counted(
-                outcome=verdict.outcome,
+                outcome=judgement.verdict.outcome,
                 source=answer.source,
                 mode=locked.mode,
                 score_delta=attempt.score_delta,
                 lives_delta=attempt.lives_delta,
             )
         )
-    return AttemptResult(
-        attempt=attempt,
-        session=locked,
-        verdict=verdict,
-        change=change,
-        next_turn=next_turn,
-        reveal=reveal,
+    return result
+
+
+def _session_lock(*, session: Session) -> Session:
+    """The session's row, locked until the transaction ends; it must still be active."""
+    locked = (
+        Session.objects.select_for_update(of=("self",))
+        .select_related("scenario", "learner")
+        .get(pk=session.pk)
     )
+    if locked.status != SessionStatus.ACTIVE:
+        raise SessionNotActive(locked.status)
+    return locked
+
+
+def _turn_due(*, session: Session, source: Source) -> Turn:
+    """The turn the locked session is on, with its accepted answers; typed answers allowed?"""
+    scenario = session.scenario
+    if source == Source.TYPED and not scenario.typed_answers:
+        raise TypedAnswersNotAllowed(f"Scenario {scenario.slug!r} takes spoken answers only.")
+    return Turn.objects.prefetch_related("answers").get(scenario=scenario, order=session.turn_index)
+
+
+def _attempt_write(
+    *, session: Session, turn: Turn, answer: Answer, judgement: Judgement, change: Change
+) -> Attempt:
+    """Store the attempt, its ledger row (when it changed score or lives) and the session's
+    new standing. Inside `attempt_record`'s transaction, under the session's row lock."""
+    verdict = judgement.verdict
+    attempt = Attempt.objects.create(
+        session=session,
+        turn=turn,
+        turn_index=session.turn_index,
+        source=answer.source,
+        transcript=answer.transcript,
+        confidence=answer.confidence,
+        language=verdict.language or "",
+        language_probability=verdict.language_probability,
+        language_probabilities=dict(answer.language_probabilities),
+        words=[dict(word) for word in answer.words],
+        evidence=dict(judgement.evidence),
+        outcome=verdict.outcome,
+        similarity=verdict.similarity,
+        matched_answer=verdict.best_answer or "",
+        score_delta=change.score_delta,
+        lives_delta=change.lives_delta,
+        auto_finalised=answer.auto_finalised,
+        audio_ms=answer.audio_ms,
+        asr_ms=answer.asr_ms,
+        judge_ms=judgement.judge_ms,
+    )
+    if change.score_delta or change.lives_delta:
+        ScoreEvent.objects.create(
+            session=session,
+            attempt=attempt,
+            reason=verdict.outcome,
+            score_delta=change.score_delta,
+            lives_delta=change.lives_delta,
+            score_after=change.state.score,
+            lives_after=change.state.lives_remaining,
+        )
+    session.score = change.state.score
+    session.lives_remaining = change.state.lives_remaining
+    session.turn_index = change.state.turn_index
+    session.status = change.state.status
+    if session.status != SessionStatus.ACTIVE:
+        session.ended_at = timezone.now()
+    session.save(
+        update_fields=["score", "lives_remaining", "turn_index", "status", "ended_at", "updated_at"]
+    )
+    return attempt
+
+
+def _turn_next(*, session: Session) -> Turn | None:
+    """The turn due after an attempt; None once the session has ended."""
+    if session.status != SessionStatus.ACTIVE:
+        return None
+    return Turn.objects.get(scenario=session.scenario, order=session.turn_index)
+
+
+def _reveal_after(*, session: Session, turn: Turn, outcome: Outcome) -> str | None:
+    """Only a wrong answer on a turn that stays (or that ended the game) reveals anything."""
+    if outcome in PENALISED_OUTCOMES and session.turn_index == turn.order:
+        return turn_reveal_get(session=session, turn=turn)
+    return None

@@ -21,7 +21,7 @@ from scenarios.selectors import scenario_rules_get
 class StreamContext:
     """What a live stream needs to know about its session, refreshed after every attempt.
 
-    confidence_threshold and answer_similarity: 0..1, the effective rules of the turn due.
+    answer_similarity: 0..100, the effective rule of the turn due.
     audio_policy: the audio judge's policy for that turn (`services.audio_policy_get`, as
     the recording path builds it): a speculative verdict is judged with it in memory before
     the recording path judges the same evidence again.
@@ -35,7 +35,6 @@ class StreamContext:
     turn: TurnInfo | None
     answers: tuple[str, ...]
     other_languages: tuple[str, ...]
-    confidence_threshold: float
     answer_similarity: float
     event_seq: int
     audio_policy: AudioJudgingPolicy | None = None
@@ -68,7 +67,6 @@ def stream_context_get(*, session: Session) -> StreamContext:
         turn=turn_payload(turn, session=session),
         answers=tuple(answer.text for answer in turn.answers.all()) if turn else (),
         other_languages=learner_other_languages_get(learner=session.learner),
-        confidence_threshold=rules.confidence_threshold,
         answer_similarity=rules.answer_similarity,
         event_seq=session.event_seq,
         audio_policy=audio_policy_get(

@@ -137,7 +137,6 @@ def _scenario_mapping(scenario: Scenario, turn_forms: Sequence[forms.BaseForm]) 
         "difficulty": scenario.difficulty,
         "lives": scenario.lives,
         "reward": scenario.reward,
-        "confidence_threshold": scenario.confidence_threshold,
         "answer_similarity": scenario.answer_similarity,
         "wrong_language_probability": scenario.wrong_language_probability,
         "typed_answers": scenario.typed_answers,
@@ -240,7 +239,7 @@ class ScenarioAdmin(admin.ModelAdmin):
             {
                 "fields": [
                     ("lives", "reward"),
-                    ("confidence_threshold", "answer_similarity", "wrong_language_probability"),
+                    ("answer_similarity", "wrong_language_probability"),
                     ("wrong_language_lives", "wrong_language_points"),
                     ("incorrect_answer_lives", "incorrect_answer_points"),
                     "audio_judging",
@@ -285,7 +284,6 @@ class ScenarioAdmin(admin.ModelAdmin):
         rows: list[tuple[str, object]] = [
             ("Lives", _lives(rules.lives)),
             ("Reward per turn", rules.reward),
-            ("Confidence threshold", rules.confidence_threshold),
             ("Answer similarity", rules.answer_similarity),
             ("Wrong-language probability", rules.wrong_language_probability),
             (

@@ -18,7 +18,6 @@ from scenarios.selectors import scenario_get, scenario_list, scenario_rules_get
 class RulesOutputSerializer(serializers.Serializer):
     lives = serializers.IntegerField()
     reward = serializers.IntegerField()
-    confidence_threshold = serializers.FloatField()
     penalties = serializers.DictField(child=serializers.DictField(child=serializers.IntegerField()))
 
 
@@ -57,7 +56,6 @@ def _scenario_data(scenario: Scenario, *, turns: bool) -> dict:
         "rules": {
             "lives": rules.lives,
             "reward": rules.reward,
-            "confidence_threshold": rules.confidence_threshold,
             "penalties": {
                 name: {"lives": rules.penalty(name).lives, "points": rules.penalty(name).points}
                 for name in PENALTY_TYPES

@@ -49,12 +49,6 @@ class Scenario(models.Model):
     reward = models.PositiveIntegerField(
         null=True, blank=True, help_text="Points per correct turn."
     )
-    confidence_threshold = models.FloatField(
-        null=True,
-        blank=True,
-        validators=[validate_open_fraction],
-        help_text="Confidence (0..1] at which a streamed answer finalises itself. Blank: inherit.",
-    )
     answer_similarity = models.FloatField(
         null=True,
         blank=True,

@@ -66,7 +66,6 @@ class Rules:
     """Effective rules for one turn of one scenario.
 
     reward: points added by a correct answer. lives: lives a session starts with.
-    confidence_threshold: 0..1, a streamed answer at or above it may finalise itself.
     answer_similarity: 0..100 rapidfuzz ratio needed to match an accepted answer.
     wrong_language_probability: 0..1 language probability that makes an answer wrong-language
     (the typed-answer judge's). audio_judging: the fair judge's thresholds the layers set
@@ -75,7 +74,6 @@ class Rules:
 
     reward: int
     lives: int
-    confidence_threshold: float
     answer_similarity: float
     wrong_language_probability: float
     penalties: Mapping[str, Penalty]
@@ -92,7 +90,6 @@ class ScenarioOverrides:
     difficulty: str = "normal"
     lives: int | None = None
     reward: int | None = None
-    confidence_threshold: float | None = None
     answer_similarity: float | None = None
     wrong_language_probability: float | None = None
     penalties: Mapping[str, Mapping[str, int | None]] | None = None
@@ -152,7 +149,6 @@ def rules_resolve(
         {
             "lives": scenario.lives,
             "reward": scenario.reward,
-            "confidence_threshold": scenario.confidence_threshold,
             "answer_similarity": scenario.answer_similarity,
             "wrong_language_probability": scenario.wrong_language_probability,
             "penalties": scenario.penalties,
@@ -170,7 +166,6 @@ def rules_resolve(
     return Rules(
         reward=int(merged["reward"]),
         lives=int(merged["lives"]),
-        confidence_threshold=float(merged["confidence_threshold"]),
         answer_similarity=float(merged["answer_similarity"]),
         wrong_language_probability=float(merged["wrong_language_probability"]),
         penalties=penalties,

@@ -14,7 +14,6 @@ def scenario_overrides(*, scenario: Scenario) -> ScenarioOverrides:
         difficulty=scenario.difficulty,
         lives=scenario.lives,
         reward=scenario.reward,
-        confidence_threshold=scenario.confidence_threshold,
         answer_similarity=scenario.answer_similarity,
         wrong_language_probability=scenario.wrong_language_probability,
         penalties=scenario.penalty_overrides(),

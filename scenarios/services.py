@@ -25,7 +25,6 @@ def scenario_upsert(*, spec: ScenarioSpec) -> Scenario:
     scenario.difficulty = spec.difficulty
     scenario.lives = spec.lives
     scenario.reward = spec.reward
-    scenario.confidence_threshold = spec.confidence_threshold
     scenario.answer_similarity = spec.answer_similarity
     scenario.wrong_language_probability = spec.wrong_language_probability
     scenario.typed_answers = spec.typed_answers
@@ -76,7 +75,6 @@ def scenario_spec_from_instance(*, scenario: Scenario) -> ScenarioSpec:
         difficulty=scenario.difficulty,
         lives=scenario.lives,
         reward=scenario.reward,
-        confidence_threshold=scenario.confidence_threshold,
         answer_similarity=scenario.answer_similarity,
         wrong_language_probability=scenario.wrong_language_probability,
         typed_answers=scenario.typed_answers,

@@ -28,7 +28,6 @@ _SCENARIO_KEYS = {
     "difficulty",
     "lives",
     "reward",
-    "confidence_threshold",
     "answer_similarity",
     "wrong_language_probability",
     "typed_answers",
@@ -38,6 +37,8 @@ _SCENARIO_KEYS = {
     "audio_judging",
     "turns",
 }
+# Read and ignored, so that files written before a field was retired still import.
+_RETIRED_KEYS = {"confidence_threshold"}
 _TURN_KEYS = {"prompt", "answers", "reward", "hint"}
 # The longest text each field may hold (the models' column sizes).
 MAX_LENGTHS = {"slug": 80, "title": 200, "hint": 300, "answer": 300}
@@ -62,7 +63,6 @@ class ScenarioSpec:
     description: str = ""
     lives: int | None = None
     reward: int | None = None
-    confidence_threshold: float | None = None
     answer_similarity: float | None = None
     wrong_language_probability: float | None = None
     typed_answers: bool = True
@@ -174,8 +174,21 @@ def spec_from_mapping(data: Any) -> ScenarioSpec:
     check = _Checker()
     if not isinstance(data, Mapping):
         raise SpecInvalid([SpecError("(file)", "must be a mapping of scenario fields")])
-    check.unknown_keys(data, _SCENARIO_KEYS, "")
+    check.unknown_keys(data, _SCENARIO_KEYS | _RETIRED_KEYS, "")
+    spec = ScenarioSpec(
+        **_identity_from(check, data),
+        **_overrides_from(check, data),
+        penalties=_penalties_from(check, data.get("penalties") or {}),
+        audio_judging=_audio_judging_from(check, data.get("audio_judging") or {}),
+        turns=_turns_from(check, data.get("turns")),
+    )
+    if check.errors:
+        raise SpecInvalid(check.errors)
+    return spec
 
+
+def _identity_from(check: _Checker, data: Mapping[str, Any]) -> dict[str, Any]:
+    """What the scenario is: slug, title, description, language and difficulty."""
     slug = check.text(data, "slug", "slug", required=True, max_length=MAX_LENGTHS["slug"])
     if slug and not SLUG_PATTERN.match(slug):
         check.fail("slug", "must be lowercase letters, digits and hyphens")
@@ -187,13 +200,45 @@ def spec_from_mapping(data: Any) -> ScenarioSpec:
     if difficulty not in DIFFICULTIES:
         check.fail("difficulty", f"must be one of {', '.join(DIFFICULTIES)}")
         difficulty = "normal"
+    return {
+        "slug": slug,
+        "title": title,
+        "description": check.text(data, "description", "description", required=False),
+        "language": language,
+        "difficulty": difficulty,
+    }
 
-    penalties: dict[str, dict[str, int | None]] = {}
-    raw_penalties = data.get("penalties") or {}
-    if not isinstance(raw_penalties, Mapping):
+
+def _overrides_from(check: _Checker, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The scenario's own rules and switches (None: inherit)."""
+    return {
+        "lives": check.integer(data, "lives", "lives", minimum=1),
+        "reward": check.integer(data, "reward", "reward", minimum=0),
+        "answer_similarity": check.fraction(
+            data, "answer_similarity", "answer_similarity", low=0.0, high=100.0, low_open=True
+        ),
+        "wrong_language_probability": check.fraction(
+            data,
+            "wrong_language_probability",
+            "wrong_language_probability",
+            low=0.0,
+            high=1.0,
+            low_open=True,
+        ),
+        "typed_answers": check.boolean(data, "typed_answers", "typed_answers", True),
+        "streaming_enabled": check.boolean(data, "streaming_enabled", "streaming_enabled", True),
+        "reveal_after": check.integer(data, "reveal_after", "reveal_after", minimum=1)
+        or DEFAULT_REVEAL_AFTER,
+    }
+
+
+def _penalties_from(check: _Checker, raw: Any) -> dict[str, dict[str, int | None]]:
+    """Each penalty type's lives and points; a type with neither set is left out."""
+    if not isinstance(raw, Mapping):
         check.fail("penalties", "must be a mapping of penalty types")
-        raw_penalties = {}
-    for name, costs in raw_penalties.items():
+        return {}
+    penalties: dict[str, dict[str, int | None]] = {}
+    for name, costs in raw.items():
         path = f"penalties.{name}"
         if name not in PENALTY_TYPES:
             check.fail(path, f"must be one of {', '.join(PENALTY_TYPES)}")
@@ -208,46 +253,31 @@ def spec_from_mapping(data: Any) -> ScenarioSpec:
         }
         if any(value is not None for value in values.values()):
             penalties[name] = values
+    return penalties
 
-    raw_audio = data.get("audio_judging") or {}
-    audio_problems = audio_judging_problems(raw_audio)
-    for key, message in audio_problems:
+
+def _audio_judging_from(check: _Checker, raw: Any) -> dict[str, float]:
+    problems = audio_judging_problems(raw)
+    for key, message in problems:
         check.fail(f"audio_judging.{key}" if key else "audio_judging", message)
-    audio_judging = (
-        {key: float(value) for key, value in raw_audio.items()} if not audio_problems else {}
-    )
+    return {} if problems else {key: float(value) for key, value in raw.items()}
 
-    turns: list[TurnSpec] = []
-    raw_turns = data.get("turns")
-    if not isinstance(raw_turns, list) or not raw_turns:
+
+def _turns_from(check: _Checker, raw: Any) -> tuple[TurnSpec, ...]:
+    if not isinstance(raw, list) or not raw:
         check.fail("turns", "must be a non-empty list of turns")
-        raw_turns = []
-    for index, raw_turn in enumerate(raw_turns):
+        return ()
+    turns: list[TurnSpec] = []
+    for index, raw_turn in enumerate(raw):
         path = f"turns[{index}]"
         if not isinstance(raw_turn, Mapping):
             check.fail(path, "must be a mapping with prompt and answers")
             continue
         check.unknown_keys(raw_turn, _TURN_KEYS, f"{path}.")
-        prompt = check.text(raw_turn, "prompt", f"{path}.prompt", required=True)
-        answers = raw_turn.get("answers")
-        if not isinstance(answers, list) or not answers:
-            check.fail(f"{path}.answers", "must list at least one accepted answer")
-            answers = []
-        cleaned: list[str] = []
-        for answer_index, answer in enumerate(answers):
-            if not isinstance(answer, str) or not answer.strip():
-                check.fail(f"{path}.answers[{answer_index}]", "must be a non-empty string")
-            elif len(answer.strip()) > MAX_LENGTHS["answer"]:
-                check.fail(
-                    f"{path}.answers[{answer_index}]",
-                    f"must be at most {MAX_LENGTHS['answer']} characters",
-                )
-            else:
-                cleaned.append(answer.strip())
         turns.append(
             TurnSpec(
-                prompt=prompt,
-                answers=tuple(cleaned),
+                prompt=check.text(raw_turn, "prompt", f"{path}.prompt", required=True),
+                answers=_answers_from(check, raw_turn.get("answers"), f"{path}.answers"),
                 reward=check.integer(raw_turn, "reward", f"{path}.reward", minimum=0),
                 hint=check.text(
                     raw_turn,
@@ -258,40 +288,23 @@ def spec_from_mapping(data: Any) -> ScenarioSpec:
                 ),
             )
         )
+    return tuple(turns)
 
-    spec = ScenarioSpec(
-        slug=slug,
-        title=title,
-        description=check.text(data, "description", "description", required=False),
-        language=language,
-        difficulty=difficulty,
-        lives=check.integer(data, "lives", "lives", minimum=1),
-        reward=check.integer(data, "reward", "reward", minimum=0),
-        confidence_threshold=check.fraction(
-            data, "confidence_threshold", "confidence_threshold", low=0.0, high=1.0, low_open=True
-        ),
-        answer_similarity=check.fraction(
-            data, "answer_similarity", "answer_similarity", low=0.0, high=100.0, low_open=True
-        ),
-        wrong_language_probability=check.fraction(
-            data,
-            "wrong_language_probability",
-            "wrong_language_probability",
-            low=0.0,
-            high=1.0,
-            low_open=True,
-        ),
-        typed_answers=check.boolean(data, "typed_answers", "typed_answers", True),
-        streaming_enabled=check.boolean(data, "streaming_enabled", "streaming_enabled", True),
-        reveal_after=check.integer(data, "reveal_after", "reveal_after", minimum=1)
-        or DEFAULT_REVEAL_AFTER,
-        penalties=penalties,
-        audio_judging=audio_judging,
-        turns=tuple(turns),
-    )
-    if check.errors:
-        raise SpecInvalid(check.errors)
-    return spec
+
+def _answers_from(check: _Checker, raw: Any, path: str) -> tuple[str, ...]:
+    """A turn's accepted answers, stripped; at least one."""
+    if not isinstance(raw, list) or not raw:
+        check.fail(path, "must list at least one accepted answer")
+        return ()
+    cleaned: list[str] = []
+    for index, answer in enumerate(raw):
+        if not isinstance(answer, str) or not answer.strip():
+            check.fail(f"{path}[{index}]", "must be a non-empty string")
+        elif len(answer.strip()) > MAX_LENGTHS["answer"]:
+            check.fail(f"{path}[{index}]", f"must be at most {MAX_LENGTHS['answer']} characters")
+        else:
+            cleaned.append(answer.strip())
+    return tuple(cleaned)
 
 
 def spec_to_mapping(spec: ScenarioSpec) -> dict[str, Any]:
@@ -306,7 +319,6 @@ def spec_to_mapping(spec: ScenarioSpec) -> dict[str, Any]:
         "description": spec.description or None,
         "lives": spec.lives,
         "reward": spec.reward,
-        "confidence_threshold": spec.confidence_threshold,
         "answer_similarity": spec.answer_similarity,
         "wrong_language_probability": spec.wrong_language_probability,
     }

@@ -149,7 +149,6 @@ SPECTACULAR_SETTINGS = {
 PARLEY_RULES: dict[str, Any] = {
     "reward": 10,
     "lives": 3,
-    "confidence_threshold": 0.8,
     "penalties": {
         "wrong_language": {"lives": 1, "points": 0},
         "incorrect_answer": {"lives": 1, "points": 0},

@@ -130,7 +130,6 @@ class StreamingSession:
                 seq=seq,
                 standing=standing,
                 turn=context.turn,
-                confidence_threshold=context.confidence_threshold,
                 status=context.status,
                 mode=context.mode,
                 resumed=message.session is not None,

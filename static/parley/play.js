@@ -5,12 +5,15 @@
 // recorded, then POSTed to /api/sessions/<id>/attempts/. Live mode falls back to time-stop
 // when the server says so (`fallback: "http"`) or the socket keeps failing, keeping the
 // answer in flight; it comes back once a spoken answer is judged again (speech recognition
-// is back) or, after network trouble, on a backoff. A reload resumes the session.
+// is back) or, after network trouble, on a backoff. A reload resumes the session. Which
+// mode the game is in, and what each change of mode asks for, is modes.js's (pure); `Game`
+// feeds it inputs and carries out its commands.
 
 import { Api, ApiError } from "./api.js";
 import { tidyTranscript } from "./clarity.js";
 import { Hud } from "./hud.js";
 import { Microphone, SAMPLE_RATE } from "./microphone.js";
+import { initialModes, modeLabel, recordsTakes, step, streams } from "./modes.js";
 import { SpeechEndDetector, VOICE_RMS, rmsOf } from "./speech-end.js";
 import { StreamClient, backoffDelay, streamUrl } from "./stream.js";
 import { encodeWav } from "./wav.js";
@@ -20,7 +23,6 @@ const csrfToken = document.querySelector('meta[name="csrf-token"]').content;
 const scenario = config.scenario;
 const MAX_ANSWER_MS = 30000;
 const DEBUG_REFRESH_MS = 500;
-const MODE_LABELS = { streaming: "Live", time_stop: "Time-stop" };
 // An answer that changes nothing (no heart lost, the turn stays) asks for another try.
 const RESET_MESSAGES = {
   no_speech: "I didn't hear anything — try again.",
@@ -127,9 +129,7 @@ class Game {
     this.api = new Api({ urls: config.urls, placeholder: config.placeholder, csrfToken });
     this.mic = new Microphone({ workletUrl: config.urls.worklet });
     this.mic.onChunk = (chunk) => this.captured(chunk);
-    this.mode = null; // "streaming" or "time_stop"
-    this.fellBack = false;
-    this.fallbackCause = null; // "asr", "network" or "off" while live mode is paused
+    this.modes = initialModes({ streamingAllowed: scenario.streaming }); // modes.js
     this.session = null;
     this.status = "new";
     this.lives = scenario.lives;
@@ -142,18 +142,14 @@ class Game {
     this.encoder = null; // live webm mode
     this.take = null; // time-stop answer in progress
     this.sessionCreated = null; // the time-stop session being created
-    this.resyncing = false; // resuming on purpose after a typed answer
-    this.resuming = false; // continuing a session after a reload
     this.unjudged = []; // live: the chunks since the last judged event (the answer in flight)
     this.lastAnswer = []; // the learner's last answer, for "Hear my answer" (never uploaded again)
     this.pendingAnswer = null; // a spoken answer waiting for speech recognition to come back
     this.retries = 0;
     this.retryTimer = null;
-    this.liveTries = 0;
     this.liveTimer = null;
     this.revealed = null; // the accepted answer the server showed on this turn
     this.voice = undefined; // undefined: not known yet; null: none for the language
-    this.liveStats = { returns: 0 };
     this.bindControls();
     this.hud.hearts(scenario.lives, scenario.lives);
     this.hud.progress(0, scenario.turnCount);
@@ -202,35 +198,76 @@ class Game {
       if (button) button.disabled = true;
     }
     const choice = document.querySelector('input[name="mode"]:checked')?.value;
-    this.mode = scenario.streaming && choice === "streaming" ? "streaming" : "time_stop";
     if (resume) {
-      this.resuming = true;
       this.lastSeq = resume.last_seq || 0;
       this.begin(resume);
       if (resume.reveal) this.showReveal(resume.reveal);
     }
     this.hud.setPhase("playing");
+    let canRecord = true;
     try {
       await this.mic.prepare(); // AudioContext + worklet, before the device opens
-    } catch (error) {
-      this.mode = "time_stop"; // typed answers may still work
+    } catch {
+      canRecord = false; // time-stop: typed answers may still work
       this.hud.feedback("This browser cannot record audio here.", "bad");
     }
-    this.hud.setMode(MODE_LABELS[this.mode]);
-    if (this.mode === "streaming") {
-      this.hud.feedback(resume ? "Welcome back — reconnecting…" : "Connecting…");
-      this.openStream();
-      if (await this.openMic()) this.setRecording(true);
-    } else if (resume) {
-      try {
-        this.judged(await this.api.getSession(this.session), { quiet: true });
-        this.hud.feedback(`Welcome back — press Speak and answer in ${scenario.languageName}.`);
-        this.speakPrompt();
-      } catch (error) {
-        this.apiFailed(error);
-      }
-    } else {
-      await this.startTimeStop();
+    await this.dispatch({ type: "start", live: canRecord && choice === "streaming", resume: Boolean(resume) });
+  }
+
+  // --- modes (modes.js decides; this carries out its commands) -------------------------
+  async dispatch(input) {
+    const before = this.modes;
+    const { state, commands } = step(before, input);
+    this.modes = state;
+    if (state.mode !== before.mode && modeLabel(state)) this.hud.setMode(modeLabel(state));
+    for (const command of commands) await this.perform(command);
+  }
+
+  async perform(command) {
+    switch (command.type) {
+      case "goLive":
+        this.hud.feedback(command.resume ? "Welcome back — reconnecting…" : "Connecting…");
+        this.openStream();
+        if (await this.openMic()) this.setRecording(true);
+        break;
+      case "startTimeStop":
+        await this.startTimeStop();
+        break;
+      case "resumeTimeStop":
+        await this.resumeTimeStop();
+        break;
+      case "greet":
+        this.greet(command);
+        break;
+      case "keepAnswer":
+        await this.keepAnswer(command.cause);
+        break;
+      case "scheduleLiveTry":
+        clearTimeout(this.liveTimer);
+        if (this.status === "active") this.liveTimer = setTimeout(() => this.liveDue(), command.delayMs);
+        break;
+      case "tryLive":
+        clearTimeout(this.liveTimer);
+        this.openStream(); // resumes this session; `ready` brings live mode back
+        break;
+      case "dropStream":
+        this.stream = null;
+        break;
+      case "deferLive": // an answer is on its way over time-stop: let it be judged there first
+        this.stream.close();
+        this.stream = null;
+        break;
+      case "liveBack":
+        this.take = null;
+        if (this.mic.isOpen && this.status === "active") this.setRecording(true);
+        this.hud.feedback("Live mode is back — just speak.", "good");
+        break;
+      case "resync":
+        this.unjudged = [];
+        this.stream.resync();
+        break;
+      default:
+        throw new Error(`unknown command ${command.type}`);
     }
   }
 
@@ -261,6 +298,16 @@ class Game {
     });
     if (this.session) this.stream.resume(this.session, this.lastSeq);
     else this.stream.start(scenario.slug);
+  }
+
+  async resumeTimeStop() {
+    try {
+      this.judged(await this.api.getSession(this.session), { quiet: true });
+      this.hud.feedback(`Welcome back — press Speak and answer in ${scenario.languageName}.`);
+      this.speakPrompt();
+    } catch (error) {
+      this.apiFailed(error);
+    }
   }
 
   async startTimeStop() {
@@ -298,14 +345,14 @@ class Game {
 
   async startAnswer() {
     if (!(await this.openMic())) return;
-    if (this.mode === "time_stop") this.take = new AnswerTake(this.mic);
+    if (recordsTakes(this.modes)) this.take = new AnswerTake(this.mic);
     else if (this.mic.kind === "webm") this.stream.resync(); // a new connection, a new container
     this.setRecording(true);
   }
 
   stopAnswer() {
     this.setRecording(false);
-    if (this.mode === "streaming") {
+    if (streams(this.modes)) {
       this.stream.stopAnswer();
       this.hud.feedback("Judging your answer…");
     } else {
@@ -315,7 +362,7 @@ class Game {
 
   setRecording(on) {
     this.recording = on;
-    if (this.mode === "streaming" && this.mic.kind === "webm") {
+    if (streams(this.modes) && this.mic.kind === "webm") {
       // One webm container per connection: the encoder (re)starts when the stream is ready.
       this.encoder?.stop();
       const ready = on && this.stream?.ready;
@@ -323,14 +370,14 @@ class Game {
     }
     const label = on ? "■ Stop" : "● Speak";
     this.hud.recording(on, label);
-    if (on) this.hud.feedback(this.mode === "streaming" ? "Listening…" : "Recording… stop when you are done.");
+    if (on) this.hud.feedback(streams(this.modes) ? "Listening…" : "Recording… stop when you are done.");
     this.updateControls();
   }
 
   captured(chunk) {
     this.hud.micLevel(chunk.rms);
     if (!this.recording || this.speakingPrompt) return;
-    if (this.mode === "streaming") {
+    if (streams(this.modes)) {
       this.unjudged.push(chunk.pcm);
       if (this.unjudged.length > MAX_UNJUDGED_CHUNKS) this.unjudged.shift();
       this.stream.sendAudio(chunk.pcm);
@@ -353,7 +400,7 @@ class Game {
     const take = this.take;
     this.take = null;
     if (!take || take.isEmpty || (take.kind === "pcm" && !take.heardSpeech)) {
-      if (take && this.mode === "time_stop") this.hud.feedback(RESET_MESSAGES.no_speech);
+      if (take && recordsTakes(this.modes)) this.hud.feedback(RESET_MESSAGES.no_speech);
       return;
     }
     if (take.kind === "pcm") this.lastAnswer = spokenPart(take.chunks);
@@ -373,7 +420,7 @@ class Game {
       const result = await this.api.answerSpoken(this.session, audio);
       this.clearPending();
       this.judged(result);
-      if (this.fallbackCause === "asr" || this.fallbackCause === "network") this.tryLiveAgain();
+      this.liveDue({ judged: true });
     } catch (error) {
       const retryable =
         (error instanceof ApiError && RETRYABLE_HTTP.has(error.status)) || error instanceof TypeError;
@@ -422,11 +469,7 @@ class Game {
       this.clearPending(); // a typed answer replaces the spoken one still waiting
       this.judged(result);
       // The stream's view of the session is now stale: resume to refresh it.
-      if (this.mode === "streaming" && this.status === "active") {
-        this.resyncing = true;
-        this.unjudged = [];
-        this.stream.resync();
-      }
+      if (this.status === "active") await this.dispatch({ type: "typedJudged" });
     } catch (error) {
       this.apiFailed(error);
     } finally {
@@ -464,25 +507,26 @@ class Game {
     }
   }
 
-  streamReady(event) {
+  async streamReady(event) {
     const first = this.status === "new";
     if (first) this.begin(event);
     else this.hud.standing(event);
-    if (this.mode !== "streaming") {
-      this.liveReturned();
-    } else if (this.resyncing) {
-      this.resyncing = false;
-    } else if (this.resuming) {
-      this.resuming = false;
+    const answerInFlight = Boolean(this.take?.heardSpeech || this.pendingAnswer);
+    await this.dispatch({ type: "ready", first, resumed: Boolean(event.resumed), answerInFlight });
+    if (this.recording && this.mic.kind === "webm") this.setRecording(true);
+  }
+
+  // The stream is ready: say so (modes.js's `greet` command).
+  greet({ how, first }) {
+    if (how === "welcomeBack") {
       this.hud.feedback("Welcome back — carry on where you left off.", "good");
       this.speakPrompt();
-    } else if (event.resumed) {
+    } else if (how === "reconnected") {
       this.hud.feedback("Reconnected — carry on.");
     } else if (this.recording) {
       this.hud.feedback("Listening…");
       if (first) this.speakPrompt();
     }
-    if (this.recording && this.mic.kind === "webm") this.setRecording(true);
   }
 
   // A judged live answer: keep its spoken part for "Hear my answer".
@@ -507,24 +551,20 @@ class Game {
     }
   }
 
-  async fallBack(reason, event) {
-    if (this.mode === "time_stop") {
-      this.liveFailed(reason, event); // a try at bringing live mode back did not work
-      return;
-    }
+  // The stream gave up (the server's `fallback: "http"`, or a socket that keeps failing).
+  fallBack(reason, event) {
+    return this.dispatch({ type: "fallback", reason, code: event?.code, retryable: Boolean(event?.retryable) });
+  }
+
+  // Live mode paused: the answer being spoken goes on into a time-stop recording, and is sent
+  // at once if it was over already.
+  async keepAnswer(cause) {
     const unjudged = this.mic.kind === "pcm" ? this.takeUnjudged() : [];
     this.encoder?.stop();
     this.encoder = null;
     this.lastSeq = Math.max(this.lastSeq, this.stream?.lastSeq || 0);
-    this.mode = "time_stop";
-    this.fellBack = true;
-    this.fallbackCause = reason === "network" ? "network" : event?.code === "streaming_unavailable" ? "off" : "asr";
-    this.hud.setMode(`${MODE_LABELS.time_stop} (live mode paused)`);
     if (!this.session) await this.startTimeStop();
     if (this.status !== "active") return;
-    if (this.fallbackCause === "network") this.scheduleLiveTry();
-    // Keep the answer being spoken: it goes on into a time-stop recording, and is sent at
-    // once if it was over already.
     if (this.recording || unjudged.length) {
       this.take = new AnswerTake(this.mic, unjudged);
       if (!this.recording) this.setRecording(true);
@@ -533,45 +573,14 @@ class Game {
         return;
       }
     }
-    this.hud.feedback(FALLBACK_MESSAGES[this.fallbackCause], "info");
+    this.hud.feedback(FALLBACK_MESSAGES[cause], "info");
   }
 
-  // --- live mode coming back ----------------------------------------------------------
-  scheduleLiveTry() {
-    clearTimeout(this.liveTimer);
-    const delay = Math.min(60000, 10000 * 2 ** this.liveTries);
-    this.liveTries += 1;
-    this.liveTimer = setTimeout(() => this.tryLiveAgain(), delay);
-  }
-
-  tryLiveAgain() {
-    if (!scenario.streaming || this.mode !== "time_stop" || this.status !== "active") return;
-    if (this.stream && !this.stream.finished) return; // a try under way
-    clearTimeout(this.liveTimer);
-    this.openStream(); // resumes this session; `ready` brings live mode back
-  }
-
-  liveReturned() {
-    if (this.take?.heardSpeech || this.pendingAnswer) {
-      // An answer is on its way over time-stop: let it be judged there first.
-      this.stream.close();
-      this.stream = null;
-      this.scheduleLiveTry();
-      return;
-    }
-    this.take = null;
-    this.mode = "streaming";
-    this.fallbackCause = null;
-    this.liveTries = 0;
-    this.liveStats.returns += 1;
-    this.hud.setMode(MODE_LABELS.streaming);
-    if (this.mic.isOpen && this.status === "active") this.setRecording(true);
-    this.hud.feedback("Live mode is back — just speak.", "good");
-  }
-
-  liveFailed(reason, event) {
-    this.stream = null;
-    if (reason === "network" || event?.retryable) this.scheduleLiveTry();
+  // Time to try live mode again: the timer, or a spoken answer judged (`judged`).
+  liveDue({ judged = false } = {}) {
+    if (this.status !== "active") return;
+    const tryUnderWay = Boolean(this.stream && !this.stream.finished);
+    return this.dispatch({ type: "liveDue", judged, tryUnderWay });
   }
 
   // --- judgements (both modes) --------------------------------------------------------
@@ -613,6 +622,7 @@ class Game {
   }
 
   finish(result) {
+    this.dispatch({ type: "finish" });
     this.recording = false;
     this.take = null;
     this.clearPending();
@@ -735,11 +745,11 @@ class Game {
   }
 
   retryTurn() {
-    if (this.mode === "streaming") {
+    if (streams(this.modes)) {
       this.unjudged = [];
       this.stream.resetAnswer();
     } else if (this.recording) this.take = new AnswerTake(this.mic);
-    if (this.mode === "time_stop") this.hud.feedback(RESET_MESSAGES.asked);
+    if (recordsTakes(this.modes)) this.hud.feedback(RESET_MESSAGES.asked);
     this.hud.clearHeard();
   }
 
@@ -761,10 +771,10 @@ class Game {
   // --- debugging ----------------------------------------------------------------------
   stats() {
     return {
-      mode: this.mode,
-      fellBack: this.fellBack,
-      fallbackCause: this.fallbackCause,
-      liveReturns: this.liveStats.returns,
+      mode: this.modes.mode,
+      fellBack: this.modes.fellBack,
+      fallbackCause: this.modes.cause,
+      liveReturns: this.modes.liveReturns,
       pendingAnswer: Boolean(this.pendingAnswer),
       session: this.session,
       status: this.status,
@@ -779,7 +789,7 @@ class Game {
   showDebug() {
     const { stream, mic } = this.stats();
     this.hud.debug({
-      state: stream?.state ?? this.mode ?? "–",
+      state: stream?.state ?? this.modes.mode,
       rtt: stream?.rttMs != null ? `${stream.rttMs} ms` : "–",
       reconnects: stream?.reconnects ?? 0,
       resumes: stream?.resumes ?? 0,

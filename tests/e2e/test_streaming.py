@@ -33,7 +33,6 @@ FRENCH = {
 def cafe(make_scenario):
     return make_scenario(
         slug="cafe-e2e",
-        confidence_threshold=0.2,  # espeak-ng speech scores low; real voices score higher
         turns=[
             {"prompt": "Bonjour !", "answers": [FRENCH["turn0"][0]], "reward": 15},
             {"prompt": "Sur place ou à emporter ?", "answers": [FRENCH["turn1"][0]]},

@@ -13,7 +13,6 @@ from scenarios.rules import Penalty, Rules
 RULES = Rules(
     reward=10,
     lives=3,
-    confidence_threshold=0.8,
     answer_similarity=85,
     wrong_language_probability=0.6,
     penalties={

@@ -199,7 +199,6 @@ def answer_clips(speech_clip: Callable[..., Path]) -> dict[str, np.ndarray]:
 def fault_scenario_data() -> dict[str, Any]:
     return {
         "slug": "cafe-faults",
-        "confidence_threshold": 0.2,  # espeak-ng speech scores low
         "lives": 5,
         "turns": [
             {"prompt": "Bonjour !", "answers": ["Je voudrais un café, s'il vous plaît"]},

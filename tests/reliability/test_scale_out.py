@@ -34,7 +34,6 @@ def two_apps(live_app_factory) -> tuple[str, str]:
 def cafe(make_scenario):
     return make_scenario(
         slug="cafe-scale",
-        confidence_threshold=0.2,  # espeak-ng speech scores low
         turns=[
             {"prompt": "Bonjour !", "answers": [FRENCH["turn0"][0]], "reward": 15},
             {"prompt": "Sur place ou à emporter ?", "answers": [FRENCH["turn1"][0]]},

@@ -24,7 +24,6 @@ CHANGE = "admin:scenarios_scenario_change"
 OVERRIDE_FIELDS = [
     "lives",
     "reward",
-    "confidence_threshold",
     "answer_similarity",
     "wrong_language_probability",
     "wrong_language_lives",
@@ -201,7 +200,7 @@ def test_add_creates_the_scenario_with_turns_answers_and_overrides(admin_client:
         add_form(
             lives="4",
             reward="12",
-            confidence_threshold="0.7",
+            answer_similarity="70",
             wrong_language_lives="2",
             incorrect_answer_points="3",
             typed_answers=None,
@@ -217,8 +216,8 @@ def test_add_creates_the_scenario_with_turns_answers_and_overrides(admin_client:
         "normal",
     )
     assert (scenario.typed_answers, scenario.streaming_enabled) == (False, True)
-    assert (scenario.lives, scenario.reward, scenario.confidence_threshold) == (4, 12, 0.7)
-    assert (scenario.answer_similarity, scenario.wrong_language_probability) == (None, None)
+    assert (scenario.lives, scenario.reward, scenario.answer_similarity) == (4, 12, 70.0)
+    assert scenario.wrong_language_probability is None
     assert (scenario.wrong_language_lives, scenario.wrong_language_points) == (2, None)
     assert (scenario.incorrect_answer_lives, scenario.incorrect_answer_points) == (None, 3)
     first, second = scenario.turns.order_by("order")
@@ -338,8 +337,12 @@ def test_save_logs_a_change_message(
 
 INVALID = [
     pytest.param({"lives": "0"}, "form", "lives", id="lives-0"),
-    pytest.param({"confidence_threshold": "0"}, "form", "confidence_threshold", id="conf-0"),
-    pytest.param({"confidence_threshold": "1.5"}, "form", "confidence_threshold", id="conf-1.5"),
+    pytest.param(
+        {"wrong_language_probability": "1.5"},
+        "form",
+        "wrong_language_probability",
+        id="wrong-language-probability-1.5",
+    ),
     pytest.param(
         {"wrong_language_probability": "0"},
         "form",

@@ -150,7 +150,7 @@ def test_updating_a_file_changes_the_scenario_in_place(write: Callable[..., Path
 def test_clearing_an_override_in_the_file_clears_it_in_the_database(
     write: Callable[..., Path],
 ):
-    path = write("cafe.yaml", scenario_data(confidence_threshold=0.6))
+    path = write("cafe.yaml", scenario_data(answer_similarity=60.0))
     assert run("import_scenarios", path).error is None
 
     data = scenario_data()
@@ -160,7 +160,7 @@ def test_clearing_an_override_in_the_file_clears_it_in_the_database(
     assert run("import_scenarios", path).error is None
 
     scenario = Scenario.objects.get()
-    assert (scenario.lives, scenario.confidence_threshold) == (None, None)
+    assert (scenario.lives, scenario.answer_similarity) == (None, None)
     assert scenario.turns.get(order=0).reward is None
 
 
@@ -364,7 +364,6 @@ def test_export_then_import_into_a_clean_database_round_trips(
         difficulty="hard",
         lives=2,
         reward=7,
-        confidence_threshold=0.65,
         answer_similarity=77.5,
         wrong_language_probability=0.55,
         typed_answers=False,

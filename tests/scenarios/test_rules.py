@@ -28,7 +28,6 @@ from scenarios.selectors import scenario_rules_get
 DEFAULTS: dict[str, Any] = {
     "reward": 10,
     "lives": 3,
-    "confidence_threshold": 0.8,
     "penalties": {
         "wrong_language": {"lives": 1, "points": 0},
         "incorrect_answer": {"lives": 1, "points": 0},
@@ -37,7 +36,7 @@ DEFAULTS: dict[str, Any] = {
         "easy": {
             "lives": 5,
             "reward": 5,
-            "confidence_threshold": 0.7,
+            "answer_similarity": 80.0,
             "penalties": {"wrong_language": {"lives": 0}},
         },
         "normal": {},
@@ -56,7 +55,6 @@ def rules(
     *,
     reward: int = 10,
     lives: int = 3,
-    confidence_threshold: float = 0.8,
     answer_similarity: float = 85.0,
     wrong_language_probability: float = 0.6,
     wrong_language: tuple[int, int] = (1, 0),
@@ -66,7 +64,6 @@ def rules(
     return Rules(
         reward=reward,
         lives=lives,
-        confidence_threshold=confidence_threshold,
         answer_similarity=answer_similarity,
         wrong_language_probability=wrong_language_probability,
         penalties={
@@ -80,7 +77,7 @@ HARD: dict[str, Any] = {"wrong_language": (2, 0), "incorrect_answer": (1, 5)}
 EASY: dict[str, Any] = {
     "lives": 5,
     "reward": 5,
-    "confidence_threshold": 0.7,
+    "answer_similarity": 80.0,
     "wrong_language": (0, 0),
 }
 
@@ -111,16 +108,10 @@ CASES = [
         id="scenario-reward-zero-is-not-inherit",
     ),
     pytest.param(
-        ScenarioOverrides(confidence_threshold=0.5),
+        ScenarioOverrides(difficulty="easy", answer_similarity=95.0),
         None,
-        rules(confidence_threshold=0.5),
-        id="scenario-confidence-threshold",
-    ),
-    pytest.param(
-        ScenarioOverrides(difficulty="easy", confidence_threshold=0.95),
-        None,
-        rules(**{**EASY, "confidence_threshold": 0.95}),
-        id="scenario-confidence-over-difficulty",
+        rules(**{**EASY, "answer_similarity": 95.0}),
+        id="scenario-similarity-over-difficulty",
     ),
     pytest.param(
         ScenarioOverrides(answer_similarity=70.0),
@@ -196,7 +187,6 @@ CASES = [
             difficulty="hard",
             lives=None,
             reward=None,
-            confidence_threshold=None,
             answer_similarity=None,
             wrong_language_probability=None,
             penalties=None,
@@ -295,12 +285,11 @@ def test_rules_are_frozen_with_one_penalty_per_type():
 
 def test_resolved_values_have_the_documented_types():
     resolved = rules_resolve(
-        defaults={**DEFAULTS, "confidence_threshold": 1},
+        defaults=DEFAULTS,
         judging_defaults={"answer_similarity": 90, "wrong_language_probability": 1},
         scenario=ScenarioOverrides(),
     )
 
-    assert isinstance(resolved.confidence_threshold, float)
     assert isinstance(resolved.answer_similarity, float)
     assert isinstance(resolved.wrong_language_probability, float)
     assert isinstance(resolved.lives, int)
@@ -331,7 +320,7 @@ def test_settings_normal_difficulty_is_the_global_layer():
         assert resolved.penalty(name) == Penalty(
             lives=global_penalties[name]["lives"], points=global_penalties[name]["points"]
         )
-    assert resolved.confidence_threshold == settings.PARLEY_RULES["confidence_threshold"]
+    assert resolved.answer_similarity == settings.PARLEY_JUDGING["answer_similarity"]
 
 
 def test_selector_passes_every_scenario_override_and_the_turn_reward():
@@ -340,7 +329,6 @@ def test_selector_passes_every_scenario_override_and_the_turn_reward():
         difficulty="hard",
         lives=6,
         reward=30,
-        confidence_threshold=0.55,
         answer_similarity=72.5,
         wrong_language_probability=0.75,
         wrong_language_points=4,
@@ -353,7 +341,6 @@ def test_selector_passes_every_scenario_override_and_the_turn_reward():
     assert resolved == Rules(
         reward=45,
         lives=6,
-        confidence_threshold=0.55,
         answer_similarity=72.5,
         wrong_language_probability=0.75,
         penalties={

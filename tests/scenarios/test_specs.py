@@ -29,7 +29,6 @@ FULL: dict[str, Any] = {
     "difficulty": "hard",
     "lives": 4,
     "reward": 12,
-    "confidence_threshold": 0.75,
     "answer_similarity": 90.0,
     "wrong_language_probability": 0.7,
     "typed_answers": False,
@@ -76,7 +75,6 @@ def test_full_mapping_builds_the_spec():
         difficulty="hard",
         lives=4,
         reward=12,
-        confidence_threshold=0.75,
         answer_similarity=90.0,
         wrong_language_probability=0.7,
         typed_answers=False,
@@ -101,7 +99,7 @@ def test_minimal_mapping_inherits_everything():
     spec = spec_from_mapping(MINIMAL)
 
     assert spec.difficulty == "normal"
-    assert (spec.lives, spec.reward, spec.confidence_threshold) == (None, None, None)
+    assert (spec.lives, spec.reward) == (None, None)
     assert (spec.answer_similarity, spec.wrong_language_probability) == (None, None)
     assert (spec.typed_answers, spec.streaming_enabled) == (True, True)
     assert spec.penalties == {}
@@ -122,8 +120,7 @@ def test_text_is_stripped():
 @pytest.mark.parametrize(
     ("key", "value"),
     [
-        ("confidence_threshold", 1),
-        ("confidence_threshold", 0.01),
+        ("wrong_language_probability", 0.01),
         ("wrong_language_probability", 1.0),
         ("answer_similarity", 100),
         ("lives", 1),
@@ -247,9 +244,16 @@ ERROR_CASES = [
     pytest.param(setting("lives", 2.5), ["lives"], id="lives-fraction"),
     pytest.param(setting("lives", True), ["lives"], id="lives-bool"),
     pytest.param(setting("reward", -1), ["reward"], id="reward-negative"),
-    pytest.param(setting("confidence_threshold", 0), ["confidence_threshold"], id="conf-zero"),
-    pytest.param(setting("confidence_threshold", 1.5), ["confidence_threshold"], id="conf-1.5"),
-    pytest.param(setting("confidence_threshold", "high"), ["confidence_threshold"], id="conf-str"),
+    pytest.param(
+        setting("wrong_language_probability", 1.5),
+        ["wrong_language_probability"],
+        id="wrong-language-probability-1.5",
+    ),
+    pytest.param(
+        setting("wrong_language_probability", "high"),
+        ["wrong_language_probability"],
+        id="wrong-language-probability-str",
+    ),
     pytest.param(setting("answer_similarity", 0), ["answer_similarity"], id="similarity-zero"),
     pytest.param(setting("answer_similarity", 101), ["answer_similarity"], id="similarity-101"),
     pytest.param(
@@ -343,14 +347,14 @@ def test_a_file_that_is_not_a_mapping_is_one_file_level_error(data: Any):
 
 
 def test_error_messages_say_what_is_wrong():
-    data = scenario_data(lives=0, confidence_threshold=1.5, language="ja")
+    data = scenario_data(lives=0, wrong_language_probability=1.5, language="ja")
 
     with pytest.raises(SpecInvalid) as caught:
         spec_from_mapping(data)
 
     messages = {error.field: error.message for error in caught.value.errors}
     assert messages["lives"] == "must be at least 1"
-    assert messages["confidence_threshold"] == "must be in (0, 1]"
+    assert messages["wrong_language_probability"] == "must be in (0, 1]"
     assert "fr" in messages["language"]
     assert "es" in messages["language"]
     assert "lives: must be at least 1" in str(caught.value)
@@ -362,7 +366,7 @@ def test_all_errors_of_one_mapping_are_reported_together():
         language="xx",
         difficulty="insane",
         lives=0,
-        confidence_threshold=0,
+        wrong_language_probability=0,
         penalties={"wrong_language": {"lives": -1}, "bogus": {}},
         titel="typo",
     )
@@ -381,7 +385,7 @@ def test_all_errors_of_one_mapping_are_reported_together():
             "language",
             "difficulty",
             "lives",
-            "confidence_threshold",
+            "wrong_language_probability",
             "penalties.wrong_language.lives",
             "penalties.bogus",
             "titel",
@@ -393,8 +397,14 @@ def test_all_errors_of_one_mapping_are_reported_together():
         assert f"{field}: " in str(caught.value)
 
 
-@pytest.mark.parametrize(
-    "key", ["confidence_threshold", "answer_similarity", "wrong_language_probability"]
-)
+@pytest.mark.parametrize("key", ["answer_similarity", "wrong_language_probability"])
 def test_nan_thresholds_are_rejected(key: str):
     assert fields_of(scenario_data(**{key: math.nan})) == [key]
+
+
+def test_a_retired_key_is_read_and_ignored():
+    """Files exported before `confidence_threshold` was retired still import, to the same spec."""
+    spec = spec_from_mapping({**MINIMAL, "confidence_threshold": 0.8})
+
+    assert spec == spec_from_mapping(MINIMAL)
+    assert "confidence_threshold" not in spec_to_mapping(spec)

@@ -38,7 +38,6 @@ def twice(make_scenario) -> Scenario:
     return make_scenario(
         slug="twice-web",
         title="Coffee, twice (web)",
-        confidence_threshold=0.5,
         penalties={"incorrect_answer": {"lives": 1, "points": 4}},
         turns=[
             {"prompt": PROMPT0, "answers": [TURN0[0]], "hint": "Ask for a coffee.", "reward": 15},

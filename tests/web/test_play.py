@@ -31,7 +31,6 @@ def cafe(make_scenario) -> Scenario:
     return make_scenario(
         slug="cafe-web",
         title="Coffee in Paris (web)",
-        confidence_threshold=0.5,
         turns=[
             {
                 "prompt": "Bonjour ! Qu'est-ce que je vous sers ?",
