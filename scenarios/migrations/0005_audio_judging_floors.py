@@ -20,7 +20,7 @@ def keep_floors(apps: Any, schema_editor: Any) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("scenarios", "0003_scenario_reveal_after"),
+        ("scenarios", "0004_remove_scenario_confidence_threshold"),
     ]
 
     operations = [
