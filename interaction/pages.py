@@ -107,9 +107,7 @@ def settings_page(request: HttpRequest) -> HttpResponse:
         messages.success(request, "Your languages are saved.")
         return redirect("settings-page")
     defaults = [language_name(code) for code in settings.PARLEY_JUDGING["other_languages"]]
-    return render(
-        request, "parley/settings.html", {"form": form, "default_languages": defaults}
-    )
+    return render(request, "parley/settings.html", {"form": form, "default_languages": defaults})
 
 
 def scenario_list_page(request: HttpRequest) -> HttpResponse:

@@ -148,10 +148,8 @@ def learner_for_token_get(*, key: str) -> User | None:
 
 def learner_languages_get(*, learner: Any) -> tuple[str, ...]:
     """The languages a learner named (empty when none: then the global default applies)."""
-    stored = (
-        LearnerProfile.objects.filter(user=learner).values_list("other_languages", flat=True).first()
-    )
-    return tuple(stored or ())
+    profiles = LearnerProfile.objects.filter(user=learner)
+    return tuple(profiles.values_list("other_languages", flat=True).first() or ())
 
 
 def learner_other_languages_get(*, learner: Any) -> tuple[str, ...]:

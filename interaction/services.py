@@ -93,9 +93,7 @@ class AttemptResult:
     """The closest accepted answer, once the learner may see it (`turn_reveal_get`)."""
 
 
-def learner_register(
-    *, username: str, password: str, other_languages: Sequence[str] = ()
-) -> User:
+def learner_register(*, username: str, password: str, other_languages: Sequence[str] = ()) -> User:
     """Create a learner with a password that passes the validators; refuse a taken name.
 
     other_languages: the languages the learner speaks besides the one they learn (codes

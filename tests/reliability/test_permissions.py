@@ -2,7 +2,8 @@
 
 Data-driven from the URL conf: every pattern outside the admin needs a row in ENDPOINTS (a new
 endpoint without one fails `test_every_endpoint_has_a_row`; "<name> <METHOD>" rows check more
-methods of the same URL); the admin is covered model by model from its registry. The socket: anonymous is refused, B cannot resume A's session.
+methods of the same URL); the admin is covered model by model from its registry. The socket:
+anonymous is refused, B cannot resume A's session.
 """
 
 from __future__ import annotations
