@@ -159,8 +159,9 @@ class AttemptAdmin(_AttemptLabels, ReadOnlyAdmin):
 
 class LearnerProfileForm(forms.ModelForm):
     other_languages = OtherLanguagesField(
+        label="Other languages",
         help_text="Spoken answers are suspected of exactly these; none ticked: the global "
-        "default (PARLEY_JUDGING['other_languages'])."
+        "default (PARLEY_JUDGING['other_languages']).",
     )
 
     class Meta:

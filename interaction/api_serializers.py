@@ -9,7 +9,7 @@ from __future__ import annotations
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
-from interaction.languages import LEARNER_LANGUAGES
+from interaction.languages import LEARNER_LANGUAGES, MAX_LEARNER_LANGUAGES
 from interaction.vocabulary import PENALISED_OUTCOMES, Outcome
 
 PENALTY_CHOICES = [
@@ -17,9 +17,9 @@ PENALTY_CHOICES = [
 ]
 OTHER_LANGUAGES_HELP = (
     "The languages the learner speaks besides the one they learn (ISO 639-1 codes Parley "
-    "supports; repeats are dropped): a spoken answer in one of them is a wrong-language "
-    "answer. Empty: none named, and the server's default languages (English out of the box) "
-    "are suspected."
+    f"supports, at most {MAX_LEARNER_LANGUAGES}; repeats are dropped): a spoken answer in one "
+    "of them is a wrong-language answer. Empty: none named, and the server's default "
+    "languages (English out of the box) are suspected."
 )
 OTHER_LANGUAGES_SCHEMA = {
     "type": "array",

@@ -7,7 +7,12 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 from django.contrib.auth.forms import UserCreationForm
 
-from interaction.languages import language_choices
+from interaction.languages import (
+    MAX_LEARNER_LANGUAGES,
+    LanguagesInvalid,
+    language_choices,
+    other_languages_clean,
+)
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -18,8 +23,8 @@ else:  # Django's form classes are not subscriptable at run time
 
 OTHER_LANGUAGES_LABEL = "Languages you speak"
 OTHER_LANGUAGES_HELP = (
-    "Besides the one you are learning. An answer spoken in one of these is caught as the "
-    "wrong language."
+    f"Besides the one you are learning; up to {MAX_LEARNER_LANGUAGES}. An answer spoken in one "
+    "of these is caught as the wrong language."
 )
 
 
@@ -32,6 +37,13 @@ class OtherLanguagesField(forms.MultipleChoiceField):
         kwargs.setdefault("label", OTHER_LANGUAGES_LABEL)
         kwargs.setdefault("help_text", OTHER_LANGUAGES_HELP)
         super().__init__(choices=language_choices, required=False, **kwargs)
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        try:
+            other_languages_clean(value)  # the services' own check (how many)
+        except LanguagesInvalid as invalid:
+            raise forms.ValidationError(str(invalid), code="invalid_languages") from invalid
 
 
 class SignupForm(_UserCreationForm):

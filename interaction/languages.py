@@ -17,6 +17,10 @@ from scenarios.specs import SUPPORTED_LANGUAGES
 
 LEARNER_LANGUAGES: tuple[str, ...] = SUPPORTED_LANGUAGES
 """The ISO 639-1 codes a learner may name: the languages Parley has scenarios and a judge for."""
+MAX_LEARNER_LANGUAGES = 4
+"""The most languages a learner may name. The ASR server decodes every answer once per
+suspected language and takes at most 4 (`asr.server.options.MAX_OTHER_LANGUAGES`), so any
+more would silently go unsuspected."""
 
 
 class LanguagesInvalid(ValueError):
@@ -38,7 +42,8 @@ def language_choices() -> list[tuple[str, str]]:
 
 def other_languages_clean(value: object) -> tuple[str, ...]:
     """A learner's languages as stored: supported codes, lower case, each once, in the order
-    given. Anything else (not a list, a code Parley does not support) is `LanguagesInvalid`.
+    given, at most `MAX_LEARNER_LANGUAGES`. Anything else (not a list, a code Parley does not
+    support, too many) is `LanguagesInvalid`.
     An empty list is valid: the learner named none, so the global default applies."""
     if isinstance(value, str | bytes) or not isinstance(value, Sequence):
         raise LanguagesInvalid('Expected a list of language codes, e.g. ["es", "en"].')
@@ -55,7 +60,10 @@ def other_languages_clean(value: object) -> tuple[str, ...]:
             f"Parley does not support {', '.join(unsupported[:5])}; "
             f"the languages it supports are {', '.join(LEARNER_LANGUAGES)}."
         )
-    return tuple(dict.fromkeys(codes))
+    languages = tuple(dict.fromkeys(codes))
+    if len(languages) > MAX_LEARNER_LANGUAGES:
+        raise LanguagesInvalid(f"Choose at most {MAX_LEARNER_LANGUAGES} languages.")
+    return languages
 
 
 def accept_language_codes(

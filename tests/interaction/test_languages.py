@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from interaction.asr.server.options import MAX_OTHER_LANGUAGES
 from interaction.languages import (
     LEARNER_LANGUAGES,
+    MAX_LEARNER_LANGUAGES,
     LanguagesInvalid,
     accept_language_codes,
     language_choices,
@@ -21,7 +23,7 @@ from interaction.languages import (
         (["es", "en", "es"], ("es", "en")),  # repeats dropped, the order kept
         ([" DE ", "de"], ("de",)),
         (("it", "pt", "nl", "fr"), ("it", "pt", "nl", "fr")),
-        (list(LEARNER_LANGUAGES) * 3, LEARNER_LANGUAGES),
+        (["fr", "es", "de", "en"] * 3, ("fr", "es", "de", "en")),
     ],
 )
 def test_supported_codes_are_stored_once_each(given: list[str], stored: tuple[str, ...]) -> None:
@@ -52,6 +54,12 @@ def test_an_unsupported_code_is_refused_by_name(given: list[object], named: str)
 def test_anything_but_a_list_is_refused(given: object) -> None:
     with pytest.raises(LanguagesInvalid, match="Expected a list"):
         other_languages_clean(given)
+
+
+def test_more_languages_than_the_asr_server_suspects_are_refused() -> None:
+    assert MAX_LEARNER_LANGUAGES == MAX_OTHER_LANGUAGES  # none would go unsuspected
+    with pytest.raises(LanguagesInvalid, match=f"at most {MAX_LEARNER_LANGUAGES} languages"):
+        other_languages_clean(LEARNER_LANGUAGES[: MAX_LEARNER_LANGUAGES + 1])
 
 
 def test_a_long_unsupported_value_is_cut_short_in_the_message() -> None:

@@ -121,9 +121,20 @@ class TestSettingsPage:
         assert LearnerProfile.objects.get(user=learner).other_languages == []
         assert learner_other_languages_get(learner=learner) == ("en",)
 
-    def test_an_unsupported_language_changes_nothing(self, browser: Client, learner: Any) -> None:
+    @pytest.mark.parametrize(
+        ("ticked", "reason"),
+        [
+            (["klingon"], "klingon is not one of the available choices"),
+            (["es", "en", "de", "it", "pt"], "Choose at most 4 languages."),
+        ],
+    )
+    def test_a_refused_choice_changes_nothing(
+        self, browser: Client, learner: Any, ticked: list[str], reason: str
+    ) -> None:
         learner_languages_set(learner=learner, other_languages=["de"])
-        response = browser.post("/settings/", {"other_languages": ["klingon"]})
+        response = browser.post("/settings/", {"other_languages": ticked})
         assert response.status_code == 200
-        assert 'role="alert"' in response.content.decode()
+        page = response.content.decode()
+        assert 'role="alert"' in page
+        assert reason in page
         assert LearnerProfile.objects.get(user=learner).other_languages == ["de"]
