@@ -20,6 +20,7 @@ from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
+from django.views.decorators.vary import vary_on_headers
 
 from interaction.forms import LanguagesForm, SignupForm
 from interaction.languages import accept_language_codes, language_name
@@ -66,6 +67,7 @@ _SIGNUP_FIELDS = {
 
 
 @require_http_methods(["GET", "POST"])
+@vary_on_headers("Accept-Language")
 def signup(request: HttpRequest) -> HttpResponse:
     """Django's user creation form and the languages the learner speaks, ticked at first
     from the browser's `Accept-Language` (the languages it names that Parley supports)."""

@@ -51,6 +51,7 @@ class TestSignUp:
         headers = {"Accept-Language": accept_language} if accept_language else {}
         response = Client().get("/signup/", headers=headers)
         assert response.status_code == 200
+        assert "Accept-Language" in response["Vary"]  # a cache keeps one page per header
         assert set(ticked(response.content.decode())) == preselected
 
     def test_the_ticked_languages_are_stored(self) -> None:
