@@ -198,3 +198,42 @@ async def test_streaming_without_named_languages_suspects_the_global_default(
     verdict = events[-1]
     assert verdict["type"] in {"penalty", "final", "reset"}, events
     assert not (verdict["type"] == "penalty" and verdict["penalty"]["type"] == "wrong_language")
+
+
+# --- the real recogniser -----------------------------------------------------------------------
+
+
+@pytest.mark.asr
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("named", "wrong_language"),
+    [(["es"], True), ([], False)],  # none named: the default (English) is the target here
+)
+def test_the_real_server_catches_spanish_in_an_english_scenario_for_a_spanish_speaker(
+    learner_client: APIClient,
+    learner: Any,
+    english_scenario: Any,
+    asr_server: str,
+    speech_clip: Any,
+    settings,
+    named: list[str],
+    wrong_language: bool,
+) -> None:
+    settings.ASR_SERVERS = [asr_server]
+    learner_languages_set(learner=learner, other_languages=named)
+    session = learner_client.post("/api/sessions/", {"scenario": "coffee-en"}, format="json")
+    clip = speech_clip(SPANISH, "es", speed=140)
+    upload = io.BytesIO(clip.read_bytes())
+    upload.name = "answer.wav"
+
+    result = learner_client.post(
+        f"/api/sessions/{session.json()['id']}/attempts/", {"audio": upload}, format="multipart"
+    ).json()
+
+    evidence = Attempt.objects.get().evidence
+    assert evidence["other_languages"] == named  # what the evidence pass was asked about
+    if wrong_language:
+        assert result["outcome"] == "wrong_language", result
+        assert result["penalty"]["detected_language"] == "es"
+    else:
+        assert result["outcome"] != "wrong_language", result
