@@ -14,6 +14,8 @@ from interaction.languages import LEARNER_LANGUAGES
 from interaction.models import LearnerProfile
 from interaction.selectors import learner_other_languages_get
 from interaction.services import learner_languages_set
+from tests.web.conftest import screenshot
+from tests.web.test_learner import PHONE, no_horizontal_scroll
 
 pytestmark = pytest.mark.django_db
 
@@ -139,3 +141,39 @@ class TestSettingsPage:
         assert 'role="alert"' in page
         assert reason in page
         assert LearnerProfile.objects.get(user=learner).other_languages == ["de"]
+
+
+# --- in Chromium --------------------------------------------------------------------------------
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_a_spanish_browser_signs_up_as_a_spanish_speaker_and_adds_english_on_a_phone(
+    browser_with_mic: Any, live_app: str, silence_clip: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    page = browser_with_mic(silence_clip(1.0), locale="es-MX", **PHONE)
+    page.goto(f"{live_app}/signup/")
+    expect(page.get_by_label("Spanish")).to_be_checked()  # from the browser's Accept-Language
+    expect(page.get_by_label("English")).not_to_be_checked()
+    no_horizontal_scroll(page)
+    screenshot(page, "signup-languages")
+    page.fill("#id_username", "lola")
+    page.fill("#id_password1", "a-long-Passphrase-9")
+    page.fill("#id_password2", "a-long-Passphrase-9")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_app}/")
+    learner = get_user_model().objects.get(username="lola")
+    assert learner_other_languages_get(learner=learner) == ("es",)
+
+    page.get_by_role("link", name="Settings").click()
+    page.wait_for_url(f"{live_app}/settings/")
+    expect(page.get_by_label("Spanish")).to_be_checked()
+    page.get_by_label("English").check()
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_contain_text("Your languages are saved.")
+    no_horizontal_scroll(page)
+    assert not page.errors, page.errors
+    screenshot(page, "settings-saved")
+    assert set(learner_other_languages_get(learner=learner)) == {"es", "en"}
