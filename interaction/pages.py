@@ -102,7 +102,7 @@ def settings_page(request: HttpRequest) -> HttpResponse:
         initial={"other_languages": list(learner_languages_get(learner=request.user))},
     )
     if request.method == "POST" and form.is_valid():
-        # The form's choices are the service's languages: it cannot refuse what passed here.
+        # The form validated with the service's own check: the service cannot refuse this.
         learner_languages_set(
             learner=request.user, other_languages=form.cleaned_data["other_languages"]
         )
