@@ -4,13 +4,20 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from interaction.api import AttemptCreateApi, RegisterApi, SessionDetailApi, SessionListCreateApi
+from interaction.api import (
+    AttemptCreateApi,
+    MeApi,
+    RegisterApi,
+    SessionDetailApi,
+    SessionListCreateApi,
+)
 from interaction.auth import TokenLoginApi
 from scenarios.api import ScenarioDetailApi, ScenarioListApi
 
 api_patterns = [
     path("api/auth/register/", RegisterApi.as_view(), name="auth-register"),
     path("api/auth/token/", TokenLoginApi.as_view(), name="auth-token"),
+    path("api/me/", MeApi.as_view(), name="me"),
     path("api/scenarios/", ScenarioListApi.as_view(), name="scenario-list"),
     path("api/scenarios/<slug:slug>/", ScenarioDetailApi.as_view(), name="scenario-detail"),
     path("api/sessions/", SessionListCreateApi.as_view(), name="session-list"),

@@ -1,16 +1,20 @@
 """Read-only admin of stored sessions for analysts and content designers: nothing is edited.
+Learners' languages are the exception: editable, saved through `learner_languages_set`.
 
 Labels are for people: scenario titles, learner names, turns counted from 1, language names.
 """
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
+from interaction.forms import OtherLanguagesField
+from interaction.languages import language_name
 from interaction.models import Attempt, LearnerProfile, ScoreEvent, Session
-from interaction.pages import language_name
+from interaction.services import learner_languages_set
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -153,11 +157,35 @@ class AttemptAdmin(_AttemptLabels, ReadOnlyAdmin):
         )
 
 
+class LearnerProfileForm(forms.ModelForm):
+    other_languages = OtherLanguagesField(
+        label="Other languages",
+        help_text="Spoken answers are suspected of exactly these; none ticked: the global "
+        "default (PARLEY_JUDGING['other_languages']).",
+    )
+
+    class Meta:
+        model = LearnerProfile
+        fields = ["user", "other_languages"]
+
+
 @admin.register(LearnerProfile)
 class LearnerProfileAdmin(admin.ModelAdmin):
+    form = LearnerProfileForm
     list_display = ["user", "languages"]
     search_fields = ["user__username"]
+    autocomplete_fields = ["user"]
 
     @admin.display(description="Other languages")
     def languages(self, profile: LearnerProfile) -> str:
         return ", ".join(language_name(code) for code in profile.other_languages) or "defaults"
+
+    def get_readonly_fields(self, request, obj=None) -> tuple[str, ...]:
+        return ("user",) if obj is not None else ()
+
+    def save_model(self, request, obj: LearnerProfile, form, change: bool) -> None:
+        """Through the service, as the API and the settings page save (one validation)."""
+        saved = learner_languages_set(
+            learner=obj.user, other_languages=form.cleaned_data["other_languages"]
+        )
+        obj.pk, obj.other_languages = saved.pk, saved.other_languages

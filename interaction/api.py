@@ -1,4 +1,5 @@
-"""Time-stop API: start a session, answer turns (typed or spoken), review the session.
+"""Time-stop API: start a session, answer turns (typed or spoken), review the session; the
+learner's account (register, `me`).
 
 Thin views: parse with an input serializer, call one service, reply with the shared payload.
 """
@@ -11,12 +12,19 @@ from typing import Any
 
 from django.conf import settings
 from django.http import Http404
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+    inline_serializer,
+)
 from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils import html
 from rest_framework.views import APIView
 
 from interaction.api_errors import (
@@ -26,17 +34,22 @@ from interaction.api_errors import (
     UnsupportedMediaType,
 )
 from interaction.api_serializers import (
+    OTHER_LANGUAGES_HELP,
+    OTHER_LANGUAGES_SCHEMA,
     AttemptOutputSerializer,
+    LearnerOutputSerializer,
     SessionDetailOutputSerializer,
     SessionOutputSerializer,
 )
 from interaction.asr.audio import AudioError
 from interaction.asr.types import AsrBusy, AsrError
 from interaction.auth import AttemptThrottle, SessionStartThrottle, SignupThrottle
+from interaction.languages import LanguagesInvalid, other_languages_clean
 from interaction.models import Session
 from interaction.presenters import attempt_payload, session_data
 from interaction.scoring import SessionNotActive
 from interaction.selectors import (
+    learner_languages_get,
     session_get_for_learner,
     session_list_for_learner,
     session_turn_due_get,
@@ -48,6 +61,7 @@ from interaction.services import (
     TypedAnswersNotAllowed,
     answer_from_text,
     attempt_record,
+    learner_languages_set,
     learner_register,
     learner_token_create,
     session_start,
@@ -226,14 +240,41 @@ _AUDIO_ERRORS = {
 }
 
 
+@extend_schema_field(OTHER_LANGUAGES_SCHEMA)
+class OtherLanguagesField(serializers.Field):
+    """A learner's languages, validated by `languages.other_languages_clean` (the services'
+    own check): a list of supported codes, deduplicated."""
+
+    def get_value(self, dictionary: Any) -> Any:
+        if html.is_html_input(dictionary):  # a form body: the field's key repeated
+            return (
+                dictionary.getlist(self.field_name)
+                if self.field_name in dictionary
+                else serializers.empty
+            )
+        return dictionary.get(self.field_name, serializers.empty)
+
+    def to_internal_value(self, data: Any) -> list[str]:
+        try:
+            return list(other_languages_clean(data))
+        except LanguagesInvalid as invalid:
+            raise serializers.ValidationError(str(invalid)) from invalid
+
+    def to_representation(self, value: Any) -> list[str]:
+        return list(value)
+
+
 class RegisterApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
     throttle_classes = [SignupThrottle]
 
+    # Named: every view's nested InputSerializer would otherwise share one schema component.
+    @extend_schema_serializer(component_name="RegisterInput")
     class InputSerializer(serializers.Serializer):
         username = serializers.RegexField(r"^[\w.@+-]{3,150}$")
         password = serializers.CharField(write_only=True, max_length=128)
+        other_languages = OtherLanguagesField(required=False, help_text=OTHER_LANGUAGES_HELP)
 
     @extend_schema(
         request=InputSerializer,
@@ -250,6 +291,7 @@ class RegisterApi(APIView):
             learner = learner_register(
                 username=payload.validated_data["username"],
                 password=payload.validated_data["password"],
+                other_languages=payload.validated_data.get("other_languages", ()),
             )
         except RegistrationRefused as refused:
             raise exceptions.ValidationError({refused.field: refused.messages}) from refused
@@ -257,3 +299,37 @@ class RegisterApi(APIView):
         return Response(
             {"token": token.key, "username": learner.get_username()}, status=status.HTTP_201_CREATED
         )
+
+
+def _learner_data(learner: Any) -> dict[str, Any]:
+    return {
+        "username": learner.get_username(),
+        "other_languages": list(learner_languages_get(learner=learner)),
+    }
+
+
+class MeApi(APIView):
+    """The signed-in learner: their name and the languages they speak besides the one they
+    learn (the languages a spoken answer is suspected of; none named: the global default)."""
+
+    @extend_schema_serializer(component_name="LearnerInput")
+    class InputSerializer(serializers.Serializer):
+        other_languages = OtherLanguagesField(required=False, help_text=OTHER_LANGUAGES_HELP)
+
+    @extend_schema(responses={200: LearnerOutputSerializer}, operation_id="me_retrieve")
+    def get(self, request: Request) -> Response:
+        return Response(LearnerOutputSerializer(_learner_data(request.user)).data)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: LearnerOutputSerializer, 400: ERRORS[400], 401: ERRORS[401]},
+        operation_id="me_update",
+    )
+    def patch(self, request: Request) -> Response:
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        if "other_languages" in payload.validated_data:
+            learner_languages_set(
+                learner=request.user, other_languages=payload.validated_data["other_languages"]
+            )
+        return Response(LearnerOutputSerializer(_learner_data(request.user)).data)

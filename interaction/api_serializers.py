@@ -9,11 +9,22 @@ from __future__ import annotations
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
+from interaction.languages import LEARNER_LANGUAGES, MAX_LEARNER_LANGUAGES
 from interaction.vocabulary import PENALISED_OUTCOMES, Outcome
 
 PENALTY_CHOICES = [
     (value, label) for value, label in Outcome.choices() if value in PENALISED_OUTCOMES
 ]
+OTHER_LANGUAGES_HELP = (
+    "The languages the learner speaks besides the one they learn (ISO 639-1 codes Parley "
+    f"supports, at most {MAX_LEARNER_LANGUAGES}; repeats are dropped): a spoken answer in one "
+    "of them is a wrong-language answer. Empty: none named, and the server's default "
+    "languages (English out of the box) are suspected."
+)
+OTHER_LANGUAGES_SCHEMA = {
+    "type": "array",
+    "items": {"type": "string", "enum": list(LEARNER_LANGUAGES)},
+}
 
 
 class TurnOutputSerializer(serializers.Serializer):
@@ -121,3 +132,10 @@ class AttemptOutputSerializer(serializers.Serializer):
     lives_total = serializers.IntegerField()
     turn = TurnOutputSerializer(allow_null=True)
     status = serializers.CharField()
+
+
+class LearnerOutputSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    other_languages = serializers.ListField(
+        child=serializers.CharField(), help_text=OTHER_LANGUAGES_HELP
+    )

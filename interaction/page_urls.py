@@ -19,6 +19,7 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(next_page="/"), name="logout"),
+    path("settings/", pages.settings_page, name="settings-page"),
     path("play/<slug:slug>/", pages.play_page, name="play-page"),
     path(
         "sessions/<uuid:session_id>/review/",

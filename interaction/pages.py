@@ -1,4 +1,4 @@
-"""The learner's pages: sign up, scenario list, play, review.
+"""The learner's pages: sign up, settings, scenario list, play, review.
 
 Thin views: read through selectors, write through services, render a template.
 The play page is a shell: the game runs in static/parley/play.js against the time-stop API and
@@ -12,22 +12,24 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import UserCreationForm
-from django.contrib.auth.models import User
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
-from django.utils.translation import get_language_info
 from django.views.decorators.http import require_http_methods
+from django.views.decorators.vary import vary_on_headers
 
+from interaction.forms import LanguagesForm, SignupForm
+from interaction.languages import accept_language_codes, language_name
 from interaction.models import Attempt, Session
 from interaction.presenters import turn_payload
 from interaction.selectors import (
     BestResult,
     learner_best_results,
+    learner_languages_get,
     session_attempts_for_review,
     session_get_for_learner,
     session_list_for_learner,
@@ -35,7 +37,7 @@ from interaction.selectors import (
     session_turn_due_get,
     turn_reveal_get,
 )
-from interaction.services import RegistrationRefused, learner_register
+from interaction.services import RegistrationRefused, learner_languages_set, learner_register
 from interaction.vocabulary import Outcome
 from scenarios.models import Scenario
 from scenarios.selectors import scenario_get, scenario_list, scenario_rules_get
@@ -52,31 +54,36 @@ _DETACHED = re.compile(r"(\w)\s+(['’])(?=\w)")
 _PLACEHOLDER = "00000000-0000-0000-0000-000000000000"
 
 
-def language_name(code: str) -> str:
-    """English name of an ISO 639-1 code ("fr" → "French"); the code itself if unknown."""
-    try:
-        return get_language_info(code)["name"]
-    except KeyError:
-        return code
-
-
 def streaming_available(scenario: Scenario) -> bool:
     return bool(settings.STREAMING_ENABLED and scenario.streaming_enabled)
 
 
 # The sign-up form's field for each field a refused registration names.
-_SIGNUP_FIELDS = {"username": "username", "password": "password2"}
+_SIGNUP_FIELDS = {
+    "username": "username",
+    "password": "password2",
+    "other_languages": "other_languages",
+}
 
 
 @require_http_methods(["GET", "POST"])
+@vary_on_headers("Accept-Language")
 def signup(request: HttpRequest) -> HttpResponse:
+    """Django's user creation form and the languages the learner speaks, ticked at first
+    from the browser's `Accept-Language` (the languages it names that Parley supports)."""
     if request.user.is_authenticated:
         return redirect("scenario-list-page")
-    form: UserCreationForm[User] = UserCreationForm(request.POST or None)
+    browser_languages = accept_language_codes(request.headers.get("Accept-Language", ""))
+    form = SignupForm(
+        request.POST if request.method == "POST" else None,
+        initial={"other_languages": list(browser_languages)},
+    )
     if request.method == "POST" and form.is_valid():
         try:
             user = learner_register(
-                username=form.cleaned_data["username"], password=form.cleaned_data["password1"]
+                username=form.cleaned_data["username"],
+                password=form.cleaned_data["password1"],
+                other_languages=form.cleaned_data["other_languages"],
             )
         except RegistrationRefused as refused:
             form.add_error(_SIGNUP_FIELDS[refused.field], list(refused.messages))
@@ -84,6 +91,25 @@ def signup(request: HttpRequest) -> HttpResponse:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             return redirect("scenario-list-page")
     return render(request, "registration/signup.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def settings_page(request: HttpRequest) -> HttpResponse:
+    """The learner's settings: the languages they speak, saved as the API saves them."""
+    form = LanguagesForm(
+        request.POST if request.method == "POST" else None,
+        initial={"other_languages": list(learner_languages_get(learner=request.user))},
+    )
+    if request.method == "POST" and form.is_valid():
+        # The form validated with the service's own check: the service cannot refuse this.
+        learner_languages_set(
+            learner=request.user, other_languages=form.cleaned_data["other_languages"]
+        )
+        messages.success(request, "Your languages are saved.")
+        return redirect("settings-page")
+    defaults = [language_name(code) for code in settings.PARLEY_JUDGING["other_languages"]]
+    return render(request, "parley/settings.html", {"form": form, "default_languages": defaults})
 
 
 def scenario_list_page(request: HttpRequest) -> HttpResponse:

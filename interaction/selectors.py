@@ -146,9 +146,16 @@ def learner_for_token_get(*, key: str) -> User | None:
     return token.user
 
 
+def learner_languages_get(*, learner: Any) -> tuple[str, ...]:
+    """The languages a learner named (empty when none: then the global default applies)."""
+    profiles = LearnerProfile.objects.filter(user=learner)
+    return tuple(profiles.values_list("other_languages", flat=True).first() or ())
+
+
 def learner_other_languages_get(*, learner: Any) -> tuple[str, ...]:
-    """The languages a learner may slip into: their setting, else the global default."""
-    profile = LearnerProfile.objects.filter(user=learner).first()
-    if profile and profile.other_languages:
-        return tuple(profile.other_languages)
-    return tuple(settings.PARLEY_JUDGING["other_languages"])
+    """The languages the judge suspects a learner's spoken answers of: the ones they named,
+    else (none named) the global default `PARLEY_JUDGING["other_languages"]`. The scenario's
+    own language is dropped where the suspects are used (any pair: an English target too)."""
+    return learner_languages_get(learner=learner) or tuple(
+        settings.PARLEY_JUDGING["other_languages"]
+    )

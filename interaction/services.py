@@ -28,7 +28,8 @@ from interaction.audio_evidence import AudioEvidence
 from interaction.audio_judging import AudioJudgingPolicy, AudioVerdict, judge_audio
 from interaction.judging import Evidence, Policy, Verdict, judge
 from interaction.language_text import text_language_probabilities
-from interaction.models import Attempt, ScoreEvent, Session
+from interaction.languages import LanguagesInvalid, other_languages_clean
+from interaction.models import Attempt, LearnerProfile, ScoreEvent, Session
 from interaction.scoring import Change, SessionNotActive, SessionState, score_apply
 from interaction.selectors import learner_other_languages_get, turn_reveal_get
 from interaction.vocabulary import PENALISED_OUTCOMES, Mode, Outcome, SessionStatus, Source
@@ -51,7 +52,8 @@ class TypedAnswersNotAllowed(Exception):
 
 
 class RegistrationRefused(Exception):
-    """A sign-up that cannot be made: `field` ("username" or "password") and why."""
+    """A sign-up that cannot be made: `field` ("username", "password" or "other_languages")
+    and why."""
 
     def __init__(self, field: str, messages: Sequence[str]) -> None:
         super().__init__(f"{field}: {' '.join(messages)}")
@@ -92,18 +94,44 @@ class AttemptResult:
     """The closest accepted answer, once the learner may see it (`turn_reveal_get`)."""
 
 
-def learner_register(*, username: str, password: str) -> User:
-    """Create a learner with a password that passes the validators; refuse a taken name."""
+def learner_register(*, username: str, password: str, other_languages: Sequence[str] = ()) -> User:
+    """Create a learner with a password that passes the validators; refuse a taken name.
+
+    other_languages: the languages the learner speaks besides the one they learn (codes
+    Parley supports, `languages.other_languages_clean`); none named: the global default.
+    """
     user_model = get_user_model()
+    try:
+        languages = other_languages_clean(other_languages)
+    except LanguagesInvalid as invalid:
+        raise RegistrationRefused("other_languages", [str(invalid)]) from invalid
     try:
         validate_password(password, user_model(username=username))
     except DjangoValidationError as weak:
         raise RegistrationRefused("password", weak.messages) from weak
     try:
         with transaction.atomic():
-            return user_model.objects.create_user(username=username, password=password)
+            learner = user_model.objects.create_user(username=username, password=password)
+            if languages:
+                LearnerProfile.objects.create(user=learner, other_languages=list(languages))
+            return learner
     except IntegrityError as taken:
         raise RegistrationRefused("username", ["This username is taken."]) from taken
+
+
+def learner_languages_set(*, learner: Any, other_languages: Sequence[str]) -> LearnerProfile:
+    """Store the languages `learner` speaks besides the one they learn: supported codes, each
+    once, in the order given (`languages.other_languages_clean`; else `LanguagesInvalid`).
+
+    The judge suspects a spoken answer of exactly these; an empty list means none named, and
+    the global default (`PARLEY_JUDGING["other_languages"]`) applies. The API, the settings
+    page and the admin all save through here.
+    """
+    languages = other_languages_clean(other_languages)
+    profile, _ = LearnerProfile.objects.update_or_create(
+        user=learner, defaults={"other_languages": list(languages)}
+    )
+    return profile
 
 
 def learner_token_create(*, learner: User) -> Token:

@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from interaction.pages import language_name
+from interaction.languages import language_name
 from scenarios.models import Scenario, Turn
 from scenarios.rules import PENALTY_TYPES
 from scenarios.selectors import scenario_rules_get

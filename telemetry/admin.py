@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from interaction.pages import language_name
+from interaction.languages import language_name
 from telemetry.disputes import DisputeRefused, dispute_accept, dispute_dismiss
 from telemetry.models import Dispute, StreamConnection, StreamSample
 

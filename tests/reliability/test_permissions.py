@@ -1,8 +1,9 @@
 """Who may do what: anonymous, learner A, learner B, staff, superuser × every endpoint.
 
 Data-driven from the URL conf: every pattern outside the admin needs a row in ENDPOINTS (a new
-endpoint without one fails `test_every_endpoint_has_a_row`); the admin is covered model by
-model from its registry. The socket: anonymous is refused, B cannot resume A's session.
+endpoint without one fails `test_every_endpoint_has_a_row`; "<name> <METHOD>" rows check more
+methods of the same URL); the admin is covered model by model from its registry. The socket:
+anonymous is refused, B cannot resume A's session.
 """
 
 from __future__ import annotations
@@ -84,6 +85,13 @@ ENDPOINTS: dict[str, Row] = {
         everyone(400),  # public; wrong credentials for everyone
         lambda role: {"username": "nobody", "password": "wrong"},
     ),
+    "me": Row("GET", lambda c: "/api/me/", signed_in(anonymous=401, others=200)),
+    "me PATCH": Row(
+        "PATCH",
+        lambda c: "/api/me/",
+        signed_in(anonymous=401, others=200),
+        lambda role: {"other_languages": ["es"]},
+    ),
     "scenario-list": Row("GET", lambda c: "/api/scenarios/", everyone(200)),
     "scenario-detail": Row("GET", lambda c: "/api/scenarios/cafe-test/", everyone(200)),
     "session-list": Row("GET", lambda c: "/api/sessions/", signed_in(anonymous=401, others=200)),
@@ -153,6 +161,13 @@ ENDPOINTS: dict[str, Row] = {
     "signup": Row("GET", lambda c: "/signup/", signed_in(anonymous=200, others=302)),
     "login": Row("GET", lambda c: "/login/", signed_in(anonymous=200, others=302)),
     "logout": Row("POST", lambda c: "/logout/", everyone(302)),
+    "settings-page": Row("GET", lambda c: "/settings/", signed_in(anonymous=LOGIN, others=200)),
+    "settings-page POST": Row(
+        "POST",
+        lambda c: "/settings/",
+        signed_in(anonymous=LOGIN, others=302),  # saved, back to the page
+        lambda role: {"other_languages": ["es"]},
+    ),
     "play-page": Row("GET", lambda c: "/play/cafe-test/", signed_in(anonymous=LOGIN, others=200)),
     "session-review-page": Row(
         "GET",
@@ -180,8 +195,9 @@ def url_patterns() -> Iterator[tuple[str, str | None, str]]:
 
 def test_every_endpoint_has_a_row() -> None:
     keys = {name or route for namespace, name, route in url_patterns() if namespace != "admin"}
-    assert keys - set(ENDPOINTS) == set(), "endpoints without a row in ENDPOINTS"
-    assert set(ENDPOINTS) - keys == set(), "rows for endpoints that no longer exist"
+    names = {row.split(" ")[0] for row in ENDPOINTS}
+    assert keys - names == set(), "endpoints without a row in ENDPOINTS"
+    assert names - keys == set(), "rows for endpoints that no longer exist"
 
 
 def test_every_pattern_outside_the_admin_is_checked_by_name() -> None:
@@ -228,7 +244,9 @@ def test_permission_matrix(name: str, role: str, world: dict[str, Any]) -> None:
     if row.method == "GET":
         response = client.get(path)
     elif path.startswith("/api/"):
-        response = client.post(path, json.dumps(body or {}), content_type="application/json")
+        response = client.generic(
+            row.method, path, json.dumps(body or {}), content_type="application/json"
+        )
     else:
         response = client.post(path, body or {})
     expected = row.expected[role]
