@@ -24,7 +24,8 @@
 answer T); `near_miss` (target L, T with one content word changed: the clip is a
 one-word-wrong answer); `another_sentence` (target L, another speaker's transcript);
 `wrong_language` (a target M ≠ L with an accepted answer in M from the demo scenarios, for
-a learner whose languages include L); and, for every sixth recording, `garbled` (the
+a learner whose languages include L); `translated` for the Asterisk voices (target M, the
+same prompt's text in M: `translated_set`); and, for every sixth recording, `garbled` (the
 recording played backwards, its own text as the answer: speech no one can make out, where
 only `unclear` is fair). The evidence pass runs once per clip and target with
 every case's answers and **every** other supported language; a case's evidence is then
@@ -600,6 +601,38 @@ def garbled_set(clips: Sequence[Clip]) -> tuple[list[Clip], list[Case]]:
     return out_clips, out_cases
 
 
+def asterisk_script(language: str) -> dict[str, str]:
+    """A package's script: prompt name → text."""
+    root = fetch_asterisk(language)
+    script = next(root.rglob(f"core-sounds-{language}.txt.gz"))
+    with gzip.open(script, "rt", encoding="utf-8-sig") as lines:
+        return {
+            name.strip(): " ".join(text.split())
+            for name, sep, text in (line.partition(":") for line in lines)
+            if sep and not name.startswith(";")
+        }
+
+
+def translated_set(clips: Sequence[Clip]) -> list[Case]:
+    """The Asterisk packages are parallel: the same prompt, recorded in each language. So a
+    recording in L, judged in a scenario of M whose accepted answer is that prompt's M
+    text, is the hardest wrong-language answer: the learner said the right thing in their own
+    language, and a decoder forced to M translates it into the accepted answer."""
+    scripts = {lang: asterisk_script(lang) for lang in ("en", "fr")}
+    cases = []
+    for clip in clips:
+        if not clip.source.startswith("asterisk-"):
+            continue
+        name = clip.id.split("-", 2)[2]
+        target = "fr" if clip.language == "en" else "en"
+        text = scripts[target].get(name, "")
+        if text and "[" not in text and "<" not in text:
+            cases.append(
+                _case(clip, "translated", "wrong_language", target, (text,), (clip.language,))
+            )
+    return cases
+
+
 SYNTHETIC = REPO / "var" / "bench" / "realistic"
 
 
@@ -790,9 +823,10 @@ def load(speechocean: Path) -> tuple[list[Clip], list[Case]]:
     clips = all_clips(speechocean)
     cases = build_cases(clips)
     garbled_clips, garbled_cases = garbled_set(clips)
+    translated_cases = translated_set(clips)
     synthetic_clips, synthetic_cases = synthetic_set()
     clips += garbled_clips + synthetic_clips
-    cases += garbled_cases + synthetic_cases
+    cases += garbled_cases + translated_cases + synthetic_cases
     CASES.parent.mkdir(parents=True, exist_ok=True)
     CASES.write_text(
         json.dumps([asdict(case) for case in cases], ensure_ascii=False, indent=0) + "\n"
@@ -802,7 +836,7 @@ def load(speechocean: Path) -> tuple[list[Clip], list[Case]]:
 
 def main(argv: Iterable[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=("cases", "evidence", "fit", "report"))
+    parser.add_argument("command", choices=("cases", "evidence", "fit", "report", "ablation"))
     parser.add_argument("--speechocean", type=Path, default=SPEECHOCEAN)
     parser.add_argument("--limit", type=int, default=None)
     args = parser.parse_args(list(argv) if argv is not None else None)

@@ -29,12 +29,13 @@ from bench.realvoice import Case, Clip, case_payloads, stable_hash
 MODEL_FILE = REPO / "interaction" / "judge_model.json"
 REPORT = RESULTS / "realvoice_report.md"
 REPORT_JSON = RESULTS / "realvoice_report.json"
-CLASSES = ("correct", "near_miss", "another_sentence", "wrong_language")
+CLASSES = ("correct", "near_miss", "another_sentence", "wrong_language", "translated")
 OUTCOME_OF = {
     "correct": "correct",
     "near_miss": "incorrect_answer",
     "another_sentence": "incorrect_answer",
     "wrong_language": "wrong_language",
+    "translated": "wrong_language",
 }
 OUTCOMES = ("correct", "incorrect_answer", "wrong_language")
 PENALTIES = ("incorrect_answer", "wrong_language")
@@ -219,20 +220,8 @@ def fit(clips: Sequence[Clip], cases: Sequence[Case]) -> None:
         if r.case.expected in ("unclear", "no_speech") and not r.payload.get("no_speech")
     ]
     print(f"fitting on {len(rows)} cases; {len(doubt)} where only unclear is fair")
-    x, y = matrix(rows, names)
-    mean, scale = standardise(x)
-    w, b = fit_softmax((x - mean) / scale, y, class_weights(y))
-    # the floors: out-of-fold predictions of the fitted rows, the full model's on the others
-    x_doubt = np.array([[r.features.get(name, 0.0) for name in names] for r in doubt])
-    p = np.vstack(
-        [
-            out_of_fold(rows, names),
-            outcome_probabilities(softmax((x_doubt - mean) / scale @ w + b)),
-        ]
-    )
-    outcomes = [OUTCOMES.index(OUTCOME_OF[row.case.kind]) for row in rows]
-    floors, rates = choose_floors(p, np.array(outcomes + [DOUBT] * len(doubt)))
-    print("floors", floors, {k: round(v, 4) for k, v in rates.items()})
+    fitted = fitted_judge(rows, doubt, names)
+    print("floors", fitted.floors, {k: round(v, 4) for k, v in fitted.rates.items()})
     model = {
         "version": 1,
         "fitted": dt.datetime.now(dt.UTC).date().isoformat(),
@@ -241,14 +230,14 @@ def fit(clips: Sequence[Clip], cases: Sequence[Case]) -> None:
         "classes": list(CLASSES),
         "outcomes": OUTCOME_OF,
         "features": list(names),
-        "mean": [round(float(v), 6) for v in mean],
-        "scale": [round(float(v), 6) for v in scale],
-        "weights": [[round(float(v), 6) for v in row] for row in w.T],
-        "intercepts": [round(float(v), 6) for v in b],
-        "floors": {name: float(v) for name, v in zip(OUTCOMES, floors, strict=True)},
+        "mean": [round(float(v), 6) for v in fitted.mean],
+        "scale": [round(float(v), 6) for v in fitted.scale],
+        "weights": [[round(float(v), 6) for v in row] for row in fitted.weights.T],
+        "intercepts": [round(float(v), 6) for v in fitted.intercepts],
+        "floors": {name: float(v) for name, v in zip(OUTCOMES, fitted.floors, strict=True)},
         "costs": COSTS,
         "limits": LIMITS,
-        "out_of_fold": {k: round(v, 4) for k, v in rates.items()},
+        "out_of_fold": {k: round(v, 4) for k, v in fitted.rates.items()},
     }
     MODEL_FILE.write_text(json.dumps(model, indent=1) + "\n")
     print(f"wrote {MODEL_FILE.relative_to(REPO)}")
@@ -369,3 +358,94 @@ def report(clips: Sequence[Clip], cases: Sequence[Case]) -> None:
     REPORT.write_text("\n".join(lines) + "\n")
     REPORT_JSON.write_text(json.dumps(table, indent=1) + "\n")
     print("\n".join(lines[:60]))
+
+
+# --- which evidence bought which gain ----------------------------------------------------------
+
+SENTENCE_LEVEL = (
+    "margin",
+    "answer_logprob",
+    "transcript_logprob",
+    "similarity",
+    "decode_logprob",
+    "no_speech_prob",
+    "looped",
+    "log_speech_s",
+    "filler",
+    "unexplained_s",
+    "behind_s",
+)
+LANGUAGE = (
+    "target_probability",
+    "other_probability",
+    "other_log_odds",
+    "other_fit",
+    "other_logprob",
+    "has_suspects",
+)
+
+
+@dataclass
+class Fitted:
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray  # features × classes
+    intercepts: np.ndarray
+    floors: tuple[float, float, float]
+    rates: dict[str, float]  # out-of-fold harm and unclear at those floors
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        """P(outcome) per row of raw features (OUTCOMES order)."""
+        z = (x - self.mean) / self.scale
+        return outcome_probabilities(softmax(z @ self.weights + self.intercepts))
+
+
+def fitted_judge(rows: Sequence[Row], doubt: Sequence[Row], names: Sequence[str]) -> Fitted:
+    """The regression fitted on `rows` and its floors chosen on their out-of-fold predictions
+    and on `doubt` (rows where only `unclear` is fair)."""
+    x, y = matrix(rows, names)
+    mean, scale = standardise(x)
+    w, b = fit_softmax((x - mean) / scale, y, class_weights(y))
+    x_doubt = np.array(
+        [[r.features.get(name, 0.0) for name in names] for r in doubt], dtype=float
+    ).reshape(len(doubt), len(names))
+    p = np.vstack(
+        [
+            out_of_fold(rows, names),
+            outcome_probabilities(softmax((x_doubt - mean) / scale @ w + b)),
+        ]
+    )
+    outcomes = [OUTCOMES.index(OUTCOME_OF[row.case.kind]) for row in rows]
+    floors, rates = choose_floors(p, np.array(outcomes + [DOUBT] * len(doubt)))
+    return Fitted(mean, scale, w, b, floors, rates)
+
+
+def ablation(clips: Sequence[Clip], cases: Sequence[Case]) -> None:
+    """Held-out figures of judges fitted on less evidence: sentence-level scores only; plus
+    the miscue detector; plus language (everything)."""
+    from interaction.judge_features import feature_names
+
+    every = rows_of(clips, cases)
+    fit_rows = [r for r in every if r.case.split == "fit"]
+    train = speech_rows(fit_rows)
+    doubt = [r for r in fit_rows if r.case.expected in ("unclear", "no_speech")]
+    doubt = [r for r in doubt if not r.payload.get("no_speech")]
+    test = [r for r in every if r.case.split == "heldout" and not r.payload.get("no_speech")]
+    names = feature_names()
+    variants = {
+        "sentence scores only": SENTENCE_LEVEL,
+        "+ language (learner's)": SENTENCE_LEVEL + LANGUAGE,
+        "+ miscue detector (all)": names,
+    }
+    lines = ["| evidence | " + " | ".join(label for _, label in COLUMNS) + " |"]
+    lines.append("|---|" + "---|" * len(COLUMNS))
+    for label, subset in variants.items():
+        fitted = fitted_judge(train, doubt, subset)
+        x = np.array([[r.features.get(name, 0.0) for name in subset] for r in test])
+        decided = decide(fitted.probabilities(x), fitted.floors)
+        names_of = (*OUTCOMES, "unclear")
+        result = figures([(r.case, names_of[d]) for r, d in zip(test, decided, strict=True)])
+        lines.append(f"| {label} | " + " | ".join(_cell(result[k]) for k, _ in COLUMNS) + " |")
+    text = "\n".join(lines)
+    (RESULTS / "realvoice_ablation.md").write_text(text + "\n")
+    print(text)

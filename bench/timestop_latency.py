@@ -1,10 +1,11 @@
 """The time-stop POST, end to end, today's judge beside the fair judge.
 
-    python -m bench.timestop_latency [--set DIR] [--clips 24] [--rounds 2]
+    python -m bench.timestop_latency [--set DIR] [--clips 24] [--rounds 2] [--baseline COMMIT]
 
-Each judge is a whole app of its own tree (today: bench.today_path's TODAY_COMMIT, with its
-prompted final pass; fair: this tree) in a worker process with its own database
-(`<DATABASE_URL name>_bench_<judge>`, created and migrated once) and its own ASR server.
+Each judge is a whole app of its own tree (today: `--baseline`, by default bench.today_path's
+TODAY_COMMIT with its prompted final pass; fair: this tree) in a worker process with its own
+database (`<DATABASE_URL name>_bench_<judge>`, created and migrated once) and its own ASR
+server.
 The parent sends each clip to both workers in turn (order alternating), and each worker
 times `POST /api/sessions/<id>/attempts/` with the clip as `audio` through Django's test
 client: upload parsing, decoding, recognition over the WebSocket, judging, the attempt and
@@ -170,6 +171,7 @@ def main() -> None:
     parser.add_argument("--set", type=Path, default=REPO / "var" / "bench" / "realistic")
     parser.add_argument("--clips", type=int, default=24)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--baseline", default=None, help="the commit to time beside this tree")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -179,12 +181,16 @@ def main() -> None:
     from bench.realistic import _free_port
     from bench.today_path import TODAY_COMMIT, today_root, today_server
 
+    baseline = args.baseline or TODAY_COMMIT
     clips = clips_of(args.set, args.clips)
-    print(f"{len(clips)} clips of 2–4 s, {args.rounds} rounds", flush=True)
+    print(f"{len(clips)} clips of 2–4 s, {args.rounds} rounds, beside {baseline}", flush=True)
     rows: list[dict[str, Any]] = []
-    with today_server(port=_free_port()) as today_asr, asr_server(port=_free_port()) as fair_asr:
+    with (
+        today_server(port=_free_port(), commit=baseline) as today_asr,
+        asr_server(port=_free_port()) as fair_asr,
+    ):
         workers = {
-            "today": Worker("today", today_root(), today_asr.url, database_for("today")),
+            "today": Worker("today", today_root(baseline), today_asr.url, database_for("today")),
             "fair": Worker("fair", REPO, fair_asr.url, database_for("fair")),
         }
         try:
@@ -223,7 +229,7 @@ def main() -> None:
     summary["fair_over_today_median_ratio"] = round(statistics.median(ratios), 3)
     OUT.write_text(
         json.dumps(
-            {"today_commit": TODAY_COMMIT, "summary": summary, "rows": rows},
+            {"today_commit": baseline, "summary": summary, "rows": rows},
             ensure_ascii=False,
             indent=1,
         )

@@ -52,12 +52,12 @@ def today_root(commit: str = TODAY_COMMIT) -> Path:
 
 
 @contextlib.contextmanager
-def today_server(port: int = DEFAULT_PORT) -> Iterator[ServerProcess]:
-    """`manage.py run_asr_server` of TODAY_COMMIT, with this project's model files."""
+def today_server(port: int = DEFAULT_PORT, commit: str = TODAY_COMMIT) -> Iterator[ServerProcess]:
+    """`manage.py run_asr_server` of `commit` (TODAY_COMMIT), with this project's model files."""
     from django.conf import settings
 
     with asr_server(
-        port=port, repo=today_root(), env={"ASR_MODEL_DIR": str(settings.ASR_MODEL_DIR)}
+        port=port, repo=today_root(commit), env={"ASR_MODEL_DIR": str(settings.ASR_MODEL_DIR)}
     ) as server:
         yield server
 
