@@ -10,6 +10,9 @@ Unfinished, in this order of evidence:
 - the words match an accepted answer as a whole (`COMPLETE`, whatever follows);
 - they are a strict prefix of an accepted answer, within recognition slips (`similarity`
   of the folded words against the answer's first words, at `PREFIX_SIMILARITY`);
+- they are a word or two, far shorter than every accepted answer (`SHORT_WORDS`,
+  `SHORT_SHARE`): a learner who stops after one word is not cut off (a one-word wrong
+  answer to a long prompt waits longer for its penalty);
 - their last word is a filler ("euh", "um", "äh") or a word that cannot end a sentence in
   that language (an article, a preposition, a conjunction: "le", "the", "de", "und", "di").
 """
@@ -25,6 +28,11 @@ WHOLE_SIMILARITY = 85.0
 """Folded words this close (0..100) to an accepted answer are that answer: complete."""
 PREFIX_SIMILARITY = 80.0
 """Folded words this close (0..100) to an answer's first words are its unfinished prefix."""
+SHORT_SHARE = 0.5
+SHORT_WORDS = 2
+"""At most SHORT_WORDS words, shorter (in folded characters) than SHORT_SHARE of every
+accepted answer, are the start of something: a first word the recogniser garbled ("Vunet"
+for "Vous n'êtes plus en ligne") is no answer yet."""
 
 
 class Pause(StrEnum):
@@ -93,13 +101,15 @@ def pause_kind(text: str, answers: Iterable[str], *, language: str) -> Pause:
     if not heard:
         return Pause.COMPLETE  # nothing heard yet: the ordinary silence decides
     spoken = " ".join(heard)
-    prefix = False
+    prefix, short = False, len(heard) <= SHORT_WORDS
     for answer in answers:
         words = normalise(answer, language=language).split()
-        if similarity(spoken, " ".join(words)) >= WHOLE_SIMILARITY:
+        whole = " ".join(words)
+        if similarity(spoken, whole) >= WHOLE_SIMILARITY:
             return Pause.COMPLETE
         prefix = prefix or _is_strict_prefix(heard, words)
-    if prefix or heard[-1] in _FOLDED.get(language, frozenset()):
+        short = short and len(spoken) < SHORT_SHARE * len(whole)
+    if prefix or (answers and short) or heard[-1] in _FOLDED.get(language, frozenset()):
         return Pause.UNFINISHED
     return Pause.COMPLETE
 

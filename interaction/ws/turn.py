@@ -305,7 +305,7 @@ class Turn:
             pause_kind(current.words, self.expected.answers, language=self.expected.language)
             == Pause.UNFINISHED
         ):
-            return self.params.unfinished_silence_end_s
+            return max(self.params.unfinished_silence_end_s, self.params.silence_end_s)
         return self.params.silence_end_s
 
     # --- the recogniser's results ---------------------------------------------------

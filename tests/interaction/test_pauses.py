@@ -28,7 +28,7 @@ U, C = Pause.UNFINISHED, Pause.COMPLETE
         ("fr", "Je voudrais", CAFE, U),
         # another sentence, ending on a word that can end one: complete (judged at once)
         ("fr", "Je voudrais une bière", CAFE, C),
-        ("fr", "Il pleut", WEEK, C),
+        ("fr", "Il pleut toute la journée", WEEK, C),
         # a filler, or a word no sentence ends on, whatever the answers
         ("fr", "Je voudrais euh", CAFE, U),
         ("fr", "Je voudrais une bière et", CAFE, U),
@@ -45,6 +45,12 @@ U, C = Pause.UNFINISHED, Pause.COMPLETE
         ("it", "Vorrei ehm", ("Un caffè, per favore",), U),
         ("it", "Vorrei un caffè con la", ("Un tè, per favore",), U),
         ("it", "Vorrei un caffè", ("Un tè, per favore",), C),
+        # far shorter than every accepted answer: the start of something (a garbled first
+        # word), not an answer
+        ("fr", "Vunet", ("Vous n'êtes plus en ligne.",), U),
+        ("fr", "Oui", CAFE, U),
+        ("fr", "Non", ("Oui",), C),  # as long as the answer: judged at once
+        ("fr", "Je mange une pomme", WEEK, C),  # three words or more: judged at once
         # a number said as digits is the same word spelled out
         ("fr", "Appuyez sur 4", ("Appuyez sur 4 ou 6",), U),
         # a language without word lists: the accepted answers alone decide

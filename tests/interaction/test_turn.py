@@ -264,3 +264,11 @@ def test_close_abandons_what_is_open_and_ignores_the_rest() -> None:
     assert [code(c) for c in turn.feed(t.Close())] == ["abandon:u1"]
     assert blocks(turn, "VVVV") == []
     assert turn.phase == Phase.CLOSED
+
+
+def test_unfinished_words_never_shorten_a_longer_ordinary_end() -> None:
+    turn = machine(silence_end_s=3.0)
+    blocks(turn, "VVVVSSS")
+    turn.feed(t.Evidence("u1", 1, said("Je travaille toute la semaine"), outcome="unclear"))
+    assert blocks(turn, "S" * 26) == []  # 2.9 s
+    assert blocks(turn, "S") == ["finalise(final pass)"]
