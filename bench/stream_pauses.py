@@ -116,7 +116,7 @@ def quietest_point(samples: np.ndarray, onset: float, end: float) -> int:
 def clips(audio: Path, texts: Path, count: int, seed: int) -> list[dict[str, Any]]:
     """`count` prompts of 4–12 words with speech of 1.5–6 s, each plain and paused."""
     rng = random.Random(seed)
-    chosen = []
+    chosen: list[dict[str, Any]] = []
     for name, text in sorted(prompt_texts(texts).items()):
         path = audio / f"{name}.g722"
         if not path.is_file() or not 4 <= len(text.split()) <= 12:

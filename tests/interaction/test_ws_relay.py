@@ -26,7 +26,7 @@ def relay(provider: ScriptedProvider, **bounds: float) -> tuple[AsrRelay, asynci
     inbox: asyncio.Queue[t.Input] = asyncio.Queue()
     return (
         AsrRelay(
-            provider=provider,  # type: ignore[arg-type]
+            provider=provider,
             tasks=TaskSet(on_failure=lambda error: None),
             inbox=inbox,
             partial_interval_s=bounds.get("partial_interval_s", 0.0),

@@ -41,7 +41,7 @@ async def test_a_correct_answer_is_recorded_and_sent(learner, scenario) -> None:
     socket = Socket()
     session = StreamingSession(
         learner=learner,
-        provider=ScriptedProvider(Script(final=final(CAFE), evaluations=[evaluated(CAFE)])),  # type: ignore[arg-type]
+        provider=ScriptedProvider(Script(final=final(CAFE), evaluations=[evaluated(CAFE)])),
         send=socket.send,
     )
     context = await session.start(Start(scenario="cafe-test", session=None))
@@ -58,7 +58,7 @@ async def test_a_correct_answer_is_recorded_and_sent(learner, scenario) -> None:
 
 
 async def test_control_before_start_is_refused(learner) -> None:
-    session = StreamingSession(learner=learner, provider=ScriptedProvider(), send=Socket().send)  # type: ignore[arg-type]
+    session = StreamingSession(learner=learner, provider=ScriptedProvider(), send=Socket().send)
     for control in (session.stop(), session.reset(), session.audio(np.zeros(10, "<i2").tobytes())):
         with pytest.raises(StreamError) as refused:
             await control

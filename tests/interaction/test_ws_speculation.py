@@ -22,5 +22,5 @@ def test_the_evidence_of_another_answer_is_not() -> None:
 
 
 def test_without_evidence_or_policy_there_is_no_verdict() -> None:
-    assert speculative_outcome(replace(evaluated(CAFE), evidence=None), TURN) is None
+    assert speculative_outcome(replace(evaluated(CAFE), evidence={}), TURN) is None
     assert speculative_outcome(evaluated(CAFE), replace(TURN, audio_policy=None)) is None
