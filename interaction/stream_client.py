@@ -23,6 +23,10 @@ from interaction.vocabulary import SessionStatus
 
 CHUNK_S = 0.1
 TAIL_SILENCE_S = 0.6
+NEXT_PROMPT_S = 1.0
+"""A learner answers the next prompt no sooner than this after a verdict (it is read first);
+the microphone's silence is sent meanwhile. Sooner, the server would hear the voice as the
+tail of an answer committed early (docs/protocol.md)."""
 SAMPLE_RATE = 16_000
 
 
@@ -76,6 +80,7 @@ class StreamClient:
     anyway, as a learner does (speaking on, then quiet). Off: stop sending at the verdict
     (what the e2e tests' time-stop comparison expects)."""
     events: list[dict[str, Any]] = field(default_factory=list)
+    verdict_at: float | None = None  # time.monotonic() of the last verdict
 
     @classmethod
     async def open(cls, base_url: str, token: str, **options: Any) -> StreamClient:
@@ -112,6 +117,7 @@ class StreamClient:
 
     async def answer(self, samples: np.ndarray) -> tuple[list[dict[str, Any]], AnswerTiming]:
         """Play one clip (+ trailing silence), stop unless auto-finalised, return its events."""
+        await self._read_the_prompt()
         pcm = pcm16(with_tail(samples, self.tail_s))
         first = len(self.events)
         timing = AnswerTiming(speech_end_s=samples.size / SAMPLE_RATE / self.speed)
@@ -126,6 +132,16 @@ class StreamClient:
         await verdict
         return self.events[first:], timing
 
+    async def _read_the_prompt(self) -> None:
+        """Silence until NEXT_PROMPT_S after the last verdict, as a learner reads the prompt."""
+        if self.verdict_at is None:
+            return
+        lead_s = NEXT_PROMPT_S / self.speed - (time.monotonic() - self.verdict_at)
+        if lead_s > 0:
+            quiet = np.zeros(int(lead_s * self.speed * SAMPLE_RATE), "<i2")
+            async for frame in paced(quiet, speed=self.speed):
+                await self.ws.send(frame.tobytes())
+
     async def _verdict(self, timing: AnswerTiming, started: float) -> None:
         while True:
             event = await self.next_event()
@@ -136,6 +152,7 @@ class StreamClient:
                 if event["type"] == "penalty" and event.get("status") == SessionStatus.FAILED:
                     continue  # the final that ends the session follows
                 timing.verdict_s = elapsed
+                self.verdict_at = time.monotonic()
                 return
 
 

@@ -18,7 +18,7 @@ from django.conf import settings
 
 from interaction import stream_selectors
 from interaction.asr import get_provider
-from interaction.events import ErrorEvent, ServerEvent, Standing, error_event, pong_event
+from interaction.events import Standing, error_event, pong_event
 from interaction.ws.audio_in import MAX_AUDIO_FRAME_BYTES
 from interaction.ws.db import db_call
 from interaction.ws.errors import StreamError
@@ -66,9 +66,7 @@ class InteractionConsumer(AsyncWebsocketConsumer):
             return
         self.telemetry = connection_recorder_open(learner_id=user.pk)
         self.stream = StreamingSession(
-            learner=user,
-            provider=get_provider(),
-            send=self._send_event,
+            learner=user, provider=get_provider(), send=self.send, recorder=self.telemetry
         )
         self.rate = user_rate_join(user.pk)
         self.rate_limited_said: dict[str, float] = {}  # kind of frame → monotonic time
@@ -199,14 +197,6 @@ class InteractionConsumer(AsyncWebsocketConsumer):
             StreamError("superseded", "This session was resumed by another connection.", fatal=True)
         )
         await self.close(code=CLOSE_SUPERSEDED)
-
-    async def _send_event(self, event: ServerEvent) -> None:
-        metrics.STREAM_EVENTS.labels(event["type"]).inc()
-        if event["type"] == "error":
-            error: ErrorEvent = event  # type: ignore[assignment]  # the type names the shape
-            metrics.STREAM_ERRORS.labels(error["code"]).inc()
-        await self.send(text_data=json.dumps(event))
-        await self.telemetry.event(event)
 
     async def _error(self, failure: StreamError) -> None:
         if self.stream is not None:

@@ -5,18 +5,18 @@ No asyncio and no I/O: `Endpointer.push` takes one block of float32 samples and 
 audio, judges, discards) and tells the endpointer when it ended an utterance itself (`end`).
 
 Two silences end an utterance. After `speculate_silence_s` (0.3 s) of trailing silence the
-step says SPECULATE: the session asks the recogniser for a verdict on the audio so far and
-may commit it at once if it is a confident *correct* answer. Only after `silence_end_s`
-(1.0 s) does the step say END: any other verdict (a penalty, `unclear`) waits for it, so a
-learner who pauses mid-sentence is never cut off and penalised. Voice that comes back after
-a SPECULATE step is flagged `resumed`: the speculative verdict is dropped.
+step says SPECULATE: the turn asks the recogniser for a verdict on the audio so far and may
+commit it at once if it is a confident *correct* answer. Only after the silence that ends an
+utterance does the step say END: `silence_end_s` (1.0 s), or what the caller passes to
+`push` (the turn waits longer after words that do not end an answer: `interaction.ws.pauses`).
+Voice that comes back after a SPECULATE step is flagged `resumed`: that verdict is dropped.
 
 An answer committed early (`end(hold=True)`) may still be going on: "Sur place" is accepted,
-and the learner goes on with "…, s'il vous plaît". Voice that comes back before
-`tail_hold_s` of silence after its last word is that answer's tail, not the next answer:
-those blocks are DROP steps (not sent, never judged) until `tail_hold_s` of silence.
-Off by default (0): a client that answers the next turn within that time (the e2e tests'
-answers 0.6 s apart) would lose the start of its answer; STREAM_LIMITS may turn it on.
+and the learner goes on with "…, s'il vous plaît". Voice that begins within `tail_hold_s`
+(0.8 s) of the commit, or goes on with gaps shorter than `tail_gap_s` from such voice, is
+that answer's tail: DROP steps (not sent, never judged). Voice that begins later, after a
+gap (the learner answers the next prompt, shown about a second after the verdict), opens
+the next utterance as usual.
 """
 
 from __future__ import annotations
@@ -37,8 +37,10 @@ class EndpointingParams:
     preroll_s: float = 0.3
     min_speech_s: float = 0.3
     speculate_silence_s: float = 0.3
-    silence_end_s: float = 1.0
-    tail_hold_s: float = 0.0  # silence after an answer committed early before a new one
+    silence_end_s: float = 1.0  # ends an answer whose words may end it (or are unknown)
+    unfinished_silence_end_s: float = 2.5  # ends one whose words do not (a prefix, "euh")
+    tail_hold_s: float = 0.8  # after an early commit, voice that begins sooner is its tail
+    tail_gap_s: float = 0.4  # a tail goes on through shorter gaps
     max_utterance_s: float = 30.0
     sample_rate: int = SAMPLE_RATE
 
@@ -67,6 +69,28 @@ def is_voiced(samples: np.ndarray, *, voice_rms: float) -> bool:
 
 
 @dataclass
+class _Held:
+    """After an answer ended early: voice is dropped while `since` (samples since the end)
+    is under `window` or `silence` (since the last voice) under `gap`."""
+
+    window: float
+    gap: float
+    since: int = 0
+    silence: int = 0
+
+    def drops(self, size: int, *, voiced: bool) -> bool | None:
+        """True: drop the block; False: keep waiting (silence); None: the hold is over."""
+        self.since += size
+        if voiced:
+            if self.since <= self.window or self.silence < self.gap:
+                self.silence = 0
+                return True
+            return None
+        self.silence += size
+        return None if self.since >= self.window and self.silence >= self.gap else False
+
+
+@dataclass
 class _Open:
     samples: int = 0
     voiced: int = 0
@@ -84,27 +108,36 @@ class Endpointer:
         self._min_speech = params.min_speech_s * rate
         self._silence_end = params.silence_end_s * rate
         self._speculate = min(params.speculate_silence_s, params.silence_end_s) * rate
-        self._tail_hold = params.tail_hold_s * rate
         self._max_samples = params.max_utterance_s * rate
         self._preroll: list[np.ndarray] = []
         self._open: _Open | None = None
-        self._held_silence: int | None = None  # silence since a held answer's last word
-        self._hold_for = self._tail_hold  # silence that ends the hold
+        self._held: _Held | None = None
+
+    @property
+    def holding(self) -> bool:
+        """An answer ended early (or failed): its tail is being dropped."""
+        return self._held is not None
+
+    @property
+    def trailing_s(self) -> float:
+        """Seconds of silence since the open utterance's last voiced block (0 when none)."""
+        current = self._open
+        return current.trailing_silence / self.params.sample_rate if current else 0.0
 
     @property
     def in_utterance(self) -> bool:
         return self._open is not None
 
-    def push(self, samples: np.ndarray) -> Step:
+    def push(self, samples: np.ndarray, *, silence_end_s: float | None = None) -> Step:
+        """What to do with one block; `silence_end_s`: the trailing silence that ends the
+        open utterance now (default: `params.silence_end_s`)."""
         voiced = is_voiced(samples, voice_rms=self.params.voice_rms)
         opened = False
-        if self._held_silence is not None:
-            self._held_silence = 0 if voiced else self._held_silence + samples.size
-            if voiced:
-                return Step(Action.DROP)
-            if self._held_silence < self._hold_for:
-                return Step(Action.WAIT)
-            self._held_silence = None  # the answer is over: the next voice opens one
+        if self._held is not None:
+            drop = self._held.drops(samples.size, voiced=voiced)
+            if drop is not None:
+                return Step(Action.DROP if drop else Action.WAIT)
+            self._held = None  # the answer is over: the next voice opens one
         if self._open is None:
             # An utterance starts at the first voiced block; a short pre-roll keeps the onset
             # that came just before it.
@@ -129,30 +162,45 @@ class Endpointer:
             self._open = None
             return Step(Action.TOO_LONG, opened=opened, samples=current.samples)
         heard = current.voiced >= self._min_speech
+        silence_end = self._silence_end
+        if silence_end_s is not None:
+            silence_end = silence_end_s * self.params.sample_rate
         action = Action.SEND
-        if heard and current.trailing_silence >= self._silence_end:
+        if heard and current.trailing_silence >= silence_end:
             action = Action.END
-        elif heard and not current.speculated and current.trailing_silence >= self._speculate:
+        elif (
+            heard
+            and not current.speculated
+            and current.trailing_silence >= min(self._speculate, silence_end)
+        ):
             action, current.speculated = Action.SPECULATE, True
         return Step(action, audio=samples, opened=opened, samples=current.samples, resumed=resumed)
 
     def end(self, *, hold: bool = False, discard: bool = False) -> None:
         """The session ended the utterance (judged, reset or failed): the next voice opens one.
 
-        hold: it was committed before its end (a speculative correct verdict): voice before
-        `tail_hold_s` of silence after its last word is its tail (DROP), not a new one.
+        hold: it was committed before its end (a speculative correct verdict): voice that
+        begins within `tail_hold_s`, or goes on from such voice with gaps under `tail_gap_s`,
+        is its tail (DROP), not a new one.
         discard: it failed (the recogniser could not take it): the rest of it, until
         `silence_end_s` of silence, is dropped too, so one utterance fails once, not once per
         voiced block."""
         current, self._open = self._open, None
         self._preroll.clear()
-        if discard and current is not None and current.trailing_silence < self._silence_end:
-            self._held_silence, self._hold_for = current.trailing_silence, self._silence_end
-        elif hold and current is not None and current.trailing_silence < self._tail_hold:
-            self._held_silence, self._hold_for = current.trailing_silence, self._tail_hold
+        if current is None:
+            return
+        rate = self.params.sample_rate
+        if discard and current.trailing_silence < self._silence_end:
+            self._held = _Held(0.0, self._silence_end, silence=current.trailing_silence)
+        elif hold and self.params.tail_hold_s > 0:
+            self._held = _Held(
+                self.params.tail_hold_s * rate,
+                self.params.tail_gap_s * rate,
+                silence=current.trailing_silence,
+            )
 
     def clear(self) -> None:
         """Forget the utterance, the pre-roll and any held answer."""
         self._open = None
         self._preroll.clear()
-        self._held_silence = None
+        self._held = None

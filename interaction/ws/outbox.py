@@ -10,21 +10,26 @@ the close stores it, so a database hiccup loses no event.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from interaction import stream_services
-from interaction.events import Send, Standing, StoredEvent
+from interaction.events import ErrorEvent, ServerEvent, Standing, StoredEvent
 from interaction.services import Answer
 from interaction.stream_selectors import StreamContext
 from interaction.stream_services import PartialRow, StreamSuperseded
 from interaction.ws.db import db_call
 from interaction.ws.errors import StreamError
+from telemetry import metrics
+from telemetry.recorder import ConnectionRecorder
 
 logger = logging.getLogger(__name__)
 
 Build = Callable[[int, Standing], StoredEvent]
 """An event from its seq and the session's standing."""
+SendText = Callable[..., Awaitable[None]]
+"""The socket's own send (`AsyncWebsocketConsumer.send`), called with `text_data`."""
 
 
 class Outbox:
@@ -33,10 +38,19 @@ class Outbox:
     Events emitted before a session is attached, or after a takeover, carry seq 0 and are
     not stored (the session's numbering belongs to the connection that owns it)."""
 
-    def __init__(self, *, send: Send, owner: str, flush_interval_s: float) -> None:
-        self.send, self.owner, self.flush_interval_s = send, owner, flush_interval_s
+    def __init__(
+        self,
+        *,
+        send: SendText,
+        owner: str,
+        flush_interval_s: float,
+        recorder: ConnectionRecorder | None = None,
+    ) -> None:
+        self.send_text, self.recorder = send, recorder
+        self.owner, self.flush_interval_s = owner, flush_interval_s
         self.session_id: str | None = None
-        self.standing = Standing(session=None)
+        self.context: StreamContext | None = None
+        """The session as it stands (score and lives included), refreshed by each record."""
         self.seq = 0
         self.superseded = False
         self._closed = False
@@ -52,13 +66,27 @@ class Outbox:
         """Events sent but not stored yet."""
         return len(self._events)
 
+    @property
+    def standing(self) -> Standing:
+        return self.context.standing if self.context else Standing(session=None)
+
     def attach(self, context: StreamContext) -> None:
         """From now on events are numbered after the session's last and stored with it."""
-        self.session_id, self.standing, self.seq = (
+        self.session_id, self.context, self.seq = (
             context.session_id,
-            context.standing,
+            context,
             context.event_seq,
         )
+
+    async def send(self, event: ServerEvent) -> None:
+        """Onto the socket, counted (metrics) and told to the connection's telemetry."""
+        metrics.STREAM_EVENTS.labels(event["type"]).inc()
+        if event["type"] == "error":
+            error: ErrorEvent = event  # type: ignore[assignment]  # the type names the shape
+            metrics.STREAM_ERRORS.labels(error["code"]).inc()
+        await self.send_text(text_data=json.dumps(event))
+        if self.recorder is not None:
+            await self.recorder.event(event)
 
     async def replay(self, events: Iterable[StoredEvent]) -> None:
         """Send events already stored (a resumed client missed them)."""
@@ -81,8 +109,8 @@ class Outbox:
                 self._schedule_flush()
             await self.send(event)
 
-    async def record(self, *, answer: Answer, utterance: str, auto: bool) -> StreamContext:
-        """Record an answer with everything pending; send its events; the refreshed context.
+    async def record(self, *, answer: Answer, utterance: str, auto: bool) -> None:
+        """Record an answer with everything pending; send its events; refresh `context`.
 
         A database failure raises a retryable StreamError and puts the pending events back."""
         assert self.session_id is not None
@@ -110,10 +138,9 @@ class Outbox:
                 self._requeue(pending_events, pending_partials)
                 raise
             self.seq += len(events)
-            self.standing = context.standing
+            self.context = context
             for event in events:
                 await self.send(event)
-        return context
 
     async def flush(self) -> None:
         """Store what is pending now (StreamSuperseded, or a retryable StreamError)."""

@@ -3,15 +3,14 @@
 Audio goes to the ASR from a task of its own (the receive path only converts and queues), so
 a slow recogniser never blocks the socket; its partial hypotheses come back throttled. A
 mid-stream evaluation (`evaluate`) goes through the same queue, so it covers every sample
-queued before it.
+queued before it. What comes back is posted to the turn's inbox, never called back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,9 +19,19 @@ from interaction.asr.types import AsrError, AsrProvider, AsrStream, Hypothesis, 
 from interaction.ws.endpointing import SAMPLE_RATE
 from interaction.ws.errors import StreamError
 from interaction.ws.tasks import TaskSet
+from interaction.ws.turn import (
+    Abandon,
+    AsrFailed,
+    Evaluate,
+    Evidence,
+    Input,
+    Open,
+    Partial,
+    Recognise,
+    SendAudio,
+)
 
-OnPartial = Callable[["Utterance", Hypothesis, float], Awaitable[None]]
-OnFailure = Callable[["Utterance", AsrError], Awaitable[None]]
+logger = logging.getLogger(__name__)
 
 
 class PartialThrottle:
@@ -53,32 +62,31 @@ class PartialThrottle:
         self.last_at, self.last_text = at, hypothesis.text
 
 
-Queued = bytes | asyncio.Future[Hypothesis] | None
-"""Audio for the ASR task, an evaluation to ask for once the audio before it is sent, or the
-end of the utterance."""
+Queued = bytes | int | None
+"""Audio for the ASR task, a pause whose evidence to ask for once the audio before it is
+sent, or the end of the utterance."""
 
 
 @dataclass(eq=False)
-class Utterance:
+class _Utterance:
     id: str
     started: float
     throttle: PartialThrottle
+    options: asyncio.Future[RecognitionOptions]
     audio: asyncio.Queue[Queued] = field(default_factory=asyncio.Queue)
     sender: asyncio.Task[None] | None = None
     reader: asyncio.Task[None] | None = None
     stream: AsrStream | None = None
-    samples: int = 0  # heard so far (16 kHz)
     queued_samples: int = 0  # converted audio waiting for the ASR task
     closed: bool = False
-    speculation: asyncio.Task[Hypothesis | None] | None = None
-    """The speculative verdict's evaluation of the current pause (None: none, or dropped)."""
 
 
 class AsrRelay:
-    """Opens one ASR stream per utterance, relays its audio, reads back its partials.
+    """Opens one ASR stream per utterance, relays its audio, posts what comes back.
 
-    `options` is asked when the stream opens (after `judging` is free: an answer being judged
-    may move the turn on, and the utterance must be scored against the turn it answers).
+    An I/O adapter of the turn (`ws/turn.py`): it is told what to do by utterance id, and
+    posts the recogniser's results to `inbox` as the turn's inputs (`Partial`, `Evidence`,
+    `AsrFailed`); it calls nothing of its caller's.
     """
 
     def __init__(
@@ -86,29 +94,51 @@ class AsrRelay:
         *,
         provider: AsrProvider,
         tasks: TaskSet,
-        judging: asyncio.Lock,
-        options: Callable[[], RecognitionOptions],
-        on_partial: OnPartial,
-        on_failure: OnFailure,
+        inbox: asyncio.Queue[Input],
         partial_interval_s: float,
         max_backlog_s: float,
     ) -> None:
-        self.provider, self.tasks, self.judging, self.options = provider, tasks, judging, options
-        self.on_partial, self.on_failure = on_partial, on_failure
+        self.provider, self.tasks, self.inbox = provider, tasks, inbox
         self.partial_interval_s = partial_interval_s
         self.max_backlog_samples = max_backlog_s * SAMPLE_RATE
+        self._utterances: dict[str, _Utterance] = {}
 
-    def open(self) -> Utterance:
-        utterance = Utterance(
-            id=uuid.uuid4().hex,
+    async def carry_out(self, command: Open | Recognise | SendAudio | Evaluate | Abandon) -> None:
+        """One of the turn's commands for the recogniser (StreamError: `queue`'s)."""
+        match command:
+            case SendAudio(utterance=utterance, audio=audio):
+                self.queue(utterance, audio)
+            case Open(utterance=utterance):
+                self.open(utterance)
+            case Recognise(utterance=utterance, options=options):
+                self.recognise(utterance, options)
+            case Evaluate(utterance=utterance, pause=pause):
+                self.evaluate(utterance, pause)
+            case Abandon(utterance=utterance):
+                await self.abandon(utterance)
+
+    def open(self, utterance_id: str) -> None:
+        """Queue the utterance's audio from now on; its stream opens at `recognise`."""
+        utterance = _Utterance(
+            id=utterance_id,
             started=time.monotonic(),
             throttle=PartialThrottle(self.partial_interval_s),
+            options=asyncio.get_running_loop().create_future(),
         )
+        self._utterances[utterance_id] = utterance
         utterance.sender = self.tasks.spawn(self._send(utterance), name="asr-relay")
-        return utterance
 
-    def queue(self, utterance: Utterance, samples: np.ndarray) -> None:
+    def recognise(self, utterance_id: str, options: RecognitionOptions | None) -> None:
+        """Open the utterance's stream with `options` (the turn it answers is known now)."""
+        utterance = self._utterances.get(utterance_id)
+        if utterance is not None and not utterance.options.done():
+            utterance.options.set_result(options or RecognitionOptions(language=""))
+
+    def queue(self, utterance_id: str, samples: np.ndarray) -> None:
         """Hand 16 kHz samples to the relay task; StreamError when the ASR lags too far."""
+        utterance = self._utterances.get(utterance_id)
+        if utterance is None:
+            return
         if utterance.queued_samples > self.max_backlog_samples:
             raise StreamError(
                 "overloaded", "Speech recognition is falling behind; try again.", retryable=True
@@ -116,20 +146,18 @@ class AsrRelay:
         utterance.queued_samples += samples.size
         utterance.audio.put_nowait(np.asarray(samples, dtype=np.float32).tobytes())
 
-    async def evaluate(self, utterance: Utterance) -> Hypothesis:
-        """The recogniser's evidence on everything queued so far; the utterance goes on.
+    def evaluate(self, utterance_id: str, pause: int) -> None:
+        """Ask for the recogniser's evidence on everything queued so far (the utterance goes
+        on); `Evidence` for that pause is posted (its hypothesis None when it cannot)."""
+        utterance = self._utterances.get(utterance_id)
+        if utterance is not None:
+            utterance.audio.put_nowait(pause)
 
-        AsrError when the recogniser cannot evaluate (or never came up)."""
-        reply: asyncio.Future[Hypothesis] = asyncio.get_running_loop().create_future()
-        utterance.audio.put_nowait(reply)
-        try:
-            return await reply
-        finally:
-            if not reply.done():
-                reply.cancel()
-
-    async def finish(self, utterance: Utterance) -> Hypothesis | None:
-        """The final hypothesis; None if the ASR never came up (already reported). AsrError."""
+    async def finish(self, utterance_id: str) -> Hypothesis | None:
+        """The final hypothesis; None if the ASR never came up (already posted). AsrError."""
+        utterance = self._utterances.pop(utterance_id, None)
+        if utterance is None:
+            return None
         utterance.audio.put_nowait(None)
         try:
             if utterance.sender is not None:
@@ -142,77 +170,80 @@ class AsrRelay:
             if utterance.reader is not None:
                 utterance.reader.cancel()
 
-    async def abandon(self, utterance: Utterance) -> None:
+    async def abandon(self, utterance_id: str) -> None:
+        utterance = self._utterances.pop(utterance_id, None)
+        if utterance is None:
+            return
         utterance.closed = True
         utterance.audio.put_nowait(None)
-        for task in (utterance.sender, utterance.reader, utterance.speculation):
+        for task in (utterance.sender, utterance.reader):
             if task is not None:
                 task.cancel()
         if utterance.stream is not None:
             await utterance.stream.close()
 
-    async def _send(self, utterance: Utterance) -> None:
+    async def close(self) -> None:
+        for utterance_id in list(self._utterances):
+            await self.abandon(utterance_id)
+
+    async def _send(self, utterance: _Utterance) -> None:
         """Open the ASR stream, start reading its partials, relay the queued audio."""
+        pauses: list[int] = []  # evidence asked for: a failure answers them
         try:
-            async with self.judging:
-                pass
-            utterance.stream = stream = await self.provider.open_stream(self.options())
+            options = await utterance.options
+            utterance.stream = stream = await self.provider.open_stream(options)
             utterance.reader = self.tasks.spawn(self._read(utterance, stream), name="asr-read")
             while True:
                 chunk = await utterance.audio.get()
                 if chunk is None:
                     return
-                if isinstance(chunk, asyncio.Future):
-                    if not chunk.done():
-                        self.tasks.spawn(_evaluate(stream, chunk), name="asr-evaluate")
+                if isinstance(chunk, int):
+                    self.tasks.spawn(self._evaluate(utterance, chunk), name="asr-evaluate")
                     continue
                 utterance.queued_samples -= len(chunk) // 4
                 await stream.send_audio(chunk)
         except AsrError as failed:  # AsrUnavailable included: no server took the utterance
-            self._fail_evaluations(utterance, failed)
             if not utterance.closed:
-                await self.on_failure(utterance, failed)
-        except asyncio.CancelledError:
-            self._fail_evaluations(utterance, AsrError("The utterance was abandoned."))
-            raise
+                self.inbox.put_nowait(AsrFailed(utterance.id, failed))
+            pauses = [item for item in _drain(utterance.audio) if isinstance(item, int)]
+        for pause in pauses:
+            self.inbox.put_nowait(Evidence(utterance.id, pause, None))
 
-    @staticmethod
-    def _fail_evaluations(utterance: Utterance, error: AsrError) -> None:
-        """Evaluations still queued get `error` (the stream that would answer them is gone)."""
-        while not utterance.audio.empty():
-            item = utterance.audio.get_nowait()
-            if isinstance(item, asyncio.Future) and not item.done():
-                item.set_exception(error)
+    async def _evaluate(self, utterance: _Utterance, pause: int) -> None:
+        assert utterance.stream is not None
+        try:
+            hypothesis: Hypothesis | None = await utterance.stream.evaluate()
+        except AsrError as failed:
+            logger.info("no speculative verdict for %s: %s", utterance.id, failed)
+            hypothesis = None
+        if not utterance.closed:
+            self.inbox.put_nowait(Evidence(utterance.id, pause, hypothesis))
 
-    async def _read(self, utterance: Utterance, stream: AsrStream) -> None:
+    async def _read(self, utterance: _Utterance, stream: AsrStream) -> None:
         async for hypothesis in stream.partials():
             if utterance.closed:
                 return
             wait = utterance.throttle.offer(hypothesis, now=time.monotonic())
             if wait == 0.0:
-                await self._partial(utterance, hypothesis)
+                self._partial(utterance, hypothesis)
             elif wait is not None:
                 self.tasks.spawn(self._partial_later(utterance, wait), name="asr-partial")
 
-    async def _partial_later(self, utterance: Utterance, wait: float) -> None:
+    async def _partial_later(self, utterance: _Utterance, wait: float) -> None:
         await asyncio.sleep(wait)
         hypothesis = utterance.throttle.take_held()
         if hypothesis is not None and not utterance.closed:
-            await self._partial(utterance, hypothesis)
+            self._partial(utterance, hypothesis)
 
-    async def _partial(self, utterance: Utterance, hypothesis: Hypothesis) -> None:
+    def _partial(self, utterance: _Utterance, hypothesis: Hypothesis) -> None:
         now = time.monotonic()
         utterance.throttle.sent(hypothesis, at=now)
-        await self.on_partial(utterance, hypothesis, now)
+        latency_ms = round((now - utterance.started) * 1000)
+        self.inbox.put_nowait(Partial(utterance.id, hypothesis, latency_ms))
 
 
-async def _evaluate(stream: AsrStream, reply: asyncio.Future[Hypothesis]) -> None:
-    """Ask `stream` for its evidence so far; the answer (or the AsrError) goes to `reply`."""
-    try:
-        hypothesis = await stream.evaluate()
-    except AsrError as failed:
-        if not reply.done():
-            reply.set_exception(failed)
-        return
-    if not reply.done():
-        reply.set_result(hypothesis)
+def _drain(queue: asyncio.Queue[Queued]) -> list[Queued]:
+    items = []
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    return items

@@ -110,11 +110,22 @@ def test_the_tail_of_an_answer_committed_early_is_dropped() -> None:
     assert play(endpointer, "SSSS" + "VVV" + "S" * 10 + "V") == "wwww" + "ddd" + "w" * 10 + "S"
 
 
-def test_after_a_held_answer_a_long_silence_opens_the_next_one() -> None:
-    endpointer = Endpointer(EndpointingParams(tail_hold_s=1.0))
+@pytest.mark.parametrize(
+    ("blocks", "expected"),
+    [
+        # voice that begins within tail_hold_s (0.8 s) of the commit is the tail
+        ("S" * 7 + "V", "w" * 7 + "d"),
+        # voice that begins later, after a gap, is the next answer (the next prompt is shown)
+        ("S" * 8 + "V", "w" * 8 + "S"),
+        # a tail goes on past the window through gaps under tail_gap_s (0.4 s), then ends
+        ("SS" + "VVV" + "SS" + "VVV" + "SSSS" + "V", "ww" + "ddd" + "ww" + "ddd" + "wwww" + "S"),
+    ],
+)
+def test_after_an_early_commit_a_window_holds_the_tail(blocks: str, expected: str) -> None:
+    endpointer = Endpointer(EndpointingParams())
     play(endpointer, "VVVV" + "SSS")
     endpointer.end(hold=True)
-    assert play(endpointer, "S" * 7 + "V") == "w" * 7 + "S"  # 0.3 + 0.7 s: 1.0 s in all
+    assert play(endpointer, blocks) == expected
 
 
 def test_an_answer_ended_without_hold_lets_the_next_voice_open_at_once() -> None:
@@ -132,8 +143,25 @@ def test_clear_forgets_a_held_answer() -> None:
     assert play(endpointer, "V") == "S"
 
 
-def test_no_hold_by_default() -> None:
-    endpointer = Endpointer(EndpointingParams())
+def test_no_hold_without_a_window() -> None:
+    endpointer = Endpointer(EndpointingParams(tail_hold_s=0.0))
     play(endpointer, "VVVV" + "SSS")
     endpointer.end(hold=True)
     assert play(endpointer, "SV") == "wS"
+
+
+def test_the_caller_may_wait_longer_for_the_end() -> None:
+    """After words that do not end an answer the turn passes a longer silence."""
+    endpointer = Endpointer(EndpointingParams())
+    play(endpointer, "VVVV")
+    steps = [endpointer.push(BLOCKS["S"], silence_end_s=2.5) for _ in range(25)]
+    assert [step.action for step in steps].count(Action.SPECULATE) == 1
+    assert [step.action for step in steps][-2:] == [Action.SEND, Action.END]
+    assert endpointer.trailing_s == pytest.approx(2.5)
+
+
+def test_a_failed_utterance_drops_its_voice_until_the_long_silence() -> None:
+    endpointer = Endpointer(EndpointingParams())
+    play(endpointer, "VVVV")
+    endpointer.end(discard=True)
+    assert play(endpointer, "VV" + "S" * 10 + "V") == "dd" + "w" * 10 + "S"

@@ -52,8 +52,7 @@ def test_every_reset_the_stream_sends_has_a_documented_reason() -> None:
     from interaction.vocabulary import UNCHANGED_OUTCOMES
 
     root = DOC.parents[1]
-    source = (root / "interaction" / "ws" / "session.py").read_text(encoding="utf-8")
-    literals = set(re.findall(r'_reset_event\(\s*"(\w+)"', source))
-    literals |= set(re.findall(r'reset\(self, reason: str = "(\w+)"', source))
+    source = (root / "interaction" / "ws" / "turn.py").read_text(encoding="utf-8")
+    literals = set(re.findall(r'SendReset\(\s*"(\w+)"', source))
     assert literals  # the pattern still finds them
     assert literals | {str(outcome) for outcome in UNCHANGED_OUTCOMES} <= set(RESET_REASONS)

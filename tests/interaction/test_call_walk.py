@@ -1,0 +1,137 @@
+"""One streamed answer's walk through the house, counted in calls (docs/architecture.md).
+
+A profiler records every call into the project's own code (not tests, not libraries) from
+the answer's first audio frame to its verdict, on the event loop and on the socket's
+database threads. No room calls back up into a room that (directly or not) called it:
+results are posted to the turn's inbox, not called back. The socket's rooms
+(`interaction/ws/`) hand the answer on in few distinct calls (`-s` prints them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import pytest
+
+from interaction.ws import db
+from tests.interaction.scripted_asr import Script
+from tests.interaction.test_consumer import (
+    CAFE,
+    connect,
+    evaluated,
+    final,
+    hypothesis,
+    provider,  # noqa: F401  (a fixture)
+    receive_until,
+    silence,
+    start,
+    token,  # noqa: F401  (a fixture)
+    tone,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ROOT = Path(__file__).resolve().parents[2]
+APPS = ("config", "interaction", "scenarios", "telemetry")
+MAX_SOCKET_CALLS = 36  # 37 at the turn machine's branch point, 34 with it
+EXECUTORS = frozenset({"_bounded_transaction"})  # interaction.ws.db runs functions handed in
+
+
+def room(frame: FrameType) -> str | None:
+    """The project module a frame runs in ('interaction.ws.session'), None outside it."""
+    path = Path(frame.f_code.co_filename)
+    if not path.is_relative_to(ROOT) or path.parts[len(ROOT.parts)] not in APPS:
+        return None
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts)
+
+
+class Walk:
+    def __init__(self) -> None:
+        self.functions: set[tuple[str, str]] = set()
+        self.edges: set[tuple[str, str]] = set()
+        self.crossings: set[tuple[str, str]] = set()  # (caller, callee) functions, two rooms
+
+    def profile(self, frame: FrameType, event: str, _arg: Any) -> None:
+        if event != "call" or (callee := room(frame)) is None:
+            return
+        self.functions.add((callee, frame.f_code.co_qualname))
+        caller = room(frame.f_back) if frame.f_back is not None else None
+        if frame.f_back is not None and frame.f_back.f_code.co_name in EXECUTORS:
+            caller = None  # an executor runs what it was handed, as the event loop does
+        if caller is not None and caller != callee:
+            self.edges.add((caller, callee))
+            assert frame.f_back is not None
+            calling = f"{caller}.{frame.f_back.f_code.co_qualname}"
+            self.crossings.add((calling, f"{callee}.{frame.f_code.co_qualname}"))
+
+    def callbacks_up(self) -> set[tuple[str, str]]:
+        """Calls from a room into a room that (directly or not) calls it: cycles."""
+        return {(a, b) for a, b in self.edges if a in self.reachable(b)}
+
+    def reachable(self, start: str) -> set[str]:
+        seen, todo = set(), [start]
+        while todo:
+            room = todo.pop()
+            for a, b in self.edges:
+                if a == room and b not in seen:
+                    seen.add(b)
+                    todo.append(b)
+        return seen
+
+
+@pytest.fixture
+def walk(monkeypatch: pytest.MonkeyPatch) -> Iterator[Walk]:
+    recorder = Walk()
+    monkeypatch.setattr(db, "_executor", db._executor)  # put back after the test
+    yield recorder
+    sys.setprofile(None)
+    threading.setprofile(None)
+
+
+def start_walk(recorder: Walk) -> None:
+    db._executor = None  # fresh DB threads, started (and profiled) from here on
+    threading.setprofile(recorder.profile)
+    sys.setprofile(recorder.profile)
+
+
+def stop_walk() -> None:
+    sys.setprofile(None)
+    threading.setprofile(None)
+
+
+async def test_one_streamed_answer_is_a_short_walk_one_way(provider, token, scenario, walk):  # noqa: F811
+    provider(
+        Script(
+            partials=[(0.5, hypothesis("Je voudrais", 0.5))],
+            final=final(CAFE),
+            evaluations=[evaluated(CAFE)],
+        )
+    )
+    communicator = await connect(token)
+    await start(communicator)
+    await asyncio.sleep(0.2)  # the start's own work (the session's group) is done
+    start_walk(walk)
+    for block in [tone(0.1)] * 10 + [silence(0.1)] * 3:
+        await communicator.send_to(bytes_data=block)
+    events = await receive_until(communicator, "final")
+    stop_walk()
+    assert events[-1]["outcome"] == "correct"
+    await communicator.disconnect()
+
+    rooms = {module for module, _ in walk.functions}
+    socket = {(a, b) for a, b in walk.crossings if a.startswith("interaction.ws.")}
+    print(
+        f"\nwalk: {len(walk.functions)} functions in {len(rooms)} modules; "
+        f"{len(walk.crossings)} calls between rooms, {len(socket)} of them by the socket's "
+        f"rooms; {len(walk.callbacks_up())} calls up"
+    )
+    for caller, callee in sorted(socket):
+        print(f"  {caller} -> {callee}")
+    assert not walk.callbacks_up(), walk.callbacks_up()
+    assert len(socket) <= MAX_SOCKET_CALLS

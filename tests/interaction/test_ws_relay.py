@@ -1,0 +1,98 @@
+"""interaction/ws/relay.py: the relay carries out the turn's commands for the recogniser and
+posts what comes back to the turn's inbox (partials, evidence, failures), never calling it.
+
+(Its partials' throttle has a table of its own: test_partial_throttle.py.)"""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from interaction.asr.types import RecognitionOptions
+from interaction.ws import turn as t
+from interaction.ws.errors import StreamError
+from interaction.ws.relay import AsrRelay
+from interaction.ws.tasks import TaskSet
+from tests.interaction.scripted_asr import Script, ScriptedProvider
+from tests.interaction.test_consumer import CAFE, evaluated, final, hypothesis
+
+OPTIONS = RecognitionOptions(language="fr", candidates=(CAFE,))
+SECOND = np.full(16_000, 0.3, np.float32)
+
+
+def relay(provider: ScriptedProvider, **bounds: float) -> tuple[AsrRelay, asyncio.Queue]:
+    inbox: asyncio.Queue[t.Input] = asyncio.Queue()
+    return (
+        AsrRelay(
+            provider=provider,
+            tasks=TaskSet(on_failure=lambda error: None),
+            inbox=inbox,
+            partial_interval_s=bounds.get("partial_interval_s", 0.0),
+            max_backlog_s=bounds.get("max_backlog_s", 10.0),
+        ),
+        inbox,
+    )
+
+
+async def test_audio_waits_for_the_turn_then_partials_and_evidence_are_posted() -> None:
+    provider = ScriptedProvider(
+        Script(
+            partials=[(0.5, hypothesis("Je voudrais", 0.5))],
+            final=final(CAFE),
+            evaluations=[evaluated(CAFE)],
+        )
+    )
+    asr, inbox = relay(provider)
+    await asr.carry_out(t.Open("u1"))
+    await asr.carry_out(t.SendAudio("u1", SECOND))
+    await asyncio.sleep(0.05)
+    assert provider.streams == []  # not recognised before the turn it answers is known
+    await asr.carry_out(t.Recognise("u1", OPTIONS))
+    await asr.carry_out(t.Evaluate("u1", 1))
+    partial = await asyncio.wait_for(inbox.get(), 1)
+    evidence = await asyncio.wait_for(inbox.get(), 1)
+    assert isinstance(partial, t.Partial)
+    assert (partial.utterance, partial.hypothesis.text) == ("u1", "Je voudrais")
+    assert isinstance(evidence, t.Evidence)
+    assert (evidence.utterance, evidence.pause, evidence.hypothesis) == ("u1", 1, evaluated(CAFE))
+    assert provider.streams[0].options == OPTIONS
+    assert provider.streams[0].evaluated == [1.0]  # every sample queued before it
+    assert (await asr.finish("u1")) == final(CAFE)
+
+
+async def test_a_recogniser_that_never_comes_up_is_posted_as_a_failure() -> None:
+    asr, inbox = relay(ScriptedProvider(unavailable=True))
+    await asr.carry_out(t.Open("u1"))
+    await asr.carry_out(t.Evaluate("u1", 1))
+    await asr.carry_out(t.Recognise("u1", OPTIONS))
+    failed, unanswered = await asyncio.wait_for(inbox.get(), 1), await inbox.get()
+    assert isinstance(failed, t.AsrFailed)
+    assert failed.error.code == "asr_unavailable"
+    assert unanswered == t.Evidence("u1", 1, None)  # the evidence asked for: none
+
+
+async def test_an_abandoned_utterance_posts_nothing_more() -> None:
+    provider = ScriptedProvider(Script(partials=[(0.5, hypothesis("Je", 0.5))]))
+    asr, inbox = relay(provider)
+    await asr.carry_out(t.Open("u1"))
+    await asr.carry_out(t.Recognise("u1", OPTIONS))
+    await asyncio.sleep(0.05)
+    await asr.carry_out(t.Abandon("u1"))
+    await asr.carry_out(t.SendAudio("u1", SECOND))  # late audio: dropped
+    await asyncio.sleep(0.05)
+    assert inbox.empty()
+    assert provider.streams[0].closed
+    assert (await asr.finish("u1")) is None
+
+
+async def test_a_recogniser_far_behind_refuses_more_audio() -> None:
+    asr, _ = relay(ScriptedProvider(), max_backlog_s=1.5)
+    await asr.carry_out(t.Open("u1"))  # never recognised: the audio piles up
+    await asr.carry_out(t.SendAudio("u1", SECOND))
+    await asr.carry_out(t.SendAudio("u1", SECOND))
+    with pytest.raises(StreamError) as refused:
+        await asr.carry_out(t.SendAudio("u1", SECOND))
+    assert refused.value.code == "overloaded"
+    await asr.close()

@@ -1,0 +1,66 @@
+"""interaction/ws/session.py: the interpreter of the turn's commands, without the socket.
+
+A session fed frames directly (the consumer's part left out) opens its session, feeds the
+turn, and records the answer through the time-stop scoring path; its events reach `send`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+
+from interaction.ws.errors import StreamError
+from interaction.ws.messages import Start
+from interaction.ws.session import StreamingSession
+from tests.interaction.scripted_asr import Script, ScriptedProvider
+from tests.interaction.test_consumer import CAFE, evaluated, final, silence, tone
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class Socket:
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.arrived = asyncio.Event()
+
+    async def send(self, *, text_data: str) -> None:
+        self.sent.append(json.loads(text_data))
+        self.arrived.set()
+
+    async def until(self, kind: str) -> dict[str, Any]:
+        while not any(event["type"] == kind for event in self.sent):
+            self.arrived.clear()
+            await asyncio.wait_for(self.arrived.wait(), 5)
+        return next(event for event in self.sent if event["type"] == kind)
+
+
+async def test_a_correct_answer_is_recorded_and_sent(learner, scenario) -> None:
+    socket = Socket()
+    session = StreamingSession(
+        learner=learner,
+        provider=ScriptedProvider(Script(final=final(CAFE), evaluations=[evaluated(CAFE)])),
+        send=socket.send,
+    )
+    context = await session.start(Start(scenario="cafe-test", session=None))
+    assert context.turn is not None
+    for chunk in [tone(0.1)] * 10 + [silence(0.1)] * 3:
+        await session.audio(chunk)
+    done = await socket.until("final")
+    assert (done["outcome"], done["auto"], done["score"]) == ("correct", True, 15)
+    assert session.context is not None
+    assert session.context.turn is not None
+    assert session.context.turn["index"] == 1  # the session as it stands: the outbox's
+    assert session.turn.phase in ("holding", "idle")
+    await session.close()
+
+
+async def test_control_before_start_is_refused(learner) -> None:
+    session = StreamingSession(learner=learner, provider=ScriptedProvider(), send=Socket().send)
+    for control in (session.stop(), session.reset(), session.audio(np.zeros(10, "<i2").tobytes())):
+        with pytest.raises(StreamError) as refused:
+            await control
+        assert refused.value.code == "not_started"
+    await session.close()
