@@ -248,6 +248,67 @@ def spoken_verdict(
     )
 
 
+@dataclass(frozen=True)
+class Judgement:
+    """One answer judged against one turn, nothing stored.
+
+    evidence: what an attempt stores as its evidence (a spoken answer's payload with the fair
+    judge's verdict under "verdict"; {} for a typed one). judge_ms: the judging's own time."""
+
+    verdict: Verdict
+    rules: Rules
+    evidence: dict[str, Any]
+    judge_ms: int
+    audio_verdict: AudioVerdict | None = None
+
+
+def answer_judge(*, turn: Turn, answer: Answer, learner: Any) -> Judgement:
+    """The verdict on `answer` to `turn`, as `attempt_record` gives it: spoken answers by the
+    fair judge (`judge_audio`, `learner`'s other languages suspected), typed ones by `judge`.
+    Reads the turn's rules and answers; writes nothing (the playground calls it too)."""
+    scenario = turn.scenario
+    rules = scenario_rules_get(scenario=scenario, turn=turn)
+    started = time.perf_counter()
+    accepted = [accepted.text for accepted in turn.answers.all()]
+    if answer.source == Source.AUDIO:
+        verdict, audio_verdict = spoken_verdict(
+            answer=answer,
+            accepted=accepted,
+            policy=audio_policy_get(
+                target_language=scenario.language,
+                rules=rules,
+                other_languages=learner_other_languages_get(learner=learner),
+            ),
+        )
+        return Judgement(
+            verdict=verdict,
+            rules=rules,
+            evidence={**answer.evidence, "verdict": asdict(audio_verdict)},
+            judge_ms=round((time.perf_counter() - started) * 1000),
+            audio_verdict=audio_verdict,
+        )
+    verdict = judge(
+        Evidence(
+            transcript=answer.transcript,
+            language_probabilities=answer.language_probabilities,
+            no_speech=answer.no_speech,
+        ),
+        accepted,
+        answer_policy_get(
+            source=answer.source,
+            target_language=scenario.language,
+            rules=rules,
+            other_languages=(),  # typed answers suspect every language we teach
+        ),
+    )
+    return Judgement(
+        verdict=verdict,
+        rules=rules,
+        evidence={},
+        judge_ms=round((time.perf_counter() - started) * 1000),
+    )
+
+
 def attempt_record(*, session: Session, answer: Answer) -> AttemptResult:
     """Judge `answer` for the turn now due and record it; raise SessionNotActive if ended.
 
@@ -268,39 +329,13 @@ def attempt_record(*, session: Session, answer: Answer) -> AttemptResult:
         scenario = locked.scenario
         if answer.source == Source.TYPED and not scenario.typed_answers:
             raise TypedAnswersNotAllowed(f"Scenario {scenario.slug!r} takes spoken answers only.")
-        turn = Turn.objects.prefetch_related("answers").get(
-            scenario=scenario, order=locked.turn_index
+        turn = (
+            Turn.objects.select_related("scenario")
+            .prefetch_related("answers")
+            .get(scenario=scenario, order=locked.turn_index)
         )
-        rules = scenario_rules_get(scenario=scenario, turn=turn)
-        started = time.perf_counter()
-        accepted = [accepted.text for accepted in turn.answers.all()]
-        evidence: dict[str, Any] = {}
-        if answer.source == Source.AUDIO:
-            verdict, audio_verdict = spoken_verdict(
-                answer=answer,
-                accepted=accepted,
-                policy=audio_policy_get(
-                    target_language=scenario.language,
-                    rules=rules,
-                    other_languages=learner_other_languages_get(learner=locked.learner),
-                ),
-            )
-            evidence = {**answer.evidence, "verdict": asdict(audio_verdict)}
-        else:
-            verdict = judge(
-                Evidence(
-                    transcript=answer.transcript,
-                    language_probabilities=answer.language_probabilities,
-                    no_speech=answer.no_speech,
-                ),
-                accepted,
-                answer_policy_get(
-                    source=answer.source,
-                    target_language=scenario.language,
-                    rules=rules,
-                    other_languages=(),  # typed answers suspect every language we teach
-                ),
-            )
+        judgement = answer_judge(turn=turn, answer=answer, learner=locked.learner)
+        verdict, rules = judgement.verdict, judgement.rules
         change = score_apply(
             state=SessionState(
                 score=locked.score,
@@ -311,7 +346,6 @@ def attempt_record(*, session: Session, answer: Answer) -> AttemptResult:
             outcome=verdict.outcome,
             rules=rules,
         )
-        judge_ms = round((time.perf_counter() - started) * 1000)
         attempt = Attempt.objects.create(
             session=locked,
             turn=turn,
@@ -323,7 +357,7 @@ def attempt_record(*, session: Session, answer: Answer) -> AttemptResult:
             language_probability=verdict.language_probability,
             language_probabilities=dict(answer.language_probabilities),
             words=[dict(word) for word in answer.words],
-            evidence=evidence,
+            evidence=judgement.evidence,
             outcome=verdict.outcome,
             similarity=verdict.similarity,
             matched_answer=verdict.best_answer or "",
@@ -332,7 +366,7 @@ def attempt_record(*, session: Session, answer: Answer) -> AttemptResult:
             auto_finalised=answer.auto_finalised,
             audio_ms=answer.audio_ms,
             asr_ms=answer.asr_ms,
-            judge_ms=judge_ms,
+            judge_ms=judgement.judge_ms,
         )
         if change.score_delta or change.lives_delta:
             ScoreEvent.objects.create(

@@ -203,7 +203,7 @@ def figures_row(figures: Figures) -> dict[str, Any]:
     return row
 
 
-def _where(filters: AnalyticsFilters) -> tuple[str, str, list[Any], list[Any]]:
+def filters_sql(filters: AnalyticsFilters) -> tuple[str, str, list[Any], list[Any]]:
     """SQL conditions on sessions (alias s, scenario sc) and on scenarios alone, with params."""
     scenario_sql: list[str] = ["TRUE"]
     scenario_params: list[Any] = []
@@ -310,7 +310,7 @@ def analytics_turns_list(*, filters: AnalyticsFilters | None = None) -> list[Tur
 
     One query. Turns nobody played are listed with zero counts and no difficulty."""
     filters = filters or AnalyticsFilters()
-    session_where, scenario_where, session_params, scenario_params = _where(filters)
+    session_where, scenario_where, session_params, scenario_params = filters_sql(filters)
     sql = f"""{_base_ctes(session_where)},
     aa AS ({_attempt_aggregates("turn_id")}),
     pa AS (
@@ -336,14 +336,14 @@ def analytics_turns_list(*, filters: AnalyticsFilters | None = None) -> list[Tur
     WHERE {scenario_where}
     ORDER BY sc.slug, t."order"
     """
-    rows = _fetch(sql, [*session_params, *scenario_params])
+    rows = rows_fetch(sql, [*session_params, *scenario_params])
     return [figures_build(TurnFigures, row) for row in rows]
 
 
 def analytics_scenarios_list(*, filters: AnalyticsFilters | None = None) -> list[ScenarioFigures]:
     """Every filtered scenario with its figures over its sessions, by slug. One query."""
     filters = filters or AnalyticsFilters()
-    session_where, scenario_where, session_params, scenario_params = _where(filters)
+    session_where, scenario_where, session_params, scenario_params = filters_sql(filters)
     s = SessionStatus
     sql = f"""{_base_ctes(session_where)},
     aa AS ({_attempt_aggregates("scenario_id")}),
@@ -379,7 +379,7 @@ def analytics_scenarios_list(*, filters: AnalyticsFilters | None = None) -> list
     WHERE {scenario_where}
     ORDER BY sc.slug
     """
-    rows = _fetch(sql, [*session_params, *scenario_params])
+    rows = rows_fetch(sql, [*session_params, *scenario_params])
     return [figures_build(ScenarioFigures, row) for row in rows]
 
 
@@ -418,7 +418,7 @@ _COUNTS = tuple(
 )
 
 
-def _fetch(sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+def rows_fetch(sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
     """The rows as mappings of column name → value."""
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
