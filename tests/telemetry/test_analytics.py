@@ -184,7 +184,9 @@ def test_a_renamed_or_missing_column_is_an_error_not_a_shift(played, monkeypatch
 
 
 def test_figures_are_built_by_name_in_any_order() -> None:
-    row = {f.name: n for n, f in enumerate(fields(TurnFigures)) if f.name != "min_sessions"}
+    row: dict[str, object] = {
+        f.name: n for n, f in enumerate(fields(TurnFigures)) if f.name != "min_sessions"
+    }
     row.update(prompt="?", scenario_slug="s", scenario_title="S", language="fr")
     row["scenario_difficulty"] = "normal"
     built = analytics.figures_build(TurnFigures, dict(reversed(list(row.items()))))

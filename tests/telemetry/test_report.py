@@ -27,8 +27,8 @@ def test_the_overview_shows_percentages_with_counts_and_links(played, analyst_cl
     assert "Order a coffee (test)" in html
     assert 'href="/analytics/scenarios/cafe-test/?mode=time_stop"' in html
     # 4 time-stop sessions: ana and bo completed, cy failed.
-    assert "50%<span class=\"n\">2 of 4</span>" in html
-    assert "25%<span class=\"n\">1 of 4</span>" in html
+    assert '50%<span class="n">2 of 4</span>' in html
+    assert '25%<span class="n">1 of 4</span>' in html
     assert "0.5" not in html.split("<main", 1)[1]  # no raw fraction on the page
 
 
@@ -45,7 +45,7 @@ def test_a_scenario_page_shows_figures_charts_turns_and_links(played, analyst_cl
     assert "Turn 1: difficulty 20% (5 sessions)" in html
     assert "Turn 2: 2 of 5 sessions passed" in html
     assert "38%" in html  # the scenario's difficulty, 0.375
-    assert "67%<span class=\"n\">2 of 3</span>" in html  # turn 2 passed by 2 of 3 sessions
+    assert '67%<span class="n">2 of 3</span>' in html  # turn 2 passed by 2 of 3 sessions
     assert "/analytics/scenarios/cafe-test/sessions/" in html
     assert "/admin/" not in html.split("<main", 1)[1]  # analysts edit nothing: no admin links
     assert "Try an answer" not in html
