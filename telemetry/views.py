@@ -193,7 +193,8 @@ def scenario_report(request: HttpRequest, slug: str) -> HttpResponse:
     """One scenario: its figures, charts, turns with their prompts, the answers learners give
     that were judged wrong or unclear, its flagged turns (5 queries)."""
     filters, errors = _filters_or_errors(request)
-    filters = dataclasses.replace(filters, scenario=slug)
+    # Language and difficulty choose scenarios: on one scenario's page they do not apply.
+    filters = dataclasses.replace(filters, scenario=slug, language=None, difficulty=None)
     scenarios = analytics_scenarios_list(filters=filters)
     if not scenarios:
         raise Http404("No such scenario.")

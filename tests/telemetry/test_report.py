@@ -63,6 +63,11 @@ def test_a_scenario_page_links_designers_to_the_admin_and_the_playground(
 
 def test_an_unknown_scenario_page_is_404(played, analyst_client) -> None:
     assert analyst_client.get("/analytics/scenarios/no-such-thing/").status_code == 404
+    # The filters that choose scenarios do not apply on one scenario's page.
+    page = analyst_client.get("/analytics/scenarios/cafe-test/?language=es&mode=streaming")
+    assert page.status_code == 200
+    assert 'name="language"' not in page.content.decode()
+    assert "<dt>Sessions</dt><dd>1</dd>" in page.content.decode()
 
 
 def test_report_query_count_is_bounded(played, analyst_client, django_assert_max_num_queries):
