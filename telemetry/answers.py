@@ -69,7 +69,7 @@ def frequent_answers_list(
         ORDER BY a.created_at DESC, a.id DESC
         LIMIT %s
     ),
-    keyed AS (
+    keyed AS MATERIALIZED (
         SELECT recent.*,
                BTRIM(REGEXP_REPLACE(REGEXP_REPLACE(
                    TRANSLATE(LOWER(recent.transcript), %s, %s),
