@@ -124,6 +124,48 @@ def _median_s(action: Any, repeat: int) -> float:
     return statistics.median(times)
 
 
+def measure(client: Any, *, repeat: int) -> dict[str, Any]:
+    """Query counts and median times of the figures, both pages and the answers, as the
+    database stands."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from interaction.models import Attempt, Session
+    from telemetry.analytics import analytics_scenarios_list, analytics_turns_list
+    from telemetry.answers import frequent_answers_list
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    with CaptureQueriesContext(connection) as queries:
+        analytics_turns_list()
+        analytics_scenarios_list()
+    with CaptureQueriesContext(connection) as page_queries:
+        assert client.get("/analytics/").status_code == 200
+    with CaptureQueriesContext(connection) as answers_queries:
+        groups = frequent_answers_list()
+    with CaptureQueriesContext(connection) as scenario_page_queries:
+        assert client.get(SCENARIO_PAGE).status_code == 200
+    return {
+        "attempts": Attempt.objects.count(),
+        "sessions": Session.objects.count(),
+        "missed_attempts": Attempt.objects.filter(
+            outcome__in=["incorrect_answer", "unclear"]
+        ).count(),
+        "answer_groups": len(groups),
+        "answers_rows_grouped": _limit_rows(connection, answers_queries[0]["sql"]),
+        "figures_queries": len(queries),
+        "page_queries": len(page_queries),
+        "answers_queries": len(answers_queries),
+        "scenario_page_queries": len(scenario_page_queries),
+        "figures_s": round(
+            _median_s(lambda: (analytics_turns_list(), analytics_scenarios_list()), repeat), 4
+        ),
+        "page_s": round(_median_s(lambda: client.get("/analytics/"), repeat), 4),
+        "answers_s": round(_median_s(frequent_answers_list, repeat), 4),
+        "scenario_page_s": round(_median_s(lambda: client.get(SCENARIO_PAGE), repeat), 4),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 50000, 100000])
@@ -137,13 +179,11 @@ def main() -> None:
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext, setup_test_environment
+    from django.test.utils import setup_test_environment
 
-    from interaction.models import Attempt, Session
+    from interaction.models import Attempt
     from scenarios.services import scenario_upsert
     from scenarios.specs import spec_from_mapping
-    from telemetry.analytics import analytics_scenarios_list, analytics_turns_list
-    from telemetry.answers import frequent_answers_list
 
     setup_test_environment()
     test_settings = connection.settings_dict.setdefault("TEST", {})
@@ -175,53 +215,15 @@ def main() -> None:
                 made += bulk_played(
                     sessions=max(10, need // 5), scenario=scenario, seed=seed + size
                 )
-            with connection.cursor() as cursor:
-                cursor.execute("ANALYZE")
-            with CaptureQueriesContext(connection) as queries:
-                analytics_turns_list()
-                analytics_scenarios_list()
-            with CaptureQueriesContext(connection) as page_queries:
-                assert client.get("/analytics/").status_code == 200
-            with CaptureQueriesContext(connection) as answers_queries:
-                groups = frequent_answers_list()
-            with CaptureQueriesContext(connection) as scenario_page_queries:
-                assert client.get(SCENARIO_PAGE).status_code == 200
-            row = {
-                "attempts": Attempt.objects.count(),
-                "sessions": Session.objects.count(),
-                "missed_attempts": Attempt.objects.filter(
-                    outcome__in=["incorrect_answer", "unclear"]
-                ).count(),
-                "answer_groups": len(groups),
-                "answers_rows_grouped": _limit_rows(connection, answers_queries[0]["sql"]),
-                "figures_queries": len(queries),
-                "page_queries": len(page_queries),
-                "answers_queries": len(answers_queries),
-                "scenario_page_queries": len(scenario_page_queries),
-                "figures_s": round(
-                    _median_s(
-                        lambda: (analytics_turns_list(), analytics_scenarios_list()), args.repeat
-                    ),
-                    4,
-                ),
-                "page_s": round(_median_s(lambda: client.get("/analytics/"), args.repeat), 4),
-                "answers_s": round(_median_s(frequent_answers_list, args.repeat), 4),
-                "scenario_page_s": round(
-                    _median_s(lambda: client.get(SCENARIO_PAGE), args.repeat), 4
-                ),
-            }
+            row = measure(client, repeat=args.repeat)
             results.append(row)
             print(json.dumps(row))
     finally:
         connection.creation.destroy_test_db(name, verbosity=0)
     base = results[0]
     for row in results:
-        row["figures_ratio_to_smallest"] = round(row["figures_s"] / base["figures_s"], 2)
-        row["page_ratio_to_smallest"] = round(row["page_s"] / base["page_s"], 2)
-        row["answers_ratio_to_smallest"] = round(row["answers_s"] / base["answers_s"], 2)
-        row["scenario_page_ratio_to_smallest"] = round(
-            row["scenario_page_s"] / base["scenario_page_s"], 2
-        )
+        for timed in ("figures", "page", "answers", "scenario_page"):
+            row[f"{timed}_ratio_to_smallest"] = round(row[f"{timed}_s"] / base[f"{timed}_s"], 2)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "analytics.json").write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
