@@ -7,7 +7,8 @@ voice family and condition, spread evenly over the manifest), each clip is judge
 the product against the same turn of the demo scenarios: posted by a designer to the Try an
 answer form (`/designer/turns/<id>/try/`, nothing stored) and recorded as a learner's
 time-stop attempt (`speech.answer_from_audio` → `services.attempt_record`, the API's path,
-on a session at that turn). Both go through this tree's WhisperLive server (started here)
+on a session at that turn with enough points for a penalty's points to count in full, as the
+form assumes). Both go through this tree's WhisperLive server (started here)
 and a scratch test database (created and dropped here). Counts the clips whose outcome,
 points and hearts, and transcript agree, and that the form stored nothing. Writes
 bench/results/try_answer.json.
@@ -38,11 +39,13 @@ def sample(clips: list[Any], limit: int) -> list[Any]:
 
 def _learner_verdict(clip: Any, path: Path, turn: Any, learner: Any) -> dict[str, Any]:
     from interaction.models import Session
+    from interaction.playground import AMPLE_SCORE
     from interaction.services import attempt_record, session_start
     from interaction.speech import answer_from_audio
 
+    # At the turn with enough points, as the form assumes: a penalty's points count in full.
     session = session_start(learner=learner, scenario=turn.scenario)
-    Session.objects.filter(pk=session.pk).update(turn_index=turn.order)
+    Session.objects.filter(pk=session.pk).update(turn_index=turn.order, score=AMPLE_SCORE)
     session.refresh_from_db()
     began = time.perf_counter()
     answer = answer_from_audio(
