@@ -259,7 +259,6 @@ class Judgement:
     rules: Rules
     evidence: dict[str, Any]
     judge_ms: int
-    audio_verdict: AudioVerdict | None = None
 
 
 def answer_judge(*, turn: Turn, answer: Answer, learner: Any) -> Judgement:
@@ -285,7 +284,6 @@ def answer_judge(*, turn: Turn, answer: Answer, learner: Any) -> Judgement:
             rules=rules,
             evidence={**answer.evidence, "verdict": asdict(audio_verdict)},
             judge_ms=round((time.perf_counter() - started) * 1000),
-            audio_verdict=audio_verdict,
         )
     verdict = judge(
         Evidence(
