@@ -17,6 +17,8 @@ from typing import Any
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from interaction.judge_features import word_key
+
 SegmentsScript = Callable[[int], list[dict[str, Any]] | None]
 """Given the number of audio bytes received so far, the segments to send (None: nothing)."""
 
@@ -194,22 +196,65 @@ def evidence_payload(
         "language_probabilities": probs if speech else {},
         "language_probabilities_raw": probs if speech else {},
         "transcript": text,
-        "transcript_score": {"tokens": len(tokens), "mean_logprob": transcript_logprob}
+        "transcript_score": {
+            "tokens": len(tokens),
+            "mean_logprob": transcript_logprob,
+            "word_logprobs": [[token, transcript_logprob] for token in tokens],
+        }
         if speech
         else None,
-        "decode_logprob": transcript_logprob,
+        "decode_logprob": _decode_logprob("fr", probs, transcript_logprob),
         "no_speech_prob": no_speech_prob if speech else None,
         "looped": False,
         "truncated": False,
         "answers": [
-            {"answer": answer, "filler": None, "tokens": 4, "mean_logprob": logprob}
+            {
+                "answer": answer,
+                "filler": None,
+                "tokens": 4,
+                "mean_logprob": logprob,
+                "word_logprobs": _answer_words(answer, logprob, tokens, transcript_logprob),
+            }
             for answer, logprob in (answers or {}).items()
         ],
         "words": words if speech else [],
         "answer_words": [],
-        "other_transcripts": {},
+        "other_transcripts": {
+            lang: {
+                "text": text,
+                "decode_logprob": _decode_logprob(lang, probs, transcript_logprob),
+                "looped": False,
+            }
+            for lang in probs
+            if lang != "fr"
+        }
+        if speech
+        else {},
         "timings_ms": {"total": 250.0},
     }
+
+
+def _decode_logprob(language: str, probabilities: dict[str, float], heard: float) -> float:
+    """A decode forced to `language` fits as well as the transcript when the speech is in it
+    (the likeliest language), a nat a token worse otherwise, as the real pass's do."""
+    top = max(probabilities, key=lambda lang: probabilities[lang], default=language)
+    return heard if language == top else heard - 1.0
+
+
+def _answer_words(
+    answer: str, mean: float, heard: list[str], heard_logprob: float
+) -> list[list[Any]]:
+    """An answer's words teacher-forced: the words it shares with the transcript as likely as
+    the transcript's, the others carrying the rest of its mean log-probability."""
+    keys = {word_key(word) for word in heard}
+    words = answer.split()
+    shared = [word_key(word) in keys for word in words]
+    differing = len(words) - sum(shared)
+    rest = (mean * len(words) - heard_logprob * sum(shared)) / differing if differing else 0.0
+    return [
+        [word, heard_logprob if is_shared else round(rest, 4)]
+        for word, is_shared in zip(words, shared, strict=True)
+    ]
 
 
 def final_message(text: str = "Je voudrais un café.", **evidence: Any) -> dict[str, Any]:
