@@ -465,6 +465,28 @@ def ablation(clips: Sequence[Clip], cases: Sequence[Case]) -> None:
         names_of = (*OUTCOMES, "unclear")
         result = figures([(r.case, names_of[d]) for r, d in zip(test, decided, strict=True)])
         lines.append(f"| {label} | " + " | ".join(_cell(result[k]) for k, _ in COLUMNS) + " |")
+    # the same judge, but only the old global default (English) suspected
+    from interaction.audio_evidence import AudioEvidence
+    from interaction.judge_features import answer_features
+
+    english = [
+        [
+            answer_features(
+                AudioEvidence.from_payload(r.payload),
+                r.case.answers,
+                target=r.case.target,
+                others=("en",) if r.case.target != "en" else (),
+            ).get(name, 0.0)
+            for name in names
+        ]
+        for r in test
+    ]
+    decided = decide(fitted.probabilities(np.array(english)), fitted.floors)
+    result = figures(
+        [(r.case, (*OUTCOMES, "unclear")[d]) for r, d in zip(test, decided, strict=True)]
+    )
+    label = "all, but English the only suspect"
+    lines.append(f"| {label} | " + " | ".join(_cell(result[k]) for k, _ in COLUMNS) + " |")
     text = "\n".join(lines)
     (RESULTS / "realvoice_ablation.md").write_text(text + "\n")
     print(text)
