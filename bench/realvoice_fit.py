@@ -6,16 +6,17 @@ probability floors (one per tier) are chosen on out-of-fold predictions of that 
 (5 folds by speaker, or by prompt for single-speaker sources) to minimise the written-down
 costs under the harm limits (COSTS, LIMITS). Writes interaction/judge_model.json.
 
-`report`: today's judge (bench/judge_before.py: the hand-tuned rule of the last commit that
-had it) and the fitted judge on every case, per split and source, in one table
-(bench/results/realvoice_report.md and .json). Nothing in `heldout` or `outside` is read by
-`fit`.
+`report`: today's judge (the hand-tuned rule of BEFORE_COMMIT, the last commit that had
+it, loaded from that commit's tree) and the fitted judge on every case, per split and source,
+in one table (bench/results/realvoice_report.md and .json). Nothing in `heldout` or
+`outside` is read by `fit`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -264,9 +265,30 @@ def fit(clips: Sequence[Clip], cases: Sequence[Case]) -> None:
 # --- report ----------------------------------------------------------------------------------
 
 
+BEFORE_COMMIT = "8738832"
+"""The last commit whose fair judge was the hand-tuned rule (25 thresholds)."""
+
+
+def before_judge() -> Any:
+    """BEFORE_COMMIT's `interaction/audio_judging.py` as a module of its own (its imports are
+    today's evidence parser and text matcher, which it shares)."""
+    import importlib.util
+
+    from bench.today_path import today_root
+
+    path = today_root(BEFORE_COMMIT) / "interaction" / "audio_judging.py"
+    spec = importlib.util.spec_from_file_location("judge_before", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
 def verdicts(rows: Sequence[Row]) -> dict[str, dict[str, str]]:
     """Outcome per judge and case: today's hand-tuned rule and the fitted judge."""
-    from bench import judge_before
+    judge_before = before_judge()
     from interaction.audio_evidence import AudioEvidence
     from interaction.audio_judging import AudioJudgingPolicy, judge_audio
 
