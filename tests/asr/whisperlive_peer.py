@@ -169,7 +169,12 @@ def evidence_payload(
     transcript_logprob: float = -0.2,
 ) -> dict[str, Any]:
     """An evidence payload shaped like `answer_evidence`'s: one word per probability,
-    `answers` maps each accepted answer to its teacher-forced mean log-probability."""
+    `answers` maps each accepted answer to its teacher-forced mean log-probability.
+
+    As the real pass does, it scores each word too: an answer about as likely as the
+    transcript has every word clear; one far off has the words the learner said clear and
+    the others refused. The learner's other language gets a forced decode of its own, good
+    when that language is the likelier one, poor otherwise."""
     tokens = text.split()
     words = [
         {
@@ -194,7 +199,11 @@ def evidence_payload(
         "language_probabilities": probs if speech else {},
         "language_probabilities_raw": probs if speech else {},
         "transcript": text,
-        "transcript_score": {"tokens": len(tokens), "mean_logprob": transcript_logprob}
+        "transcript_score": {
+            "tokens": len(tokens),
+            "mean_logprob": transcript_logprob,
+            "word_logprobs": [[token, transcript_logprob] for token in tokens],
+        }
         if speech
         else None,
         "decode_logprob": transcript_logprob,
@@ -202,14 +211,44 @@ def evidence_payload(
         "looped": False,
         "truncated": False,
         "answers": [
-            {"answer": answer, "filler": None, "tokens": 4, "mean_logprob": logprob}
+            {
+                "answer": answer,
+                "filler": None,
+                "tokens": 4,
+                "mean_logprob": logprob,
+                "word_logprobs": _word_logprobs(answer, logprob, tokens, transcript_logprob),
+            }
             for answer, logprob in (answers or {}).items()
         ],
         "words": words if speech else [],
         "answer_words": [],
-        "other_transcripts": {},
+        "other_transcripts": {
+            lang: {"decode_logprob": -0.2 if p > probs.get("fr", 0.0) else -2.0}
+            for lang, p in probs.items()
+            if lang != "fr"
+        }
+        if speech
+        else {},
         "timings_ms": {"total": 250.0},
     }
+
+
+REFUSED_LOGPROB = -9.0  # a word of an answer the audio does not hold
+
+
+def _word_logprobs(
+    answer: str, logprob: float, heard: list[str], transcript_logprob: float
+) -> list[list[Any]]:
+    said = {_folded(word) for word in heard}
+    clear = logprob >= transcript_logprob - 1.0
+    return [
+        [word, transcript_logprob if clear or _folded(word) in said else REFUSED_LOGPROB]
+        for word in answer.split()
+    ]
+
+
+def _folded(word: str) -> str:
+    return word.strip(".,!?").casefold()
 
 
 def final_message(text: str = "Je voudrais un café.", **evidence: Any) -> dict[str, Any]:

@@ -39,7 +39,6 @@ def context(**overrides: Any) -> StreamContext:
         "turn": None,
         "answers": (),
         "other_languages": (),
-        "confidence_threshold": 0.8,
         "answer_similarity": 85.0,
         "event_seq": 4,
     }
