@@ -10,6 +10,7 @@ results are posted to the turn's inbox, not called back. The socket's rooms
 from __future__ import annotations
 
 import asyncio
+import dis
 import sys
 import threading
 from collections.abc import Iterator
@@ -51,6 +52,17 @@ def room(frame: FrameType) -> str | None:
     return ".".join(path.relative_to(ROOT).with_suffix("").parts)
 
 
+RESUME = dis.opmap["RESUME"]
+
+
+def resumed(frame: FrameType) -> bool:
+    """A coroutine or generator resumed (not called): the profiler reports it as a call, but
+    the call was made once, when it started (perhaps before the walk)."""
+    code = frame.f_code.co_code
+    at = frame.f_lasti
+    return 0 <= at < len(code) - 1 and code[at] == RESUME and code[at + 1] != 0
+
+
 class Walk:
     def __init__(self) -> None:
         self.functions: set[tuple[str, str]] = set()
@@ -58,7 +70,7 @@ class Walk:
         self.crossings: set[tuple[str, str]] = set()  # (caller, callee) functions, two rooms
 
     def profile(self, frame: FrameType, event: str, _arg: Any) -> None:
-        if event != "call" or (callee := room(frame)) is None:
+        if event != "call" or (callee := room(frame)) is None or resumed(frame):
             return
         self.functions.add((callee, frame.f_code.co_qualname))
         caller = room(frame.f_back) if frame.f_back is not None else None
