@@ -90,7 +90,7 @@ class StreamingSession:
 
     def supersede(self) -> None:
         """Another connection resumed this session: write nothing more."""
-        self.outbox.superseded = True
+        self.outbox.supersede()
 
     # --- control messages -------------------------------------------------------------
     async def start(self, message: Start) -> StreamContext:
@@ -270,11 +270,9 @@ class StreamingSession:
         return self.context
 
     def _task_failed(self, error: BaseException) -> None:
-        if isinstance(error, StreamSuperseded):
-            self.supersede()
-        else:
+        if not isinstance(error, StreamSuperseded):  # the outbox knows: it was its write
             logger.error("stream task failed", exc_info=error)
 
 
 def _expect(context: StreamContext) -> t.Expect:
-    return t.Expect(context.answers, context.language, context.recognition_options())
+    return t.Expect(context.answers, context.language, context.recognition_options)
