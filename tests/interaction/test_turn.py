@@ -71,7 +71,7 @@ def test_a_correct_verdict_at_the_pause_is_committed_and_its_tail_held() -> None
     assert blocks(turn, "VVVVSSS") == ["open:u1", "recognise:u1", "evaluate1"]
     assert turn.phase == Phase.SPECULATING
     commands = turn.feed(t.Evidence("u1", 1, said(ANSWER), outcome="correct"))
-    assert [code(c) for c in commands] == ["finalise(in hand, auto)"]
+    assert [code(c) for c in commands] == ["finalise(in hand, auto)", "abandon:u1"]
     assert turn.phase == Phase.HOLDING
     assert blocks(turn, "SSVVV") == []  # "…, s'il vous plaît": the answer's tail
     assert turn.feed(t.Judged("u1", at=10.0, recorded=True)) == []
@@ -114,7 +114,7 @@ def test_a_pause_inside_the_answer_is_bridged_and_the_whole_answer_judged() -> N
     assert turn.phase == Phase.LISTENING
     assert blocks(turn, "SSS") == ["evaluate2"]
     commands = turn.feed(t.Evidence("u1", 2, said(ANSWER), outcome="correct"))
-    assert [code(c) for c in commands] == ["finalise(in hand, auto)"]
+    assert [code(c) for c in commands] == ["finalise(in hand, auto)", "abandon:u1"]
 
 
 def test_evidence_still_on_its_way_is_waited_for_then_decides() -> None:
