@@ -156,6 +156,18 @@ def test_partials_are_sent_and_their_words_weigh_on_the_pause() -> None:
     assert blocks(turn, "S" * 10) == []  # "euh": the learner is looking for a word
 
 
+def test_the_words_are_weighed_again_when_the_turn_due_changes() -> None:
+    """An utterance begun while the last answer was judged is heard against the next turn."""
+    turn = machine()
+    blocks(turn, "VVVV")
+    turn.feed(t.Partial("u1", said("Je travaille toute la semaine"), latency_ms=300))
+    assert blocks(turn, "SSS") == ["evaluate1"]
+    turn.feed(t.Evidence("u1", 1, None))
+    assert blocks(turn, "S" * 10) == []  # a prefix of the answer due: it waits
+    turn.feed(t.Expect(("Je travaille toute la semaine",), "fr"))  # the turn due now
+    assert blocks(turn, "S") == ["finalise(final pass)"]  # a whole answer: 1.0 s ends it
+
+
 @pytest.mark.parametrize(
     ("before", "at", "expected"),
     [
