@@ -17,8 +17,9 @@ Phases of the current utterance:
 The silence that ends an answer depends on its words (`ws/pauses.py`): 1.0 s after words
 that may end it, 2.5 s after a prefix of an accepted answer, a filler or a word no sentence
 ends on, and as long as evidence asked for is on its way (up to those 2.5 s). Only a
-`correct` verdict is committed early (at the evidence); a penalty or `unclear` comes from
-the recogniser's final pass over the whole utterance once the answer has ended.
+`correct` verdict on words that may end the answer is committed early (at the evidence);
+a penalty, `unclear`, or a `correct` on unfinished words comes from the recogniser's final
+pass over the whole utterance once the answer has ended.
 """
 
 from __future__ import annotations
@@ -334,13 +335,16 @@ class Turn:
             or self.phase != Phase.SPECULATING
         ):
             return []  # the learner went on speaking, or the answer ended: dropped
-        if event.hypothesis is not None and event.outcome == Outcome.CORRECT:
-            # The verdict is in hand: no final pass; the recogniser is let go meanwhile.
-            finalise = self._finalise(current, hypothesis=event.hypothesis, auto=True)
-            return [finalise, Abandon(current.id)]
-        current.evidence = event
         if event.hypothesis is not None:
             self._heard(current, event.hypothesis.text)
+            if event.outcome == Outcome.CORRECT and not current.unfinished:
+                # The verdict is in hand: no final pass; the recogniser is let go meanwhile.
+                finalise = self._finalise(current, hypothesis=event.hypothesis, auto=True)
+                return [finalise, Abandon(current.id)]
+        # Anything else waits for the end of the answer: a penalty, `unclear`, and a
+        # `correct` on words that do not end one ("Je voudrais un café" of "…, s'il vous
+        # plaît": the judge may accept the start of an answer; the learner may go on).
+        current.evidence = event
         self.phase = Phase.PAUSED
         if self.endpointer.trailing_s >= self._silence_end_s():
             return [self._finalise(current, hypothesis=None, auto=False)]

@@ -117,6 +117,19 @@ def test_a_pause_inside_the_answer_is_bridged_and_the_whole_answer_judged() -> N
     assert [code(c) for c in commands] == ["finalise(in hand, auto)", "abandon:u1"]
 
 
+def test_a_correct_verdict_on_the_start_of_an_answer_waits_for_its_end() -> None:
+    """The judge may accept "Je travaille toute la semaine": the words say more is coming,
+    so the answer is not committed at the pause; the learner goes on, or the long silence
+    ends it and the final pass judges it."""
+    turn = machine()
+    blocks(turn, "VVVVSSS")
+    start = said("Je travaille toute la semaine")
+    assert turn.feed(t.Evidence("u1", 1, start, outcome="correct")) == []
+    assert turn.phase == Phase.PAUSED
+    assert blocks(turn, "S" * 21) == []  # 2.4 s of silence: still the same answer
+    assert blocks(turn, "S") == ["finalise(final pass)"]
+
+
 def test_evidence_still_on_its_way_is_waited_for_then_decides() -> None:
     turn = machine()
     blocks(turn, "VVVVSSS")
