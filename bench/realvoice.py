@@ -675,11 +675,19 @@ def all_clips(speechocean: Path) -> list[Clip]:
 # --- the evidence pass ---------------------------------------------------------------------
 
 
-def jobs_of(cases: Sequence[Case]) -> dict[tuple[str, str], tuple[str, ...]]:
-    """(clip, target) → every answer its cases score: one evidence pass each."""
-    jobs: dict[tuple[str, str], list[str]] = {}
+Job = tuple[str, str]
+"""(clip, target): one evidence pass."""
+
+
+def job_of(case: Case) -> Job:
+    return (case.clip, case.target)
+
+
+def jobs_of(cases: Sequence[Case]) -> dict[Job, tuple[str, ...]]:
+    """Each job → every answer its cases score."""
+    jobs: dict[Job, list[str]] = {}
     for case in cases:
-        jobs.setdefault((case.clip, case.target), []).extend(case.answers)
+        jobs.setdefault(job_of(case), []).extend(case.answers)
     return {key: tuple(dict.fromkeys(answers)) for key, answers in jobs.items()}
 
 
@@ -793,7 +801,7 @@ def script_mismatches(
         if "<" in clip.text:  # "<beep ascending>": a sound, not a sentence
             out.add(clip.id)
             continue
-        payload = stored.get(job_key(clip, case.target, jobs[(case.clip, case.target)]))
+        payload = stored.get(job_key(clip, case.target, jobs[job_of(case)]))
         if payload is None:
             continue
         heard = normalise(payload.get("transcript", ""), language=clip.language)
@@ -814,7 +822,7 @@ def case_payloads(
     for case in cases:
         if case.clip in mismatched:
             continue
-        key = job_key(by_id[case.clip], case.target, jobs[(case.clip, case.target)])
+        key = job_key(by_id[case.clip], case.target, jobs[job_of(case)])
         if key in done:
             yield case, case_payload(done[key], case)
 

@@ -31,6 +31,11 @@ from interaction.judge_model import JudgeModel, floors_with, judge_model, tier
 from interaction.judging import answer_match
 from interaction.vocabulary import Outcome
 
+EXTRA_HEARD_VETO = 0.2
+"""No points when this share (0..1) of the heard words are clearly heard words the accepted
+answer does not have ("No, gracias" for "Gracias", "Voilà, bonne soirée" for "Voilà"): the
+real-voice bench has no such answers to learn from (docs/fair-judge.md), so a rule keeps
+them from scoring; they are asked again instead."""
 TEXT_ONLY_SIMILARITY = 90.0
 """Without scores, a transcript this close (0..100) to an accepted answer earns points."""
 TEXT_ONLY_OTHER_PROBABILITY = 0.9
@@ -165,6 +170,8 @@ def judge_audio(
         if decided != "unclear"
         else "no outcome reaches its floor: ask the learner to say it again"
     )
+    if decided == "correct" and features["extra_confident_share"] >= EXTRA_HEARD_VETO:
+        decided, reason = "unclear", "the learner clearly said more than the accepted answer"
     verdict = _with(base, Outcome(decided), reason)
     return AudioVerdict(**{**verdict.__dict__, "probabilities": shown, "features": features})
 

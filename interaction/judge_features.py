@@ -25,6 +25,8 @@ from interaction.audio_evidence import AnswerScore, AudioEvidence
 from interaction.judging import answer_match
 
 _LETTERS = re.compile(r"[^\w]+")
+EXTRA_CONFIDENT = -1.0
+"""A heard word this likely (natural log-probability) was said, not guessed."""
 
 
 def word_key(word: str) -> str:
@@ -45,7 +47,9 @@ class Miscues:
     audio better); worst_gap: that difference over the worst single stretch; heard_mean: the
     mean log-probability of the heard words in the differing stretches (near 0: the learner
     clearly said something else; low: the recogniser was guessing); agreed_mean: the mean
-    log-probability of the answer words both share.
+    log-probability of the answer words both share; extra / extra_confident: heard words the
+    answer has nothing for (all / those heard with log-probability ≥ EXTRA_CONFIDENT: the
+    learner clearly said more than the answer, "No, gracias" for "Gracias").
     """
 
     answer_words: int
@@ -56,6 +60,8 @@ class Miscues:
     worst_gap: float
     heard_mean: float
     agreed_mean: float
+    extra: int = 0
+    extra_confident: int = 0
 
 
 def miscues(answer: Sequence[tuple[str, float]], heard: Sequence[tuple[str, float]]) -> Miscues:
@@ -67,12 +73,16 @@ def miscues(answer: Sequence[tuple[str, float]], heard: Sequence[tuple[str, floa
     heard_differing: list[float] = []
     agreed: list[float] = []
     gaps: list[float] = []
+    extra: list[float] = []
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         answer_part = [logprob for _, logprob in answer[i1:i2]]
+        heard_part = [logprob for _, logprob in heard[j1:j2]]
         if tag == "equal":
             agreed.extend(answer_part)
             continue
-        heard_part = [logprob for _, logprob in heard[j1:j2]]
+        if tag == "insert":  # heard words the answer has nothing for
+            extra.extend(heard_part)
+            continue
         differing.extend(answer_part)
         heard_differing.extend(heard_part)
         gaps.append(sum(answer_part) - sum(heard_part))
@@ -86,6 +96,8 @@ def miscues(answer: Sequence[tuple[str, float]], heard: Sequence[tuple[str, floa
         worst_gap=min(gaps, default=0.0),
         heard_mean=sum(heard_differing) / len(heard_differing) if heard_differing else 0.0,
         agreed_mean=sum(agreed) / len(agreed) if agreed else 0.0,
+        extra=len(extra),
+        extra_confident=sum(1 for logprob in extra if logprob >= EXTRA_CONFIDENT),
     )
 
 
@@ -166,9 +178,13 @@ def answer_features(
         "log_speech_s": math.log(max(evidence.speech_s, 0.1)),
         "filler": 1.0 if scored is not None and scored.filler else 0.0,
         **_coverage(scored, evidence),
-        **_miscue_features(found),
+        **_miscue_features(found, len(evidence.transcript_word_logprobs)),
         **language_features(evidence, target=target, others=others),
     }
+    # A margin or a refused word means more when the recogniser was sure of what it heard
+    # (a clearly heard wrong answer) than when it was guessing (a misheard correct one).
+    features["margin_if_clear"] = features["margin"] * math.exp(features["transcript_logprob"])
+    features["miscue_if_clear"] = features["miscue_min"] * math.exp(features["miscue_heard_mean"])
     return {name: round(float(value), 5) for name, value in features.items()}
 
 
@@ -186,7 +202,7 @@ def _coverage(score: AnswerScore | None, evidence: AudioEvidence) -> dict[str, f
     return {"unexplained_s": _clip(unexplained, 0, 3), "behind_s": _clip(behind, 0, 3)}
 
 
-def _miscue_features(found: Miscues | None) -> dict[str, float]:
+def _miscue_features(found: Miscues | None, heard_words: int) -> dict[str, float]:
     if found is None or found.answer_words == 0:
         return {
             "miscue_share": 1.0,
@@ -197,6 +213,8 @@ def _miscue_features(found: Miscues | None) -> dict[str, float]:
             "miscue_heard_mean": 0.0,
             "agreed_mean": -5.0,
             "log_answer_words": 0.0,
+            "extra_share": 0.0,
+            "extra_confident_share": 0.0,
         }
     return {
         "miscue_share": found.differing / found.answer_words,
@@ -207,6 +225,8 @@ def _miscue_features(found: Miscues | None) -> dict[str, float]:
         "miscue_heard_mean": _clip(found.heard_mean, -5, 0),
         "agreed_mean": _clip(found.agreed_mean, -5, 0),
         "log_answer_words": math.log(found.answer_words),
+        "extra_share": found.extra / max(heard_words, 1),
+        "extra_confident_share": found.extra_confident / max(heard_words, 1),
     }
 
 

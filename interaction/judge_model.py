@@ -33,7 +33,8 @@ OUTCOMES = ("correct", *PENALTIES)
 class JudgeModel:
     """classes: what the regression tells apart (finer than the outcomes: a near miss and
     another sentence are both `incorrect_answer`, but look nothing alike); outcome_of: each
-    class's outcome, whose probabilities add up."""
+    class's outcome, whose probabilities add up (`unclear`: speech no one can make out, a
+    class the model learns so that it does not pass for a wrong answer; never a tier)."""
 
     classes: tuple[str, ...]
     outcome_of: Mapping[str, str]
@@ -65,7 +66,7 @@ class JudgeModel:
             len(model.mean) == len(model.scale) == width
             and len(model.weights) == len(model.intercepts) == len(model.classes)
             and all(len(row) == width for row in model.weights)
-            and set(model.outcome_of.values()) == set(OUTCOMES)
+            and set(OUTCOMES) <= set(model.outcome_of.values()) <= {*OUTCOMES, "unclear"}
         ):
             raise ValueError("judge model: shapes or classes do not match")
         return model
@@ -83,7 +84,8 @@ class JudgeModel:
         top = max(logits)
         exps = [math.exp(logit - top) for logit in logits]
         total = sum(exps)
-        out = dict.fromkeys(OUTCOMES, 0.0)
+        extra = sorted(set(self.outcome_of.values()) - set(OUTCOMES))
+        out = dict.fromkeys((*OUTCOMES, *extra), 0.0)
         for name, e in zip(self.classes, exps, strict=True):
             out[self.outcome_of[name]] += e / total
         return out

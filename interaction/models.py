@@ -109,6 +109,14 @@ class Attempt(models.Model):
         indexes = [
             models.Index(fields=["turn", "outcome"]),
             models.Index(fields=["session", "created_at", "id"]),
+            # The answers learners give (telemetry.answers) read the newest wrong or unclear
+            # attempts with words: this index lets that read stop at its bound.
+            models.Index(
+                fields=["-created_at", "-id"],
+                name="attempt_missed_recent_idx",
+                condition=models.Q(outcome__in=["incorrect_answer", "unclear"])
+                & ~models.Q(transcript=""),
+            ),
         ]
 
     def __str__(self) -> str:

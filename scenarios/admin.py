@@ -162,7 +162,14 @@ class TurnInline(admin.StackedInline):
     formset = TurnFormSet
     extra = 0
     ordering = ["order"]
-    readonly_fields = ["effective_reward"]
+    readonly_fields = ["effective_reward", "try_answer"]
+
+    @admin.display(description="Judge")
+    def try_answer(self, turn: Turn) -> str:
+        """The playground: the real judge on this turn, nothing stored (telemetry.designer)."""
+        if not turn.pk:
+            return "Save the scenario first."
+        return format_html('<a href="{}">Try an answer</a>', reverse("turn-try", args=[turn.pk]))
 
     @admin.display(description="Effective reward")
     def effective_reward(self, turn: Turn) -> str:

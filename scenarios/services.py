@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from django.db import transaction
 from django.db.models import ProtectedError
 
@@ -92,3 +94,25 @@ def scenario_spec_from_instance(*, scenario: Scenario) -> ScenarioSpec:
             for turn in scenario.turns.prefetch_related("answers")
         ),
     )
+
+
+ANSWER_MAX_CHARS = 300
+
+
+@transaction.atomic
+def turn_answer_add(*, turn: Turn, text: str) -> str:
+    """Add `text` (stripped, at most ANSWER_MAX_CHARS) to `turn`'s accepted answers through
+    `scenario_upsert`, so the file format's rules apply; the text as stored. Nothing happens
+    when the turn already accepts it as written. Raises SpecInvalid for an empty text."""
+    text = text.strip()[:ANSWER_MAX_CHARS]
+    if not text:
+        raise SpecInvalid([SpecError(f"turns[{turn.order}].answers", "an answer needs words")])
+    spec = scenario_spec_from_instance(
+        scenario=Scenario.objects.select_for_update().get(pk=turn.scenario_id)
+    )
+    turns = list(spec.turns)
+    current = turns[turn.order]
+    if text not in current.answers:
+        turns[turn.order] = dataclasses.replace(current, answers=(*current.answers, text))
+        scenario_upsert(spec=dataclasses.replace(spec, turns=tuple(turns)))
+    return text

@@ -49,6 +49,24 @@ def analyst_required(view: Callable[..., HttpResponseBase]) -> Callable[..., Htt
     return wrapped
 
 
+def staff_required(
+    view: Callable[..., HttpResponseBase], *, permission: str | None = None
+) -> Callable[..., HttpResponseBase]:
+    """Staff only (with `permission` too, if given). Anonymous: to the site's login page;
+    anyone else (learners, analysts): 403."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        user = request.user
+        if not (user.is_active and user.is_staff) or (permission and not user.has_perm(permission)):
+            raise PermissionDenied("This is for the scenarios' designers (staff).")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
 class IsAnalyst(BasePermission):
     message = "Analytics are for staff and the analysts group."
 

@@ -24,10 +24,10 @@ figure; in short:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import connection
@@ -203,7 +203,7 @@ def figures_row(figures: Figures) -> dict[str, Any]:
     return row
 
 
-def _where(filters: AnalyticsFilters) -> tuple[str, str, list[Any], list[Any]]:
+def filters_sql(filters: AnalyticsFilters) -> tuple[str, str, list[Any], list[Any]]:
     """SQL conditions on sessions (alias s, scenario sc) and on scenarios alone, with params."""
     scenario_sql: list[str] = ["TRUE"]
     scenario_params: list[Any] = []
@@ -288,14 +288,21 @@ _PAIR_AGGREGATES = """
                COUNT(*) FILTER (WHERE st.first_judged = 'correct') AS turns_first_try"""
 
 _FIGURE_COLUMNS = """
-           COALESCE(aa.attempts, 0), COALESCE(aa.correct, 0), COALESCE(aa.wrong_language, 0),
-           COALESCE(aa.incorrect, 0), COALESCE(aa.unclear, 0), COALESCE(aa.no_speech, 0),
-           COALESCE(aa.auto_finalised, 0), COALESCE(aa.disputed, 0),
-           COALESCE(pa.sessions_passed, 0), COALESCE(pa.sessions_failed, 0),
-           COALESCE(pa.lives_lost, 0), COALESCE(pa.attempts_when_passed, 0),
-           COALESCE(pa.turns_passed, 0), COALESCE(pa.turns_judged, 0),
-           COALESCE(pa.turns_first_try, 0), COALESCE(aa.confidence_samples, 0),
-           aa.mean_confidence, aa.median_answer_ms"""
+           COALESCE(aa.attempts, 0) AS attempts, COALESCE(aa.correct, 0) AS correct,
+           COALESCE(aa.wrong_language, 0) AS wrong_language,
+           COALESCE(aa.incorrect, 0) AS incorrect, COALESCE(aa.unclear, 0) AS unclear,
+           COALESCE(aa.no_speech, 0) AS no_speech,
+           COALESCE(aa.auto_finalised, 0) AS auto_finalised, COALESCE(aa.disputed, 0) AS disputed,
+           COALESCE(pa.sessions_passed, 0) AS sessions_passed,
+           COALESCE(pa.sessions_failed, 0) AS sessions_failed,
+           COALESCE(pa.lives_lost, 0) AS lives_lost,
+           COALESCE(pa.attempts_when_passed, 0) AS attempts_when_passed,
+           COALESCE(pa.turns_passed, 0) AS turns_passed,
+           COALESCE(pa.turns_judged, 0) AS turns_judged,
+           COALESCE(pa.turns_first_try, 0) AS turns_first_try,
+           COALESCE(aa.confidence_samples, 0) AS confidence_samples,
+           aa.mean_confidence AS mean_confidence, aa.median_answer_ms AS median_answer_ms"""
+"""Every stored count of `Figures`, each named as its field: rows are read by name."""
 
 
 def analytics_turns_list(*, filters: AnalyticsFilters | None = None) -> list[TurnFigures]:
@@ -303,7 +310,7 @@ def analytics_turns_list(*, filters: AnalyticsFilters | None = None) -> list[Tur
 
     One query. Turns nobody played are listed with zero counts and no difficulty."""
     filters = filters or AnalyticsFilters()
-    session_where, scenario_where, session_params, scenario_params = _where(filters)
+    session_where, scenario_where, session_params, scenario_params = filters_sql(filters)
     sql = f"""{_base_ctes(session_where)},
     aa AS ({_attempt_aggregates("turn_id")}),
     pa AS (
@@ -318,8 +325,10 @@ def analytics_turns_list(*, filters: AnalyticsFilters | None = None) -> list[Tur
         JOIN {Turn._meta.db_table} t ON t.id = st.turn_id
         GROUP BY st.turn_id
     )
-    SELECT COALESCE(pa.sessions, 0),{_FIGURE_COLUMNS},
-           t.id, t."order" + 1, t.prompt, sc.id, sc.slug, sc.title, sc.language, sc.difficulty
+    SELECT COALESCE(pa.sessions, 0) AS sessions,{_FIGURE_COLUMNS},
+           t.id AS turn_id, t."order" + 1 AS turn_number, t.prompt AS prompt,
+           sc.id AS scenario_id, sc.slug AS scenario_slug, sc.title AS scenario_title,
+           sc.language AS language, sc.difficulty AS scenario_difficulty
     FROM {Turn._meta.db_table} t
     JOIN {Scenario._meta.db_table} sc ON sc.id = t.scenario_id
     LEFT JOIN aa ON aa.key = t.id
@@ -327,15 +336,14 @@ def analytics_turns_list(*, filters: AnalyticsFilters | None = None) -> list[Tur
     WHERE {scenario_where}
     ORDER BY sc.slug, t."order"
     """
-    rows = _fetch(sql, [*session_params, *scenario_params])
-    minimum = settings.ANALYTICS_MIN_SESSIONS
-    return [_build(TurnFigures, [*_counts(row[:19]), minimum, *row[19:]]) for row in rows]
+    rows = rows_fetch(sql, [*session_params, *scenario_params])
+    return [figures_build(TurnFigures, row) for row in rows]
 
 
 def analytics_scenarios_list(*, filters: AnalyticsFilters | None = None) -> list[ScenarioFigures]:
     """Every filtered scenario with its figures over its sessions, by slug. One query."""
     filters = filters or AnalyticsFilters()
-    session_where, scenario_where, session_params, scenario_params = _where(filters)
+    session_where, scenario_where, session_params, scenario_params = filters_sql(filters)
     s = SessionStatus
     sql = f"""{_base_ctes(session_where)},
     aa AS ({_attempt_aggregates("scenario_id")}),
@@ -359,40 +367,65 @@ def analytics_scenarios_list(*, filters: AnalyticsFilters | None = None) -> list
                COALESCE(sp.turns_first_try, 0) AS turns_first_try
         FROM ss LEFT JOIN sp ON sp.key = ss.key
     )
-    SELECT COALESCE(pa.sessions, 0),{_FIGURE_COLUMNS},
-           sc.id, sc.slug, sc.title, sc.language, sc.difficulty,
-           (SELECT COUNT(*) FROM {Turn._meta.db_table} t WHERE t.scenario_id = sc.id),
-           COALESCE(pa.turn_visits, 0)
+    SELECT COALESCE(pa.sessions, 0) AS sessions,{_FIGURE_COLUMNS},
+           sc.id AS scenario_id, sc.slug AS scenario_slug, sc.title AS scenario_title,
+           sc.language AS language, sc.difficulty AS scenario_difficulty,
+           (SELECT COUNT(*) FROM {Turn._meta.db_table} t WHERE t.scenario_id = sc.id)
+               AS turn_count,
+           COALESCE(pa.turn_visits, 0) AS turn_visits
     FROM {Scenario._meta.db_table} sc
     LEFT JOIN aa ON aa.key = sc.id
     LEFT JOIN pa ON pa.key = sc.id
     WHERE {scenario_where}
     ORDER BY sc.slug
     """
-    rows = _fetch(sql, [*session_params, *scenario_params])
-    minimum = settings.ANALYTICS_MIN_SESSIONS
-    return [_build(ScenarioFigures, [*_counts(row[:19]), minimum, *row[19:]]) for row in rows]
+    rows = rows_fetch(sql, [*session_params, *scenario_params])
+    return [figures_build(ScenarioFigures, row) for row in rows]
 
 
-def _build(cls: Any, values: list[Any]) -> Any:
-    """A figures dataclass from a row's values, in its fields' order."""
-    return cls(*values)
+class ColumnsMismatch(Exception):
+    """A query's columns are not the figures' fields: a renamed or missing column."""
 
 
-def _fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+F = TypeVar("F", bound=Figures)
+
+
+def figures_build(cls: type[F], row: Mapping[str, Any]) -> F:
+    """A figures dataclass from one row read by column name (never by position).
+
+    Every field but `min_sessions` (the setting) must be a column, and every column a field:
+    a column renamed or dropped raises ColumnsMismatch instead of shifting the figures.
+    Counts become ints; mean confidence is rounded to 4 places, the median to 0.1 ms."""
+    wanted = {f.name for f in fields(cls)} - {"min_sessions"}
+    if set(row) != wanted:
+        raise ColumnsMismatch(
+            f"{cls.__name__}: missing {sorted(wanted - set(row))}, "
+            f"unknown {sorted(set(row) - wanted)}"
+        )
+    values: dict[str, Any] = dict(row)
+    for name in _COUNTS:
+        values[name] = int(values[name])
+    mean, median = values["mean_confidence"], values["median_answer_ms"]
+    values["mean_confidence"] = None if mean is None else round(float(mean), 4)
+    values["median_answer_ms"] = None if median is None else round(float(median), 1)
+    return cls(**values, min_sessions=settings.ANALYTICS_MIN_SESSIONS)
+
+
+_COUNTS = tuple(
+    f.name
+    for f in fields(Figures)
+    if f.name not in ("mean_confidence", "median_answer_ms", "min_sessions")
+)
+
+
+def rows_fetch(sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+    """The rows as mappings of column name → value."""
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return list(cursor.fetchall())
-
-
-def _counts(values: Sequence[Any]) -> list[Any]:
-    """The 17 counts as ints, then mean confidence (rounded) and the median (ms, rounded)."""
-    *counts, mean_confidence, median_ms = values
-    return [
-        *(int(value) for value in counts),
-        None if mean_confidence is None else round(float(mean_confidence), 4),
-        None if median_ms is None else round(float(median_ms), 1),
-    ]
+        names = [column.name for column in cursor.description or ()]
+        if len(set(names)) != len(names):
+            raise ColumnsMismatch(f"duplicate column names in {names}")
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 # --- Tuning aid ---------------------------------------------------------------------------

@@ -7,6 +7,7 @@ CSV with `?format=csv` (learners pseudonymised; the figures carry no learner at 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from dataclasses import fields
 from typing import Any
@@ -38,6 +39,7 @@ from telemetry.analytics import (
     analytics_turns_list,
     figures_row,
 )
+from telemetry.answers import ANSWERS_PER_TURN, frequent_answers_list
 from telemetry.disputes import DisputeRefused, dispute_open
 from telemetry.selectors import analytics_session_review
 
@@ -202,6 +204,56 @@ class FlaggedTurnsApi(_AnalyticsApi):
                 for flag in flags
             ]
         )
+
+
+MAX_PER_TURN = 50
+
+
+class FrequentAnswerSerializer(serializers.Serializer):
+    scenario_slug = serializers.CharField()
+    turn_id = serializers.IntegerField()
+    turn_number = serializers.IntegerField(help_text="1-based.")
+    prompt = serializers.CharField()
+    rank = serializers.IntegerField(help_text="1: the turn's most frequent.")
+    transcript = serializers.CharField(help_text="The group's most frequent spelling.")
+    attempts = serializers.IntegerField(help_text="Attempts in the group (incorrect + unclear).")
+    incorrect = serializers.IntegerField()
+    unclear = serializers.IntegerField()
+    learners = serializers.IntegerField(help_text="Distinct learners (never named).")
+
+
+class FrequentAnswersApi(_AnalyticsApi):
+    """The answers learners give: per turn, the most frequent transcripts of attempts judged
+    `incorrect_answer` or `unclear`, grouped loosely (case, punctuation, accents), among the
+    newest 10,000 such attempts of the filtered sessions."""
+
+    csv_name = "frequent-answers"
+    csv_columns = list(FrequentAnswerSerializer().fields)
+
+    @extend_schema(
+        parameters=[
+            *FILTER_PARAMETERS,
+            OpenApiParameter(
+                "per_turn", int, description=f"Groups per turn, 1..{MAX_PER_TURN} (default 5)."
+            ),
+        ],
+        responses=FrequentAnswerSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        params = request.query_params.copy()
+        per_turn = _per_turn(params.pop("per_turn", [None])[-1])
+        answers = frequent_answers_list(filters=filters_parse(params), per_turn=per_turn)
+        return Response([dataclasses.asdict(answer) for answer in answers])
+
+
+def _per_turn(value: str | None) -> int:
+    if value in (None, ""):
+        return ANSWERS_PER_TURN
+    field = serializers.IntegerField(min_value=1, max_value=MAX_PER_TURN)
+    try:
+        return int(field.run_validation(value))
+    except exceptions.ValidationError as invalid:
+        raise exceptions.ValidationError({"per_turn": invalid.detail}) from invalid
 
 
 def attempt_review_row(attempt: Attempt, partials: list[Any]) -> dict[str, Any]:

@@ -56,8 +56,8 @@ def _width(count: int) -> int:
 
 
 def difficulty_bars_svg(turns: Sequence[TurnFigures], *, title: str) -> SafeString:
-    """One bar per turn: its difficulty (0..1). A turn below the minimum sample has no bar,
-    only "n/a" and its session count."""
+    """One bar per turn: its difficulty (0..1, labelled as a percentage). A turn below the
+    minimum sample has no bar, only "n/a" and its session count."""
     bars = []
     for i, turn in enumerate(turns):
         x = LEFT + GAP + i * (BAR_W + GAP)
@@ -102,9 +102,9 @@ def difficulty_bars_svg(turns: Sequence[TurnFigures], *, title: str) -> SafeStri
                 height,
                 x + BAR_W / 2,
                 TOP + PLOT_H - height - 4,
-                f"{turn.difficulty:.2f}",
+                f"{turn.difficulty:.0%}",
                 turn.turn_number,
-                f"{turn.difficulty:.2f}",
+                f"{turn.difficulty:.0%}",
                 turn.sessions,
                 label,
             )

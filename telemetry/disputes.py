@@ -7,7 +7,6 @@ after it count. The attempt, its score and the ledger are never changed: they ar
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from django.db import transaction
@@ -15,7 +14,7 @@ from django.utils import timezone
 
 from interaction.models import Attempt
 from interaction.vocabulary import Outcome
-from scenarios.services import scenario_spec_from_instance, scenario_upsert
+from scenarios.services import turn_answer_add
 from telemetry.models import Dispute
 
 DISPUTABLE = frozenset({Outcome.INCORRECT_ANSWER, Outcome.WRONG_LANGUAGE, Outcome.UNCLEAR})
@@ -58,14 +57,7 @@ def dispute_accept(*, dispute: Dispute, by: Any) -> Dispute:
     )
     if dispute.status != Dispute.Status.OPEN:
         raise DisputeRefused("resolved", "This dispute is already resolved.")
-    attempt = dispute.attempt
-    text = attempt.transcript.strip()[:300]
-    spec = scenario_spec_from_instance(scenario=attempt.turn.scenario)
-    turns = list(spec.turns)
-    turn = turns[attempt.turn.order]
-    if text not in turn.answers:
-        turns[attempt.turn.order] = dataclasses.replace(turn, answers=(*turn.answers, text))
-        scenario_upsert(spec=dataclasses.replace(spec, turns=tuple(turns)))
+    text = turn_answer_add(turn=dispute.attempt.turn, text=dispute.attempt.transcript)
     return _resolve(dispute, Dispute.Status.ACCEPTED, by=by, accepted_text=text)
 
 

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from django.urls import path
 
-from telemetry import api, views
+from telemetry import api, designer, views
 
 urlpatterns = [
     path("analytics/", views.report, name="analytics-report"),
     path("analytics/difficulty/", views.difficulty_redirect, name="analytics-difficulty"),
     path("analytics/attempts.csv", views.attempts_export, name="analytics-attempts"),
+    path("analytics/scenarios/<slug:slug>/", views.scenario_report, name="analytics-scenario"),
+    path(
+        "analytics/turns/<int:turn_id>/answers/",
+        designer.turn_answer_add_view,
+        name="analytics-answer-add",
+    ),
+    path("designer/turns/<int:turn_id>/try/", designer.turn_try, name="turn-try"),
     path(
         "analytics/scenarios/<slug:slug>/sessions/",
         views.scenario_sessions,
@@ -29,6 +36,11 @@ urlpatterns = [
     ),
     path("api/analytics/turns/", api.TurnAnalyticsApi.as_view(), name="api-analytics-turns"),
     path("api/analytics/flagged-turns/", api.FlaggedTurnsApi.as_view(), name="api-analytics-flags"),
+    path(
+        "api/analytics/frequent-answers/",
+        api.FrequentAnswersApi.as_view(),
+        name="api-analytics-answers",
+    ),
     path(
         "api/analytics/sessions/<uuid:session_id>/",
         api.SessionReviewApi.as_view(),

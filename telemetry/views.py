@@ -4,6 +4,7 @@ export; the learner's dispute form; Prometheus metrics. Thin: parse, select, ren
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hmac
 from collections.abc import Iterable
 from typing import Any
@@ -35,6 +36,7 @@ from telemetry.analytics import (
     analytics_turns_list,
     turn_flags,
 )
+from telemetry.answers import ANSWERS_BOUND, frequent_answers_by_turn, frequent_answers_list
 from telemetry.api import attempt_review_row, filters_parse
 from telemetry.charts import difficulty_bars_svg, pass_funnel_svg
 from telemetry.disputes import DisputeRefused, dispute_open
@@ -94,76 +96,142 @@ def _rules_rows(scenario: Any, turn: Turn) -> list[tuple[str, str]]:
     return rows
 
 
-@analyst_required
-def report(request: HttpRequest) -> HttpResponse:
-    """The analysts' report: scenarios, turns, charts and flagged turns (3 queries)."""
-    filters, errors = _filters_or_errors(request)
-    scenarios = analytics_scenarios_list(filters=filters)
-    turns = analytics_turns_list(filters=filters)
-    flags = turn_flags(turns, scenarios)
+def _flag_rows(flags: list[Any]) -> list[dict[str, Any]]:
+    """Flagged turns with their effective rules and admin links (one query for the turns)."""
     flagged_turns = {
         turn.pk: turn
         for turn in Turn.objects.select_related("scenario").filter(
             pk__in=[flag.turn.turn_id for flag in flags]
         )
     }
-    sections = []
-    for scenario in scenarios:
-        own = [turn for turn in turns if turn.scenario_id == scenario.scenario_id]
-        sections.append(
-            {
-                "figures": scenario,
-                "turns": [
-                    {"figures": t, "admin_url": _turn_admin_url(t.scenario_id, t.turn_number)}
-                    for t in own
-                ],
-                "difficulty_chart": difficulty_bars_svg(
-                    own, title=f"Difficulty per turn: {scenario.scenario_title}"
-                ),
-                "funnel_chart": pass_funnel_svg(
-                    scenario, own, title=f"Sessions passing each turn: {scenario.scenario_title}"
-                ),
-                "admin_url": reverse(
-                    "admin:scenarios_scenario_change", args=[scenario.scenario_id]
-                ),
-                "sessions_url": reverse("analytics-sessions", args=[scenario.scenario_slug]),
-            }
-        )
-    query = urlencode(filters.as_query())
+    return [
+        {
+            "flag": flag,
+            "rules": _rules_rows(
+                flagged_turns[flag.turn.turn_id].scenario, flagged_turns[flag.turn.turn_id]
+            ),
+            "turn_admin_url": _turn_admin_url(flag.turn.scenario_id, flag.turn.turn_number),
+            "scenario_admin_url": reverse(
+                "admin:scenarios_scenario_change", args=[flag.turn.scenario_id]
+            ),
+            "scenario_url": reverse("analytics-scenario", args=[flag.turn.scenario_slug]),
+        }
+        for flag in flags
+        if flag.turn.turn_id in flagged_turns
+    ]
+
+
+def _exports(scenario: str | None = None) -> list[tuple[str, str, str]]:
+    exports = [
+        ("Scenarios (CSV)", reverse("api-analytics-scenarios"), "csv"),
+        ("Turns (CSV)", reverse("api-analytics-turns"), "csv"),
+        ("Flagged turns (CSV)", reverse("api-analytics-flags"), "csv"),
+        ("Answers learners give (CSV)", reverse("api-analytics-answers"), "csv"),
+        ("Every attempt (CSV)", reverse("analytics-attempts"), ""),
+        ("Turns (JSON API)", reverse("api-analytics-turns"), "json"),
+    ]
+    return exports if scenario is None else [e for e in exports if "Scenarios" not in e[0]]
+
+
+def _common(filters: AnalyticsFilters) -> dict[str, Any]:
+    return {
+        "filters": filters,
+        "flag_rule": FLAG_RULE,
+        "min_sessions": settings.ANALYTICS_MIN_SESSIONS,
+        "languages": SUPPORTED_LANGUAGES,
+        "difficulties": Difficulty.choices,
+        "modes": Mode.choices(),
+        "query": urlencode(filters.as_query()),
+    }
+
+
+def _with_filters(url: str, filters: AnalyticsFilters) -> str:
+    """`url` with the filters but the scenario (a scenario's page and the overview share them)."""
+    query = urlencode({k: v for k, v in filters.as_query().items() if k != "scenario"})
+    return f"{url}?{query}" if query else url
+
+
+def _overview_url(filters: AnalyticsFilters) -> str:
+    return _with_filters(reverse("analytics-report"), filters)
+
+
+@analyst_required
+def report(request: HttpRequest) -> HttpResponse:
+    """The analysts' overview: a row per scenario (linking to its page), the flagged turns
+    (3 queries for the figures and the flags' rules)."""
+    filters, errors = _filters_or_errors(request)
+    scenarios = analytics_scenarios_list(filters=filters)
+    flags = turn_flags(analytics_turns_list(filters=filters), scenarios)
+    flagged: dict[int, int] = {}
+    for flag in flags:
+        flagged[flag.scenario.scenario_id] = flagged.get(flag.scenario.scenario_id, 0) + 1
+    rows = [
+        {
+            "figures": scenario,
+            "flagged": flagged.get(scenario.scenario_id, 0),
+            "url": _with_filters(
+                reverse("analytics-scenario", args=[scenario.scenario_slug]), filters
+            ),
+        }
+        for scenario in scenarios
+    ]
     return render(
         request,
         "telemetry/report.html",
         {
-            "filters": filters,
+            **_common(filters),
             "errors": errors,
-            "sections": sections,
-            "flags": [
+            "rows": rows,
+            "flags": _flag_rows(flags),
+            "exports": _exports(),
+        },
+    )
+
+
+@analyst_required
+def scenario_report(request: HttpRequest, slug: str) -> HttpResponse:
+    """One scenario: its figures, charts, turns with their prompts, the answers learners give
+    that were judged wrong or unclear, its flagged turns (5 queries)."""
+    filters, errors = _filters_or_errors(request)
+    # Language and difficulty choose scenarios: on one scenario's page they do not apply.
+    filters = dataclasses.replace(filters, scenario=slug, language=None, difficulty=None)
+    scenarios = analytics_scenarios_list(filters=filters)
+    if not scenarios:
+        raise Http404("No such scenario.")
+    (scenario,) = scenarios
+    turns = analytics_turns_list(filters=filters)
+    answers = frequent_answers_by_turn(frequent_answers_list(filters=filters))
+    title = scenario.scenario_title
+    user = request.user
+    return render(
+        request,
+        "telemetry/scenario.html",
+        {
+            **_common(filters),
+            "errors": errors,
+            "s": scenario,
+            "turns": [
                 {
-                    "flag": flag,
-                    "rules": _rules_rows(
-                        flagged_turns[flag.turn.turn_id].scenario, flagged_turns[flag.turn.turn_id]
-                    ),
-                    "turn_admin_url": _turn_admin_url(flag.turn.scenario_id, flag.turn.turn_number),
-                    "scenario_admin_url": reverse(
-                        "admin:scenarios_scenario_change", args=[flag.turn.scenario_id]
-                    ),
+                    "figures": turn,
+                    "admin_url": _turn_admin_url(turn.scenario_id, turn.turn_number),
+                    "try_url": reverse("turn-try", args=[turn.turn_id]),
+                    "add_url": reverse("analytics-answer-add", args=[turn.turn_id]),
+                    "answers": answers.get(turn.turn_id, []),
                 }
-                for flag in flags
-                if flag.turn.turn_id in flagged_turns
+                for turn in turns
             ],
-            "flag_rule": FLAG_RULE,
-            "min_sessions": settings.ANALYTICS_MIN_SESSIONS,
-            "languages": SUPPORTED_LANGUAGES,
-            "difficulties": Difficulty.choices,
-            "modes": Mode.choices(),
-            "query": query,
-            "exports": [
-                ("Scenarios (CSV)", reverse("api-analytics-scenarios"), "csv"),
-                ("Turns (CSV)", reverse("api-analytics-turns"), "csv"),
-                ("Flagged turns (CSV)", reverse("api-analytics-flags"), "csv"),
-                ("Every attempt (CSV)", reverse("analytics-attempts"), ""),
-                ("Turns (JSON API)", reverse("api-analytics-turns"), "json"),
-            ],
+            "difficulty_chart": difficulty_bars_svg(turns, title=f"Difficulty per turn: {title}"),
+            "funnel_chart": pass_funnel_svg(
+                scenario, turns, title=f"Sessions passing each turn: {title}"
+            ),
+            "flags": _flag_rows(turn_flags(turns, scenarios)),
+            "admin_url": reverse("admin:scenarios_scenario_change", args=[scenario.scenario_id]),
+            "sessions_url": reverse("analytics-sessions", args=[slug]),
+            "designer": user.is_staff,
+            "may_add_answers": user.is_staff and user.has_perm("scenarios.change_scenario"),
+            "answers_bound": f"{ANSWERS_BOUND:,}",
+            "exports": _exports(slug),
+            "overview_url": _overview_url(filters),
         },
     )
 
@@ -177,7 +245,7 @@ def difficulty_redirect(request: HttpRequest) -> HttpResponse:
 @analyst_required
 def scenario_sessions(request: HttpRequest, slug: str) -> HttpResponse:
     filters, errors = _filters_or_errors(request)
-    filters = AnalyticsFilters(**{**filters.__dict__, "scenario": slug})
+    filters = dataclasses.replace(filters, scenario=slug)
     page = Paginator(analytics_sessions_list(filters=filters), 50).get_page(request.GET.get("page"))
     rows = [
         {"session": session, "learner": learner_pseudonym(session.learner_id)}

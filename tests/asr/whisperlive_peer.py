@@ -17,6 +17,8 @@ from typing import Any
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from interaction.judge_features import word_key
+
 SegmentsScript = Callable[[int], list[dict[str, Any]] | None]
 """Given the number of audio bytes received so far, the segments to send (None: nothing)."""
 
@@ -169,12 +171,7 @@ def evidence_payload(
     transcript_logprob: float = -0.2,
 ) -> dict[str, Any]:
     """An evidence payload shaped like `answer_evidence`'s: one word per probability,
-    `answers` maps each accepted answer to its teacher-forced mean log-probability.
-
-    As the real pass does, it scores each word too: an answer about as likely as the
-    transcript has every word clear; one far off has the words the learner said clear and
-    the others refused. The learner's other language gets a forced decode of its own, good
-    when that language is the likelier one, poor otherwise."""
+    `answers` maps each accepted answer to its teacher-forced mean log-probability."""
     tokens = text.split()
     words = [
         {
@@ -206,7 +203,7 @@ def evidence_payload(
         }
         if speech
         else None,
-        "decode_logprob": transcript_logprob,
+        "decode_logprob": _decode_logprob("fr", probs, transcript_logprob),
         "no_speech_prob": no_speech_prob if speech else None,
         "looped": False,
         "truncated": False,
@@ -216,15 +213,19 @@ def evidence_payload(
                 "filler": None,
                 "tokens": 4,
                 "mean_logprob": logprob,
-                "word_logprobs": _word_logprobs(answer, logprob, tokens, transcript_logprob),
+                "word_logprobs": _answer_words(answer, logprob, tokens, transcript_logprob),
             }
             for answer, logprob in (answers or {}).items()
         ],
         "words": words if speech else [],
         "answer_words": [],
         "other_transcripts": {
-            lang: {"decode_logprob": -0.2 if p > probs.get("fr", 0.0) else -2.0}
-            for lang, p in probs.items()
+            lang: {
+                "text": text,
+                "decode_logprob": _decode_logprob(lang, probs, transcript_logprob),
+                "looped": False,
+            }
+            for lang in probs
             if lang != "fr"
         }
         if speech
@@ -233,22 +234,27 @@ def evidence_payload(
     }
 
 
-REFUSED_LOGPROB = -9.0  # a word of an answer the audio does not hold
+def _decode_logprob(language: str, probabilities: dict[str, float], heard: float) -> float:
+    """A decode forced to `language` fits as well as the transcript when the speech is in it
+    (the likeliest language), a nat a token worse otherwise, as the real pass's do."""
+    top = max(probabilities, key=lambda lang: probabilities[lang], default=language)
+    return heard if language == top else heard - 1.0
 
 
-def _word_logprobs(
-    answer: str, logprob: float, heard: list[str], transcript_logprob: float
+def _answer_words(
+    answer: str, mean: float, heard: list[str], heard_logprob: float
 ) -> list[list[Any]]:
-    said = {_folded(word) for word in heard}
-    clear = logprob >= transcript_logprob - 1.0
+    """An answer's words teacher-forced: the words it shares with the transcript as likely as
+    the transcript's, the others carrying the rest of its mean log-probability."""
+    keys = {word_key(word) for word in heard}
+    words = answer.split()
+    shared = [word_key(word) in keys for word in words]
+    differing = len(words) - sum(shared)
+    rest = (mean * len(words) - heard_logprob * sum(shared)) / differing if differing else 0.0
     return [
-        [word, transcript_logprob if clear or _folded(word) in said else REFUSED_LOGPROB]
-        for word in answer.split()
+        [word, heard_logprob if is_shared else round(rest, 4)]
+        for word, is_shared in zip(words, shared, strict=True)
     ]
-
-
-def _folded(word: str) -> str:
-    return word.strip(".,!?").casefold()
 
 
 def final_message(text: str = "Je voudrais un café.", **evidence: Any) -> dict[str, Any]:

@@ -14,6 +14,8 @@ from interaction.models import Attempt, ScoreEvent, Session
 from tests.asr.audio_files import encode, tone
 from tests.asr.whisperlive_peer import evidence_payload
 
+REAL = Path(__file__).resolve().parents[1] / "fixtures" / "realvoice"
+
 
 @pytest.fixture
 def spoken(learner_client: APIClient, scenario, settings, asr_server):
@@ -134,6 +136,17 @@ def spoken_in(learner_client: APIClient, make_scenario, settings, asr_server):
 @pytest.mark.django_db
 class TestFairJudgeOverHttp:
     """The tiers through the real server and the one scoring path (clips made in the test)."""
+
+    def test_a_real_learners_reading_scores_and_one_word_changed_costs_a_heart(
+        self, spoken_in
+    ) -> None:
+        """A real recording (tests/fixtures/realvoice/README.md), held out from fitting."""
+        clip = REAL / "en-learner-054180063.wav"
+        result = spoken_in("en", ["His face was cold"], clip)
+        assert result["outcome"] == "correct", result
+        result = spoken_in("en", ["His hand was cold"], clip)
+        assert result["outcome"] == "incorrect_answer", result
+        assert result["livesDelta"] == -1
 
     def test_a_one_word_wrong_answer_is_incorrect(self, spoken_in, speech_clip) -> None:
         clip = speech_clip("Un vino, por favor", "es", speed=130)
@@ -268,7 +281,7 @@ class TestTimeStopContract:
         attempt = Attempt.objects.get()
         assert (attempt.outcome, attempt.source) == ("unclear", "audio")
         assert attempt.evidence["transcript"] == "Supply, sil Commission"
-        assert attempt.evidence["verdict"]["reason"].startswith("not sure")
+        assert attempt.evidence["verdict"]["reason"].startswith("no outcome reaches its floor")
         assert ScoreEvent.objects.count() == 1  # the ledger is unchanged (session start only)
         # the accepted answers went to the recogniser as candidates to score
         assert self.options.candidates == (
@@ -285,7 +298,8 @@ class TestTimeStopContract:
         result = scripted(
             _scripted_final(
                 "Je voudrais une bière bien fraîche",
-                answers={"Je voudrais un café, s'il vous plaît": -5.0},
+                # as far from the audio as real recordings' other sentences are (−7 median)
+                answers={"Je voudrais un café, s'il vous plaît": -8.0},
             )
         )
         assert (result["outcome"], result["livesDelta"], result["message"]) == (

@@ -136,6 +136,24 @@ ENDPOINTS: dict[str, Row] = {
     "api-analytics-flags": Row(
         "GET", lambda c: "/api/analytics/flagged-turns/", analysts(anonymous=401, learners=403)
     ),
+    "api-analytics-answers": Row(
+        "GET", lambda c: "/api/analytics/frequent-answers/", analysts(anonymous=401, learners=403)
+    ),
+    "analytics-scenario": Row(
+        "GET", lambda c: "/analytics/scenarios/cafe-test/", analysts(anonymous=LOGIN, learners=403)
+    ),
+    # --- designers' tools (staff; adding an answer also needs the scenarios' change right) ---
+    "turn-try": Row(
+        "GET",
+        lambda c: "/designer/turns/{turn}/try/".format(**c),
+        staff_only(anonymous=LOGIN, outsiders=403),
+    ),
+    "analytics-answer-add": Row(
+        "POST",
+        lambda c: "/analytics/turns/{turn}/answers/".format(**c),
+        {**staff_only(anonymous=LOGIN, outsiders=403), "staff": 403, "superuser": 302},
+        lambda role: {"transcript": "Bonjour"},
+    ),
     "api-analytics-session": Row(
         "GET",
         lambda c: "/api/analytics/sessions/{session}/".format(**c),
@@ -224,7 +242,12 @@ def world(db: None, scenario: Any) -> dict[str, Any]:
     )
     assert wrong.json()["outcome"] == "incorrect_answer", wrong.content
     attempt = Attempt.objects.get(session=session)
-    return {"people": people, "session": str(session.pk), "attempt": attempt.pk}
+    return {
+        "people": people,
+        "session": str(session.pk),
+        "attempt": attempt.pk,
+        "turn": attempt.turn_id,
+    }
 
 
 def client_for(role: str, world: dict[str, Any]) -> Client:

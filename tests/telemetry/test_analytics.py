@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from dataclasses import fields
 from datetime import date
 
 import pytest
 
 from interaction.vocabulary import Outcome
+from telemetry import analytics
 from telemetry.analytics import (
     AnalyticsFilters,
+    ColumnsMismatch,
+    TurnFigures,
     analytics_flags_list,
     analytics_scenarios_list,
     analytics_turns_list,
@@ -156,6 +161,42 @@ def test_every_turn_figure(played) -> None:
 def test_every_scenario_figure(played) -> None:
     (scenario,) = analytics_scenarios_list()
     assert figures(scenario, SCENARIO) == SCENARIO
+
+
+def test_reordered_columns_change_no_figure(played, monkeypatch) -> None:
+    # Rows are read by column name: the SELECT's counts in reverse order give the same figures
+    # (read by position, every count would have shifted into its neighbour's field).
+    columns = re.findall(r"(?:COALESCE\([^)]*\)|aa\.\w+) AS \w+", analytics._FIGURE_COLUMNS)
+    assert len(columns) == 18
+    monkeypatch.setattr(analytics, "_FIGURE_COLUMNS", "\n" + ",\n".join(reversed(columns)))
+    first, second = analytics_turns_list()
+    assert figures(first, TURN_ONE) == TURN_ONE
+    assert figures(second, TURN_TWO) == TURN_TWO
+    (scenario,) = analytics_scenarios_list()
+    assert figures(scenario, SCENARIO) == SCENARIO
+
+
+def test_a_renamed_or_missing_column_is_an_error_not_a_shift(played, monkeypatch) -> None:
+    renamed = analytics._FIGURE_COLUMNS.replace("AS unclear", "AS unclear_count")
+    monkeypatch.setattr(analytics, "_FIGURE_COLUMNS", renamed)
+    with pytest.raises(ColumnsMismatch, match="unclear"):
+        analytics_turns_list()
+
+
+def test_figures_are_built_by_name_in_any_order() -> None:
+    row: dict[str, object] = {
+        f.name: n for n, f in enumerate(fields(TurnFigures)) if f.name != "min_sessions"
+    }
+    row.update(prompt="?", scenario_slug="s", scenario_title="S", language="fr")
+    row["scenario_difficulty"] = "normal"
+    built = analytics.figures_build(TurnFigures, dict(reversed(list(row.items()))))
+    assert (built.attempts, built.correct, built.turn_number) == (
+        row["attempts"],
+        row["correct"],
+        row["turn_number"],
+    )
+    with pytest.raises(ColumnsMismatch, match="missing"):
+        analytics.figures_build(TurnFigures, {k: v for k, v in row.items() if k != "correct"})
 
 
 def test_unplayed_turns_are_not_ranked(scenario) -> None:

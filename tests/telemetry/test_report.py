@@ -20,8 +20,20 @@ def rows_of(response) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(body.decode())))
 
 
-def test_report_page_shows_figures_charts_and_links(played, analyst_client: Client) -> None:
-    page = analyst_client.get("/analytics/")
+def test_the_overview_shows_percentages_with_counts_and_links(played, analyst_client) -> None:
+    page = analyst_client.get("/analytics/?mode=time_stop")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Order a coffee (test)" in html
+    assert 'href="/analytics/scenarios/cafe-test/?mode=time_stop"' in html
+    # 4 time-stop sessions: ana and bo completed, cy failed.
+    assert '50%<span class="n">2 of 4</span>' in html
+    assert '25%<span class="n">1 of 4</span>' in html
+    assert "0.5" not in html.split("<main", 1)[1]  # no raw fraction on the page
+
+
+def test_a_scenario_page_shows_figures_charts_turns_and_links(played, analyst_client) -> None:
+    page = analyst_client.get("/analytics/scenarios/cafe-test/")
     assert page.status_code == 200
     html = page.content.decode()
     assert "Order a coffee (test)" in html
@@ -30,16 +42,40 @@ def test_report_page_shows_figures_charts_and_links(played, analyst_client: Clie
     assert html.count('<svg class="chart difficulty-chart"') == 1
     assert html.count('<svg class="chart funnel-chart"') == 1
     assert "Turn 2: not enough data (3 sessions)" in html
-    assert "Turn 1: difficulty 0.20 (5 sessions)" in html
+    assert "Turn 1: difficulty 20% (5 sessions)" in html
     assert "Turn 2: 2 of 5 sessions passed" in html
+    assert "38%" in html  # the scenario's difficulty, 0.375
+    assert '67%<span class="n">2 of 3</span>' in html  # turn 2 passed by 2 of 3 sessions
+    assert "/analytics/scenarios/cafe-test/sessions/" in html
+    assert "/admin/" not in html.split("<main", 1)[1]  # analysts edit nothing: no admin links
+    assert "Try an answer" not in html
+
+
+def test_a_scenario_page_links_designers_to_the_admin_and_the_playground(
+    played, admin_client
+) -> None:
+    html = admin_client.get("/analytics/scenarios/cafe-test/").content.decode()
     scenario_id = played.scenario.pk
     assert f"/admin/scenarios/scenario/{scenario_id}/change/#turns-1" in html
-    assert "/analytics/scenarios/cafe-test/sessions/" in html
+    turn_two = played.scenario.turns.get(order=1)
+    assert f'href="/designer/turns/{turn_two.pk}/try/">Try an answer</a>' in html
+
+
+def test_an_unknown_scenario_page_is_404(played, analyst_client) -> None:
+    assert analyst_client.get("/analytics/scenarios/no-such-thing/").status_code == 404
+    # The filters that choose scenarios do not apply on one scenario's page.
+    page = analyst_client.get("/analytics/scenarios/cafe-test/?language=es&mode=streaming")
+    assert page.status_code == 200
+    assert 'name="language"' not in page.content.decode()
+    assert "<dt>Sessions</dt><dd>1</dd>" in page.content.decode()
 
 
 def test_report_query_count_is_bounded(played, analyst_client, django_assert_max_num_queries):
-    with django_assert_max_num_queries(8):  # session, user, groups, 2 reports, flags' turns
+    with django_assert_max_num_queries(8):  # session, user, groups, 2 figures, flags' turns
         assert analyst_client.get("/analytics/?mode=time_stop").status_code == 200
+    with django_assert_max_num_queries(9):  # the same and the answers, the messages' session
+        page = analyst_client.get("/analytics/scenarios/cafe-test/?mode=time_stop")
+        assert page.status_code == 200
 
 
 def test_report_filters_and_bad_filters(played, analyst_client: Client) -> None:
@@ -53,6 +89,9 @@ def test_report_filters_and_bad_filters(played, analyst_client: Client) -> None:
 def test_flagged_turns_on_the_page(played, analyst_client: Client, settings) -> None:
     settings.ANALYTICS_MIN_SESSIONS = 3
     html = analyst_client.get("/analytics/").content.decode()
+    assert "failure rate 33% vs 12% per turn in the scenario" in html
+    assert 'href="/analytics/scenarios/cafe-test/">Its scenario' in html
+    html = analyst_client.get("/analytics/scenarios/cafe-test/").content.decode()
     assert "failure rate 33% vs 12% per turn in the scenario" in html
     assert "Override this turn" in html
     assert "Incorrect answer costs" in html

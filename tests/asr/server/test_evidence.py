@@ -57,6 +57,41 @@ def judge(
     return verdict.outcome, payload
 
 
+REAL = Path(__file__).resolve().parents[2] / "fixtures" / "realvoice"  # README.md: sources
+
+
+def test_a_learners_real_reading_is_correct_and_one_word_changed_is_incorrect(model: Any) -> None:
+    wav = REAL / "en-learner-054180063.wav"
+    outcome, payload = judge(
+        model, wav, language="en", others=("fr",), answers=("His face was cold",)
+    )
+    assert outcome == Outcome.CORRECT, payload["transcript"]
+    outcome, payload = judge(
+        model, wav, language="en", others=("fr",), answers=("His hand was cold",)
+    )
+    assert outcome == Outcome.INCORRECT_ANSWER, payload["transcript"]
+
+
+def test_a_native_real_recording_is_correct_and_never_scores_as_another_answer(model: Any) -> None:
+    """Native French: correct against its own text; a one-word change ("hors ligne") or its
+    English translation in an English scenario (a decoder forced to English says exactly
+    that) never earns points. This clip's language ID is only 0.93 French, so the judge may
+    ask again rather than penalise: the decisive verdicts are tested on the learner's clip
+    above and in tests/interaction/test_learner_languages_judged.py."""
+    wav = REAL / "fr-june-agent-loginok.wav"
+    outcome, payload = judge(
+        model, wav, language="fr", others=("en",), answers=("Vous êtes maintenant en ligne.",)
+    )
+    assert outcome == Outcome.CORRECT, payload["transcript"]
+    for language, others, answer in (
+        ("fr", ("en",), "Vous êtes maintenant hors ligne."),
+        ("en", ("fr",), "You are now online."),
+    ):
+        outcome, payload = judge(model, wav, language=language, others=others, answers=(answer,))
+        assert outcome != Outcome.CORRECT, payload["transcript"]
+        assert outcome != Outcome.NO_SPEECH, payload["transcript"]
+
+
 def test_a_correct_answer_after_a_filler_earns_points(
     model: Any, speech_clip: Callable[..., Path]
 ) -> None:
