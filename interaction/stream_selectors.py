@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from interaction.asr.types import RecognitionOptions
@@ -38,16 +38,17 @@ class StreamContext:
     answer_similarity: float
     event_seq: int
     audio_policy: AudioJudgingPolicy | None = None
+    active: bool = field(init=False)
+    recognition_options: RecognitionOptions = field(init=False)
+    """How the turn due is recognised: its language, the suspects, answers to score."""
 
-    @property
-    def active(self) -> bool:
-        return self.status == SessionStatus.ACTIVE
-
-    def recognition_options(self) -> RecognitionOptions:
-        """How the turn due is recognised: its language, the suspects, answers to score."""
-        return RecognitionOptions(
+    def __post_init__(self) -> None:
+        # Read for every audio frame and every turn: worked out once, here.
+        object.__setattr__(self, "active", self.status == SessionStatus.ACTIVE)
+        options = RecognitionOptions(
             language=self.language, other_languages=self.other_languages, candidates=self.answers
         )
+        object.__setattr__(self, "recognition_options", options)
 
 
 def stream_context_get(*, session: Session) -> StreamContext:
@@ -58,6 +59,7 @@ def stream_context_get(*, session: Session) -> StreamContext:
             scenario=scenario, order=session.turn_index
         )
     rules = scenario_rules_get(scenario=scenario, turn=turn)
+    other_languages = learner_other_languages_get(learner=session.learner)
     return StreamContext(
         session_id=str(session.pk),
         status=session.status,
@@ -66,13 +68,13 @@ def stream_context_get(*, session: Session) -> StreamContext:
         language=scenario.language,
         turn=turn_payload(turn, session=session),
         answers=tuple(answer.text for answer in turn.answers.all()) if turn else (),
-        other_languages=learner_other_languages_get(learner=session.learner),
+        other_languages=other_languages,
         answer_similarity=rules.answer_similarity,
         event_seq=session.event_seq,
         audio_policy=audio_policy_get(
             target_language=scenario.language,
             rules=rules,
-            other_languages=learner_other_languages_get(learner=session.learner),
+            other_languages=other_languages,
         ),
     )
 

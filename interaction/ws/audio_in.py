@@ -14,19 +14,15 @@ MAX_AUDIO_FRAME_BYTES = 64 * 1024
 
 
 class AudioInput:
-    """One connection's decoder, made on the first frame (its state spans frames)."""
+    """One connection's decoder, made at the start (its state spans frames)."""
 
     def __init__(self, *, encoding: str, sample_rate: int) -> None:
         self.encoding, self.sample_rate = encoding, sample_rate
-        self._decoder: PcmResampler | ContainerStreamDecoder | None = None
+        self._decoder: PcmResampler | ContainerStreamDecoder = (
+            PcmResampler(sample_rate) if encoding == "pcm_s16le" else ContainerStreamDecoder()
+        )
 
     async def convert(self, chunk: bytes) -> np.ndarray:
-        if self._decoder is None:
-            self._decoder = (
-                PcmResampler(self.sample_rate)
-                if self.encoding == "pcm_s16le"
-                else ContainerStreamDecoder()
-            )
         if self.encoding == "pcm_s16le" and len(chunk) % 2:
             raise StreamError("bad_audio", "pcm_s16le frames need an even number of bytes.")
         try:

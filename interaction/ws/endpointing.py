@@ -61,6 +61,7 @@ class Step:
     opened: bool = False  # this block opened a new utterance
     samples: int = 0  # the utterance's length so far, in samples
     resumed: bool = False  # voice came back after a SPECULATE step: drop that verdict
+    held: bool = False  # an answer ended early is still holding its tail (WAIT or DROP)
 
 
 def is_voiced(samples: np.ndarray, *, voice_rms: float) -> bool:
@@ -136,7 +137,7 @@ class Endpointer:
         if self._held is not None:
             drop = self._held.drops(samples.size, voiced=voiced)
             if drop is not None:
-                return Step(Action.DROP if drop else Action.WAIT)
+                return Step(Action.DROP if drop else Action.WAIT, held=True)
             self._held = None  # the answer is over: the next voice opens one
         if self._open is None:
             # An utterance starts at the first voiced block; a short pre-roll keeps the onset
@@ -176,8 +177,9 @@ class Endpointer:
             action, current.speculated = Action.SPECULATE, True
         return Step(action, audio=samples, opened=opened, samples=current.samples, resumed=resumed)
 
-    def end(self, *, hold: bool = False, discard: bool = False) -> None:
+    def end(self, *, hold: bool = False, discard: bool = False) -> bool:
         """The session ended the utterance (judged, reset or failed): the next voice opens one.
+        Returns `holding`: whether voice now is the ended answer's tail.
 
         hold: it was committed before its end (a speculative correct verdict): voice that
         begins within `tail_hold_s`, or goes on from such voice with gaps under `tail_gap_s`,
@@ -188,7 +190,7 @@ class Endpointer:
         current, self._open = self._open, None
         self._preroll.clear()
         if current is None:
-            return
+            return self.holding
         rate = self.params.sample_rate
         if discard and current.trailing_silence < self._silence_end:
             self._held = _Held(0.0, self._silence_end, silence=current.trailing_silence)
@@ -198,6 +200,7 @@ class Endpointer:
                 self.params.tail_gap_s * rate,
                 silence=current.trailing_silence,
             )
+        return self._held is not None
 
     def clear(self) -> None:
         """Forget the utterance, the pre-roll and any held answer."""

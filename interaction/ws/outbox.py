@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
 
 from interaction import stream_services
 from interaction.events import ErrorEvent, ServerEvent, Standing, StoredEvent
@@ -25,6 +26,7 @@ from telemetry import metrics
 from telemetry.recorder import ConnectionRecorder
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 Build = Callable[[int, Standing], StoredEvent]
 """An event from its seq and the session's standing."""
@@ -52,7 +54,7 @@ class Outbox:
         self.context: StreamContext | None = None
         """The session as it stands (score and lives included), refreshed by each record."""
         self.seq = 0
-        self.superseded = False
+        self._superseded = False
         self._closed = False
         self._events: list[StoredEvent] = []
         self._partials: list[PartialRow] = []
@@ -60,6 +62,16 @@ class Outbox:
         self._storing = asyncio.Lock()  # one batch store at a time
         self._flush_task: asyncio.Task[None] | None = None
         self._flush_sleeping = False
+
+    @property
+    def superseded(self) -> bool:
+        """Another connection has the session: nothing more is numbered or written."""
+        return self._superseded
+
+    def supersede(self) -> None:
+        """The one place `superseded` is set: by a takeover, a hand-over, or a write the
+        database refused because another connection owns the session now."""
+        self._superseded = True
 
     @property
     def pending(self) -> int:
@@ -120,7 +132,7 @@ class Outbox:
             pending_events, self._events = self._events, []
             pending_partials, self._partials = self._partials, []
             try:
-                events, context = await db_call(
+                events, context = await self._write(
                     stream_services.stream_attempt_record,
                     session_id=self.session_id,
                     owner=self.owner,
@@ -132,7 +144,6 @@ class Outbox:
                     pending_partials=pending_partials,
                 )
             except StreamSuperseded:
-                self.superseded = True
                 raise
             except Exception:
                 self._requeue(pending_events, pending_partials)
@@ -156,11 +167,11 @@ class Outbox:
         if self.session_id is None or self.superseded:
             return
         async with self._emitting:  # an answer being recorded finishes first
-            self.superseded = True
+            self.supersede()
         self._cancel_sleeping_flush()
         try:
             await self._store_pending()
-            await db_call(
+            await self._write(
                 stream_services.stream_session_release,
                 session_id=self.session_id,
                 owner=self.owner,
@@ -176,13 +187,13 @@ class Outbox:
             return
         try:
             await self.flush()
-            await db_call(
+            await self._write(
                 stream_services.stream_session_release,
                 session_id=self.session_id,
                 owner=self.owner,
             )
         except StreamSuperseded:
-            self.superseded = True
+            pass  # marked by the write that found it
         except StreamError as failed:
             logger.warning(
                 "session %s closed with %d events not stored: %s",
@@ -201,7 +212,7 @@ class Outbox:
             if not (events or partials):
                 return
             try:
-                await db_call(
+                await self._write(
                     stream_services.stream_events_store,
                     session_id=self.session_id,
                     owner=self.owner,
@@ -209,11 +220,19 @@ class Outbox:
                     partials=partials,
                 )
             except StreamSuperseded:
-                self.superseded = True
                 raise
             except Exception:
                 self._requeue(events, partials)
                 raise
+
+    async def _write(self, service: Callable[..., T], **kwargs: Any) -> T:
+        """A write on the socket's DB pool; one refused for a lost session marks the outbox
+        superseded (StreamSuperseded is raised on)."""
+        try:
+            return await db_call(service, **kwargs)
+        except StreamSuperseded:
+            self.supersede()
+            raise
 
     def _requeue(self, events: list[StoredEvent], partials: list[PartialRow]) -> None:
         """Put a batch that could not be stored back in front of what came since."""

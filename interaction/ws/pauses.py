@@ -7,7 +7,9 @@ euh" is looking for the next word: the turn waits longer for it (`Turn`, with
 plaît", which a short silence ends.
 
 Unfinished, in this order of evidence:
-- the words match an accepted answer as a whole (`COMPLETE`, whatever follows);
+- the words match an accepted answer as a whole (`COMPLETE`, whatever follows), unless
+  they are, word for word, its first words with a word or more to come ("Votre mot de
+  passe a été" is that close to "Votre mot de passe a été changé", and unfinished);
 - they are a strict prefix of an accepted answer, within recognition slips (`similarity`
   of the folded words against the answer's first words, at `PREFIX_SIMILARITY`);
 - they are a word or two, far shorter than every accepted answer (`SHORT_WORDS`,
@@ -105,9 +107,10 @@ def pause_kind(text: str, answers: Iterable[str], *, language: str) -> Pause:
     for answer in answers:
         words = normalise(answer, language=language).split()
         whole = " ".join(words)
-        if similarity(spoken, whole) >= WHOLE_SIMILARITY:
+        starts = len(heard) < len(words) and words[: len(heard)] == heard
+        if not starts and similarity(spoken, whole) >= WHOLE_SIMILARITY:
             return Pause.COMPLETE
-        prefix = prefix or _is_strict_prefix(heard, words)
+        prefix = prefix or starts or _is_strict_prefix(heard, words)
         short = short and len(spoken) < SHORT_SHARE * len(whole)
     if prefix or (answers and short) or heard[-1] in _FOLDED.get(language, frozenset()):
         return Pause.UNFINISHED

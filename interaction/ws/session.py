@@ -90,7 +90,7 @@ class StreamingSession:
 
     def supersede(self) -> None:
         """Another connection resumed this session: write nothing more."""
-        self.outbox.superseded = True
+        self.outbox.supersede()
 
     # --- control messages -------------------------------------------------------------
     async def start(self, message: Start) -> StreamContext:
@@ -234,15 +234,13 @@ class StreamingSession:
     async def _judge(self, command: t.Finalise) -> None:
         """Judge and record one answer through the time-stop scoring path; post `Judged`.
 
-        With the evaluated hypothesis in hand (a correct answer committed early) the
-        recogniser's stream is let go; otherwise its final pass gives the verdict."""
+        The hypothesis is in hand (a correct answer committed early), or the recogniser's
+        final pass gives it."""
         utterance, hypothesis = command.utterance, command.hypothesis
         failure: Exception | None = None
         recorded = False
         try:
-            if hypothesis is not None:
-                await self.relay.abandon(utterance)
-            else:
+            if hypothesis is None:
                 hypothesis = await self.relay.finish(utterance)
             if hypothesis is not None:  # None: the ASR never came up; the relay posted it
                 await self._record(hypothesis, command)
@@ -270,11 +268,9 @@ class StreamingSession:
         return self.context
 
     def _task_failed(self, error: BaseException) -> None:
-        if isinstance(error, StreamSuperseded):
-            self.supersede()
-        else:
+        if not isinstance(error, StreamSuperseded):  # the outbox knows: it was its write
             logger.error("stream task failed", exc_info=error)
 
 
 def _expect(context: StreamContext) -> t.Expect:
-    return t.Expect(context.answers, context.language, context.recognition_options())
+    return t.Expect(context.answers, context.language, context.recognition_options)

@@ -17,8 +17,9 @@ Phases of the current utterance:
 The silence that ends an answer depends on its words (`ws/pauses.py`): 1.0 s after words
 that may end it, 2.5 s after a prefix of an accepted answer, a filler or a word no sentence
 ends on, and as long as evidence asked for is on its way (up to those 2.5 s). Only a
-`correct` verdict is committed early (at the evidence); a penalty or `unclear` comes from
-the recogniser's final pass over the whole utterance once the answer has ended.
+`correct` verdict on words that may end the answer is committed early (at the evidence);
+a penalty, `unclear`, or a `correct` on unfinished words comes from the recogniser's final
+pass over the whole utterance once the answer has ended.
 """
 
 from __future__ import annotations
@@ -151,7 +152,8 @@ class Evaluate:
 
 @dataclass(frozen=True)
 class Finalise:
-    """Judge and record the answer: with `hypothesis` in hand, or from the final pass."""
+    """Judge and record the answer: with `hypothesis` in hand (an `Abandon` of its
+    recogniser follows), or from the final pass."""
 
     utterance: str
     hypothesis: Hypothesis | None
@@ -202,6 +204,7 @@ class _Utterance:
     samples: int = 0
     pause: int = 0  # pauses so far (each asks for evidence once)
     words: str = ""  # the latest words heard
+    unfinished: bool = False  # they do not end an answer (`ws/pauses`)
     evidence: Evidence | None = None  # of the current pause
 
 
@@ -240,6 +243,8 @@ class Turn:
                 return self._judged(event)
             case Expect():
                 self.expected = event
+                if self.current is not None and self.current.words:
+                    self._heard(self.current, self.current.words)
                 return []
             case Close():
                 current, self.current, self.phase = self.current, None, Phase.CLOSED
@@ -251,7 +256,7 @@ class Turn:
             return []
         step = self.endpointer.push(samples, silence_end_s=self._silence_end_s())
         if step.action in (Action.WAIT, Action.DROP):
-            if self.phase == Phase.HOLDING and not self.endpointer.holding:
+            if self.phase == Phase.HOLDING and not step.held:
                 self.phase = Phase.JUDGING if self.judging else Phase.IDLE
             return []
         commands: list[Command] = []
@@ -301,18 +306,22 @@ class Turn:
         if current is None:
             return self.params.silence_end_s
         waiting_for_evidence = self.phase == Phase.SPECULATING
-        if waiting_for_evidence or (
-            pause_kind(current.words, self.expected.answers, language=self.expected.language)
-            == Pause.UNFINISHED
-        ):
+        if waiting_for_evidence or current.unfinished:
             return max(self.params.unfinished_silence_end_s, self.params.silence_end_s)
         return self.params.silence_end_s
+
+    def _heard(self, current: _Utterance, words: str) -> None:
+        """The words so far, or the turn they answer, changed: whether they end an answer
+        (asked then, not at every frame)."""
+        expected = self.expected
+        kind = pause_kind(words, expected.answers, language=expected.language)
+        current.words, current.unfinished = words, kind == Pause.UNFINISHED
 
     # --- the recogniser's results ---------------------------------------------------
     def _partial(self, event: Partial) -> list[Command]:
         current = self.current
         if current is not None and current.id == event.utterance and current.evidence is None:
-            current.words = event.hypothesis.text
+            self._heard(current, event.hypothesis.text)
         if event.utterance in (self.judging, current.id if current else None):
             return [SendPartial(event)]
         return []  # abandoned meanwhile
@@ -326,11 +335,16 @@ class Turn:
             or self.phase != Phase.SPECULATING
         ):
             return []  # the learner went on speaking, or the answer ended: dropped
-        if event.hypothesis is not None and event.outcome == Outcome.CORRECT:
-            return [self._finalise(current, hypothesis=event.hypothesis, auto=True)]
-        current.evidence = event
         if event.hypothesis is not None:
-            current.words = event.hypothesis.text
+            self._heard(current, event.hypothesis.text)
+            if event.outcome == Outcome.CORRECT and not current.unfinished:
+                # The verdict is in hand: no final pass; the recogniser is let go meanwhile.
+                finalise = self._finalise(current, hypothesis=event.hypothesis, auto=True)
+                return [finalise, Abandon(current.id)]
+        # Anything else waits for the end of the answer: a penalty, `unclear`, and a
+        # `correct` on words that do not end one ("Je voudrais un café" of "…, s'il vous
+        # plaît": the judge may accept the start of an answer; the learner may go on).
+        current.evidence = event
         self.phase = Phase.PAUSED
         if self.endpointer.trailing_s >= self._silence_end_s():
             return [self._finalise(current, hypothesis=None, auto=False)]
@@ -352,8 +366,8 @@ class Turn:
         """`auto` with a hypothesis: committed early; more words now are its tail."""
         early = auto and hypothesis is not None
         self.current, self.judging = None, current.id
-        self.endpointer.end(hold=early)
-        self.phase = Phase.HOLDING if self.endpointer.holding else Phase.JUDGING
+        holding = self.endpointer.end(hold=early)
+        self.phase = Phase.HOLDING if holding else Phase.JUDGING
         return Finalise(current.id, hypothesis, auto=auto, samples=current.samples)
 
     def _stop(self, at: float) -> list[Command]:

@@ -106,8 +106,18 @@ def test_the_tail_of_an_answer_committed_early_is_dropped() -> None:
     vous plaît') 0.4 s later: that tail is never sent nor judged as the next answer."""
     endpointer = Endpointer(EndpointingParams(tail_hold_s=1.0))
     assert play(endpointer, "VVVV" + "SSS") == "Ssss" + "ssp"
-    endpointer.end(hold=True)
+    assert endpointer.end(hold=True)  # it says it holds the tail now
     assert play(endpointer, "SSSS" + "VVV" + "S" * 10 + "V") == "wwww" + "ddd" + "w" * 10 + "S"
+
+
+def test_each_step_says_whether_a_tail_is_still_held() -> None:
+    endpointer = Endpointer(EndpointingParams(tail_hold_s=0.3, tail_gap_s=0.2))
+    play(endpointer, "VVVV" + "SSS")
+    assert endpointer.end(hold=True)
+    held = [endpointer.push(BLOCKS[block]).held for block in "SSSV"]
+    assert held == [True, True, False, False]  # over at 0.3 s (silent for 0.2 s at least)
+    assert not endpointer.holding
+    assert not endpointer.end(hold=False)
 
 
 @pytest.mark.parametrize(

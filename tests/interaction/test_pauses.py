@@ -26,6 +26,10 @@ U, C = Pause.UNFINISHED, Pause.COMPLETE
         ("fr", "Je travail toute la semain", WEEK, U),
         ("fr", "Je voudrais un café,", CAFE, U),
         ("fr", "Je voudrais", CAFE, U),
+        # the first words exactly, one short word to come: as close as a whole answer
+        # would be, and unfinished (a real voice paused there)
+        ("fr", "Votre mot de passe a été", ("Votre mot de passe a été changé.",), U),
+        ("fr", "Un café", ("Un café, s'il vous plaît", "Un café"), C),  # both accepted
         # another sentence, ending on a word that can end one: complete (judged at once)
         ("fr", "Je voudrais une bière", CAFE, C),
         ("fr", "Il pleut toute la journée", WEEK, C),

@@ -71,7 +71,7 @@ def test_a_correct_verdict_at_the_pause_is_committed_and_its_tail_held() -> None
     assert blocks(turn, "VVVVSSS") == ["open:u1", "recognise:u1", "evaluate1"]
     assert turn.phase == Phase.SPECULATING
     commands = turn.feed(t.Evidence("u1", 1, said(ANSWER), outcome="correct"))
-    assert [code(c) for c in commands] == ["finalise(in hand, auto)"]
+    assert [code(c) for c in commands] == ["finalise(in hand, auto)", "abandon:u1"]
     assert turn.phase == Phase.HOLDING
     assert blocks(turn, "SSVVV") == []  # "…, s'il vous plaît": the answer's tail
     assert turn.feed(t.Judged("u1", at=10.0, recorded=True)) == []
@@ -114,7 +114,20 @@ def test_a_pause_inside_the_answer_is_bridged_and_the_whole_answer_judged() -> N
     assert turn.phase == Phase.LISTENING
     assert blocks(turn, "SSS") == ["evaluate2"]
     commands = turn.feed(t.Evidence("u1", 2, said(ANSWER), outcome="correct"))
-    assert [code(c) for c in commands] == ["finalise(in hand, auto)"]
+    assert [code(c) for c in commands] == ["finalise(in hand, auto)", "abandon:u1"]
+
+
+def test_a_correct_verdict_on_the_start_of_an_answer_waits_for_its_end() -> None:
+    """The judge may accept "Je travaille toute la semaine": the words say more is coming,
+    so the answer is not committed at the pause; the learner goes on, or the long silence
+    ends it and the final pass judges it."""
+    turn = machine()
+    blocks(turn, "VVVVSSS")
+    start = said("Je travaille toute la semaine")
+    assert turn.feed(t.Evidence("u1", 1, start, outcome="correct")) == []
+    assert turn.phase == Phase.PAUSED
+    assert blocks(turn, "S" * 21) == []  # 2.4 s of silence: still the same answer
+    assert blocks(turn, "S") == ["finalise(final pass)"]
 
 
 def test_evidence_still_on_its_way_is_waited_for_then_decides() -> None:
@@ -154,6 +167,18 @@ def test_partials_are_sent_and_their_words_weigh_on_the_pause() -> None:
     assert blocks(turn, "SSS") == ["evaluate1"]
     turn.feed(t.Evidence("u1", 1, None))
     assert blocks(turn, "S" * 10) == []  # "euh": the learner is looking for a word
+
+
+def test_the_words_are_weighed_again_when_the_turn_due_changes() -> None:
+    """An utterance begun while the last answer was judged is heard against the next turn."""
+    turn = machine()
+    blocks(turn, "VVVV")
+    turn.feed(t.Partial("u1", said("Je travaille toute la semaine"), latency_ms=300))
+    assert blocks(turn, "SSS") == ["evaluate1"]
+    turn.feed(t.Evidence("u1", 1, None))
+    assert blocks(turn, "S" * 10) == []  # a prefix of the answer due: it waits
+    turn.feed(t.Expect(("Je travaille toute la semaine",), "fr"))  # the turn due now
+    assert blocks(turn, "S") == ["finalise(final pass)"]  # a whole answer: 1.0 s ends it
 
 
 @pytest.mark.parametrize(

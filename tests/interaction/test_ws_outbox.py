@@ -74,7 +74,7 @@ async def test_after_a_takeover_nothing_is_numbered_or_stored() -> None:
     socket = Socket()
     outbox = Outbox(send=socket.send, owner="o", flush_interval_s=60)
     outbox.attach(context())
-    outbox.superseded = True
+    outbox.supersede()
     await outbox.emit(reset)
     assert socket.sent[0]["seq"] == 0
     assert outbox.pending == 0
