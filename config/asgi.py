@@ -13,10 +13,10 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from config.auth import TokenAuthMiddleware  # noqa: E402
 from config.body_limit import BodySizeLimit  # noqa: E402
 from config.origin import SameOriginValidator  # noqa: E402
 from config.shutdown import GracefulShutdown  # noqa: E402
-from interaction.auth import TokenAuthMiddleware  # noqa: E402
 from interaction.ws.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from config.auth import TokenLoginApi
 from interaction.api import (
     AttemptCreateApi,
     MeApi,
@@ -11,7 +12,6 @@ from interaction.api import (
     SessionDetailApi,
     SessionListCreateApi,
 )
-from interaction.auth import TokenLoginApi
 from scenarios.api import ScenarioDetailApi, ScenarioListApi
 
 api_patterns = [

@@ -27,12 +27,13 @@ from rest_framework.response import Response
 from rest_framework.utils import html
 from rest_framework.views import APIView
 
-from interaction.api_errors import (
+from config.api_errors import (
     Conflict,
     PayloadTooLarge,
     ServiceUnavailable,
     UnsupportedMediaType,
 )
+from config.auth import AttemptThrottle, SessionStartThrottle, SignupThrottle
 from interaction.api_serializers import (
     OTHER_LANGUAGES_HELP,
     OTHER_LANGUAGES_SCHEMA,
@@ -43,7 +44,6 @@ from interaction.api_serializers import (
 )
 from interaction.asr.audio import AudioError
 from interaction.asr.types import AsrBusy, AsrError
-from interaction.auth import AttemptThrottle, SessionStartThrottle, SignupThrottle
 from interaction.languages import LanguagesInvalid, other_languages_clean
 from interaction.models import Session
 from interaction.presenters import attempt_payload, session_data

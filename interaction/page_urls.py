@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from config.auth import LoginThrottle, SignupThrottle, form_throttled
 from interaction import pages
-from interaction.auth import LoginThrottle, SignupThrottle, form_throttled
 
 urlpatterns = [
     path("", pages.scenario_list_page, name="scenario-list-page"),

@@ -38,8 +38,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First, so that every error under /api/ leaves as JSON (interaction.api_errors).
-    "interaction.api_errors.ApiErrorMiddleware",
+    # First, so that every error under /api/ leaves as JSON (config.api_errors).
+    "config.api_errors.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -129,8 +129,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "interaction.api_errors.exception_handler",
-    # Client addresses come from interaction.auth.client_ip (PARLEY_TRUSTED_PROXY_COUNT).
+    "EXCEPTION_HANDLER": "config.api_errors.exception_handler",
+    # Client addresses come from config.auth.client_ip (PARLEY_TRUSTED_PROXY_COUNT).
     "NUM_PROXIES": 0,
 }
 SPECTACULAR_SETTINGS = {
@@ -138,10 +138,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Spoken-language practice: scenarios, sessions and time-stop answers.",
     "VERSION": "1.0.0",
     "COMPONENT_SPLIT_REQUEST": True,
-    # Every error an operation can answer, documented from its view (interaction.api_errors).
+    # Every error an operation can answer, documented from its view (config.api_errors).
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "interaction.api_errors.schema_error_responses",
+        "config.api_errors.schema_error_responses",
     ],
 }
 
@@ -236,7 +236,7 @@ STREAM_LIMITS = {
 # Proxies in front of Daphne that append to X-Forwarded-For; 0 trusts the socket's address
 # only, so no header can choose the address that rate limits and login lockout key on.
 PARLEY_TRUSTED_PROXY_COUNT = env.int("PARLEY_TRUSTED_PROXY_COUNT", default=0)
-# Throttle rates (interaction.auth): login and sign-up per client address, the rest per
+# Throttle rates (config.auth): login and sign-up per client address, the rest per
 # learner. A refusal is 429 with Retry-After.
 PARLEY_RATE_LIMITS = {
     "login": env("PARLEY_RATE_LOGIN", default="30/minute"),
@@ -258,8 +258,8 @@ AXES_FAILURE_LIMIT = env.int("PARLEY_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.float("PARLEY_LOGIN_COOLOFF_MIN", default=15.0))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "interaction.auth.client_ip"
-AXES_LOCKOUT_CALLABLE = "interaction.auth.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "config.auth.client_ip"
+AXES_LOCKOUT_CALLABLE = "config.auth.lockout_response"
 AXES_HTTP_RESPONSE_CODE = 429
 # The largest request body Daphne accepts (config.server): an audio upload at
 # ASR_MAX_UPLOAD_BYTES plus its multipart envelope. Larger declared bodies are answered 413

@@ -10,8 +10,8 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from rest_framework.authtoken.models import Token
 
+from config import auth
 from config.asgi import application
-from interaction import auth
 from tests.interaction.scripted_asr import ScriptedProvider
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -13,7 +13,7 @@ import pytest
 from django.test import Client, RequestFactory, override_settings
 from rest_framework.test import APIClient
 
-from interaction.auth import client_ip
+from config.auth import client_ip
 from interaction.models import Attempt
 
 PASSWORD = "pw-Parley-123"  # tests/conftest.py make_learner
