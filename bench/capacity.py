@@ -45,6 +45,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import wave
 from collections import Counter
@@ -512,6 +513,62 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
 
 
+def tracebacks(log: Path, offset: int) -> dict[str, int]:
+    """Tracebacks the server logged since `offset`, by their last line (the exception)."""
+    with log.open("rb") as handle:
+        handle.seek(offset)
+        lines = handle.read().decode(errors="replace").splitlines()
+    found: Counter[str] = Counter()
+    for index, line in enumerate(lines):
+        if line.startswith("Traceback (most recent call last)"):
+            end = next(
+                (
+                    lines[j]
+                    for j in range(index + 1, len(lines))
+                    if lines[j] and not lines[j].startswith((" ", "Traceback", "During", "The "))
+                ),
+                "?",
+            )
+            found[end[:120]] += 1
+    return dict(found)
+
+
+def start_profile(
+    target: str, n: int, args: argparse.Namespace, ctx: dict[str, Any], *, idle: bool
+) -> tuple[threading.Timer, list[Any], Path] | None:
+    """py-spy on the app server over the step's streaming window (after the connects)."""
+    if not args.profile or idle or target == "raw" or n not in args.profile_at:
+        return None
+    from bench.profile_stacks import record
+
+    out = Path(args.profile) / f"{target}_{n}.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    started: list[Any] = []
+
+    def begin() -> None:
+        spy = record(pid=ctx["app_pid"], seconds=args.step_s, out=out)
+        pin(spy.pid, ctx["load_cpus"])
+        started.append(spy)
+
+    timer = threading.Timer(args.connect_s, begin)
+    timer.start()
+    return timer, started, out
+
+
+def finish_profile(
+    spy: tuple[threading.Timer, list[Any], Path], n: int, args: argparse.Namespace
+) -> dict[str, Any] | None:
+    from bench.profile_stacks import load, summary
+
+    timer, started, out = spy
+    timer.join()
+    for process in started:
+        process.wait(timeout=60)
+    if not out.exists():
+        return None
+    return summary(load(out), learners=n, seconds=args.step_s)
+
+
 def run_step(
     target: str, n: int, args: argparse.Namespace, ctx: dict[str, Any], *, idle: bool = False
 ) -> dict[str, Any]:
@@ -522,6 +579,8 @@ def run_step(
     shares = [ctx["tokens"][i:n:procs] for i in range(procs)]
     workdir: Path = ctx["workdir"]
     outs, loaders = [], []
+    app_log: Path = ctx["workdir"] / "app.log"
+    log_from = app_log.stat().st_size if app_log.exists() else 0
     rss0, cpu0, pg0, t0 = rss_mb(server_pid), cpu_s(server_pid), postgres_cpu_s(), time.monotonic()
     for index, share in enumerate(shares):
         spec = {
@@ -548,6 +607,7 @@ def run_step(
             str(out),
         ]
         loaders.append(Proc(command, workdir / "load.log", ctx["env"], ctx["load_cpus"]))
+    spy = start_profile(target, n, args, ctx, idle=idle)
     peak = rss0
     while any(p.process.poll() is None for p in loaders):
         time.sleep(0.5)
@@ -597,6 +657,10 @@ def run_step(
         "load_cpu_pct": round(sum(p.get("cpu_pct", 0) for p in parts), 1),
         "loadavg": os.getloadavg()[0],
     }
+    if target != "raw":
+        row["server_tracebacks"] = tracebacks(app_log, log_from)
+    if spy is not None:
+        row["profile"] = finish_profile(spy, n, args)
     if target == "parley":
         time.sleep(1.5)  # the last batched stores of connections that just closed
         row |= db_checks(merged["sessions"], row["verdicts"])
@@ -619,6 +683,8 @@ def summary_line(row: dict[str, Any]) -> str:
             f", events {row['events_stored']}/{row['events_received']}, "
             f"ledger bad {row['ledger_mismatches']}, attempts {row['attempts']}/{row['verdicts']}"
         )
+    if row.get("server_tracebacks"):
+        text += f", server tracebacks {row['server_tracebacks']}"
     return text
 
 
@@ -735,7 +801,11 @@ def table(rows: list[dict[str, Any]]) -> str:
                 f"{p['server_rss_mb']:.0f} MB",
                 f"{p['events_stored']} / {p['events_received']}, "
                 + ("ok" if not p["ledger_mismatches"] else f"{p['ledger_mismatches']} bad"),
-                ", ".join(f"{k} {v}" for k, v in sorted(p["errors"].items())) or "none",
+                ", ".join(
+                    [f"{k} {v}" for k, v in sorted(p["errors"].items())]
+                    + [f"traceback {v}" for v in (p.get("server_tracebacks") or {}).values()]
+                )
+                or "none",
             ]
         else:
             cells += ["—"] * 6
@@ -876,6 +946,15 @@ def main() -> None:
     parser.add_argument("--idle-connect-s", type=float, default=25.0)
     parser.add_argument("--idle-hold-s", type=float, default=10.0)
     parser.add_argument("--label", help="what tree or setting this run measures, for the report")
+    parser.add_argument(
+        "--profile", help="a folder: py-spy stacks of the app server at --profile-at steps"
+    )
+    parser.add_argument(
+        "--profile-at",
+        type=lambda s: [int(x) for x in s.split(",") if x],
+        default=[50, 100],
+        help="the learner counts to profile (default 50,100)",
+    )
     parser.add_argument("--keep-logs", help="a folder for the server and peer logs")
     parser.add_argument("--doc", action="store_true", help="update docs/performance.md")
     parser.add_argument(
@@ -902,7 +981,8 @@ def main() -> None:
     stored: dict[str, str | None] = {
         "output": str(output.relative_to(REPO) if output.is_relative_to(REPO) else output.name)
     }
-    stored["keep_logs"] = "(a folder)" if args.keep_logs else None  # no machine paths in results
+    stored["keep_logs"] = "(a folder)" if args.keep_logs else None
+    stored["profile"] = "(a folder)" if args.profile else None  # no machine paths in results
     run = {"args": vars(args) | stored, "label": args.label, "rows": rows}
     output.write_text(json.dumps(run, indent=1, default=str))
     print(table(rows))

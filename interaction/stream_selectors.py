@@ -58,6 +58,7 @@ def stream_context_get(*, session: Session) -> StreamContext:
             scenario=scenario, order=session.turn_index
         )
     rules = scenario_rules_get(scenario=scenario, turn=turn)
+    other_languages = learner_other_languages_get(learner=session.learner)
     return StreamContext(
         session_id=str(session.pk),
         status=session.status,
@@ -66,13 +67,13 @@ def stream_context_get(*, session: Session) -> StreamContext:
         language=scenario.language,
         turn=turn_payload(turn, session=session),
         answers=tuple(answer.text for answer in turn.answers.all()) if turn else (),
-        other_languages=learner_other_languages_get(learner=session.learner),
+        other_languages=other_languages,
         answer_similarity=rules.answer_similarity,
         event_seq=session.event_seq,
         audio_policy=audio_policy_get(
             target_language=scenario.language,
             rules=rules,
-            other_languages=learner_other_languages_get(learner=session.learner),
+            other_languages=other_languages,
         ),
     )
 
