@@ -649,6 +649,12 @@ def run_step(
         "errors": dict(merged["errors"]),
         "outcomes": dict(merged["outcomes"]),
         "server_cpu_pct": round(100 * cpu / wall, 1),
+        # CPU per second of audio the learners streamed: the cost of a learner, whatever
+        # share of the core the server got (the cores are shared with other work)
+        "server_cpu_ms_per_audio_s": round(
+            1000 * cpu / max(1, merged.get("frames", 0) * FRAME_S), 2
+        ),
+        "server_cpu_s": round(cpu, 2),
         "server_rss_mb": round(rss_mb(server_pid), 1),
         "server_peak_rss_mb": round(peak, 1),
         "server_rss_start_mb": round(rss0, 1),
@@ -780,6 +786,12 @@ def _ms(value: float | None) -> str:
     return f"{value:,.0f}" if value >= 10 else f"{value:.1f}"
 
 
+def per_audio_s(row: dict[str, Any]) -> str:
+    """' (N ms/s)': server CPU per second of audio streamed, where the row has it."""
+    value = row.get("server_cpu_ms_per_audio_s")
+    return "" if value is None else f" ({value:.1f} ms/s)"
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     rows = [r for r in rows if not r.get("idle")]
     by = {(r["target"], r["learners"]): r for r in rows}
@@ -797,7 +809,7 @@ def table(rows: list[dict[str, Any]]) -> str:
                 f"{_ms(p['rtt_p50_ms'])} / {_ms(p['rtt_p99_ms'])} ms",
                 f"{p['pongs_lost']} of {p['pings']}",
                 f"{_ms(p['verdict_p50_ms'])} / {_ms(p['verdict_p99_ms'])} ms (n {p['verdicts']})",
-                f"{p['server_cpu_pct']:.0f} % / {p['postgres_cpu_pct']:.0f} % / "
+                f"{p['server_cpu_pct']:.0f} %{per_audio_s(p)} / {p['postgres_cpu_pct']:.0f} % / "
                 f"{p['server_rss_mb']:.0f} MB",
                 f"{p['events_stored']} / {p['events_received']}, "
                 + ("ok" if not p["ledger_mismatches"] else f"{p['ledger_mismatches']} bad"),
@@ -810,7 +822,10 @@ def table(rows: list[dict[str, Any]]) -> str:
         else:
             cells += ["—"] * 6
         cells += (
-            [f"{_ms(b['rtt_p50_ms'])} / {_ms(b['rtt_p99_ms'])} ms", f"{b['server_cpu_pct']:.0f} %"]
+            [
+                f"{_ms(b['rtt_p50_ms'])} / {_ms(b['rtt_p99_ms'])} ms",
+                f"{b['server_cpu_pct']:.0f} %{per_audio_s(b)}",
+            ]
             if b
             else ["—", "—"]
         )

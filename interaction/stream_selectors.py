@@ -50,11 +50,12 @@ class StreamContext:
         )
 
 
-def stream_context_get(*, session: Session) -> StreamContext:
+def stream_context_get(*, session: Session, turn_due: Turn | None = None) -> StreamContext:
+    """`turn_due`: the session's turn now, when the caller has it (a query less)."""
     scenario = session.scenario
     turn = None
     if session.status == SessionStatus.ACTIVE:
-        turn = Turn.objects.prefetch_related("answers").get(
+        turn = turn_due or Turn.objects.prefetch_related("answers").get(
             scenario=scenario, order=session.turn_index
         )
     rules = scenario_rules_get(scenario=scenario, turn=turn)

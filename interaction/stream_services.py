@@ -263,7 +263,7 @@ def stream_attempt_record(
     _insert([EventBatch(session_id, owner, sent, pending_partials)])
     _advance_seq(session_id, max((e.seq for e in sent), default=0))
     result.session.event_seq = max([result.session.event_seq, *(e.seq for e in sent)])
-    return events, stream_context_get(session=result.session)
+    return events, stream_context_get(session=result.session, turn_due=result.next_turn)
 
 
 @transaction.atomic(savepoint=False)
