@@ -761,7 +761,8 @@ def conduct(args: argparse.Namespace) -> list[dict[str, Any]]:
                 if not alive:
                     break
             if args.idle:
-                for target in ("bare", "parley"):  # bare first: its memory is not Parley's freed
+                # bare first: its memory is not Parley's freed (or one target per process)
+                for target in [t for t in ("bare", "parley") if t in args.targets]:
                     time.sleep(2)
                     row = run_step(target, args.idle, args, ctx, idle=True)
                     rows.append(row | {"idle": True})
