@@ -9,7 +9,8 @@ steps in a row, two by default, since the cores are shared; the ramp ends with t
 - a scripted WhisperLive peer process (`tests/asr/whisperlive_peer.ScriptedPeer`): a partial
   every 0.5 s of audio, and every evaluation and final pass answers the turn's first accepted
   answer, heard clearly, at once, so Whisper's cost is out of the picture;
-- one app server process (Daphne, or uvicorn with `--server uvicorn`) serving
+- one app server (the run command's, `python -m config.server`, `--processes N` of them;
+  plain Daphne with `--server daphne`, uvicorn with `--server uvicorn`) serving
   `bench.capacity_asgi`: Parley's `/stream/interaction` and the bare Channels echo consumer
   `/bench/echo` in the same process, on real Postgres and Redis;
 - a raw `websockets` echo server process (the same echo, no ASGI, no Channels): the ceiling;
@@ -374,6 +375,34 @@ def rss_mb(pid: int) -> float:
     return math.nan
 
 
+def tree(pid: int) -> list[int]:
+    """`pid` and its descendants (the run command's server processes under their parent)."""
+    pids, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        pids.append(current)
+        with contextlib.suppress(OSError):
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+            todo += [int(child) for child in children]
+    return pids
+
+
+def tree_cpu_s(pid: int) -> float:
+    total = 0.0
+    for member in tree(pid):
+        with contextlib.suppress(OSError):
+            total += cpu_s(member)
+    return total
+
+
+def tree_rss_mb(pid: int) -> float:
+    total = 0.0
+    for member in tree(pid):
+        with contextlib.suppress(OSError):
+            total += rss_mb(member)
+    return total
+
+
 def postgres_cpu_s() -> float:
     """CPU seconds of every postgres process, the postmaster's reaped backends included."""
     total = 0.0
@@ -546,7 +575,7 @@ def start_profile(
     started: list[Any] = []
 
     def begin() -> None:
-        spy = record(pid=ctx["app_pid"], seconds=args.step_s, out=out)
+        spy = record(pid=ctx["app_pid"], seconds=args.step_s, out=out, children=args.processes > 1)
         pin(spy.pid, ctx["load_cpus"])
         started.append(spy)
 
@@ -581,7 +610,8 @@ def run_step(
     outs, loaders = [], []
     app_log: Path = ctx["workdir"] / "app.log"
     log_from = app_log.stat().st_size if app_log.exists() else 0
-    rss0, cpu0, pg0, t0 = rss_mb(server_pid), cpu_s(server_pid), postgres_cpu_s(), time.monotonic()
+    rss0, cpu0 = tree_rss_mb(server_pid), tree_cpu_s(server_pid)
+    pg0, t0 = postgres_cpu_s(), time.monotonic()
     for index, share in enumerate(shares):
         spec = {
             "url": f"ws://127.0.0.1:{port}{paths.get(target, '/')}",
@@ -611,12 +641,12 @@ def run_step(
     peak = rss0
     while any(p.process.poll() is None for p in loaders):
         time.sleep(0.5)
-        peak = max(peak, rss_mb(server_pid))
+        peak = max(peak, tree_rss_mb(server_pid))
         if time.monotonic() - t0 > args.connect_s + args.step_s + 60:
             for loader in loaders:
                 loader.stop()
     wall = time.monotonic() - t0
-    cpu, pg = cpu_s(server_pid) - cpu0, postgres_cpu_s() - pg0
+    cpu, pg = tree_cpu_s(server_pid) - cpu0, postgres_cpu_s() - pg0
     parts = [json.loads(out.read_text()) for out in outs if out.exists()]
     merged: dict[str, Any] = {"errors": Counter(), "outcomes": Counter(), "sessions": {}}
     for part in parts:
@@ -655,7 +685,7 @@ def run_step(
             1000 * cpu / max(1, merged.get("frames", 0) * FRAME_S), 2
         ),
         "server_cpu_s": round(cpu, 2),
-        "server_rss_mb": round(rss_mb(server_pid), 1),
+        "server_rss_mb": round(tree_rss_mb(server_pid), 1),
         "server_peak_rss_mb": round(peak, 1),
         "server_rss_start_mb": round(rss0, 1),
         "ready": merged.get("ready", 0),
@@ -722,10 +752,16 @@ def conduct(args: argparse.Namespace) -> list[dict[str, Any]]:
         if args.server == "uvicorn":
             serve = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port"]
             serve += [str(app_port), "--ws", "websockets", "--lifespan", "off"]
+        elif args.server == "parley":  # the run command's server, N processes on one port
+            serve = [sys.executable, "-m", "config.server", "--processes", str(args.processes)]
+            serve += ["-b", "127.0.0.1", "-p", str(app_port)]
         else:
             serve = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(app_port)]
         app = Proc(
-            [*serve, "bench.capacity_asgi:application"], workdir / "app.log", env, server_cpus
+            [*serve, "bench.capacity_asgi:application"],
+            workdir / "app.log",
+            env,
+            server_cpus if args.processes == 1 else None,  # N processes: the cores they like
         )
         try:
             peer.wait_for(lambda: "peer ready" in peer.log.read_text(), "the ASR peer")
@@ -945,7 +981,15 @@ def main() -> None:
     parser.add_argument("--steps", type=lambda s: [int(x) for x in s.split(",") if x])
     parser.add_argument("--step-s", type=float, help="seconds each step streams (default 15)")
     parser.add_argument("--connect-s", type=float, default=3.0, help="connects spread over")
-    parser.add_argument("--server", choices=("daphne", "uvicorn"), default="daphne")
+    parser.add_argument(
+        "--server",
+        choices=("parley", "daphne", "uvicorn"),
+        default="parley",
+        help="parley: the run command's server (config.server); daphne: plain Daphne",
+    )
+    parser.add_argument(
+        "--processes", type=int, default=1, help="with --server parley: server processes"
+    )
     parser.add_argument("--targets", default=",".join(TARGETS))
     parser.add_argument("--load-procs", type=int, default=2)
     parser.add_argument("--max-learners", type=int, default=1_000)
