@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
+from django.db import OperationalError
 
+from interaction import stream_services
 from interaction.events import Standing, reset_event
 from interaction.models import PartialTranscript, Session, SessionEvent
 from interaction.stream_services import EncodedEvent, PartialRow, stream_session_open
@@ -91,3 +93,31 @@ async def test_a_locked_session_waits_for_the_next_round_and_loses_nothing(sessi
     events, last, partials = await stored(sessions["a"])
     assert ([event["seq"] for event in events], last, partials) == ([2, 3, 4], 4, 2)
     assert c.events == []
+
+
+async def test_a_failed_store_puts_every_batch_back_for_the_next_round(
+    sessions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database fails once (a lost connection): nothing is stored, every stream keeps
+    its events, and the next round stores them all, once."""
+    real = stream_services.stream_events_store_many
+    calls: list[int] = []
+
+    def fails_once(**kwargs: Any) -> Any:
+        calls.append(len(kwargs["batches"]))
+        if len(calls) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(**kwargs)
+
+    monkeypatch.setattr(stream_services, "stream_events_store_many", fails_once)
+    flusher = EventFlusher.shared(60)
+    a = stream(sessions["a"], "a", range(2, 4))
+    c = stream(sessions["c"], "c", range(2, 5))
+    await flusher.flush()
+    assert ((await stored(sessions["a"]))[0], [e.seq for e in a.events]) == ([], [2, 3])
+    assert [e.seq for e in c.events] == [2, 3, 4]
+    await flusher.flush()
+    assert calls == [2, 2]
+    assert [event["seq"] for event in (await stored(sessions["a"]))[0]] == [2, 3]
+    assert [event["seq"] for event in (await stored(sessions["c"]))[0]] == [2, 3, 4]
+    assert (a.events, c.events) == ([], [])
