@@ -19,6 +19,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,12 +46,15 @@ AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-def record(*, pid: int, seconds: float, out: Path, rate: int = RATE) -> subprocess.Popen[bytes]:
-    """Start py-spy on `pid` for `seconds` (it writes `out` when done)."""
-    spy = shutil.which("py-spy") or str(Path(__import__("sys").executable).parent / "py-spy")
+def record(
+    *, pid: int, seconds: float, out: Path, rate: int = RATE, children: bool = False
+) -> subprocess.Popen[bytes]:
+    """Start py-spy on `pid` (and its child processes) for `seconds` (it writes `out`)."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     command = [spy, "record", "--pid", str(pid), "--format", "raw", "--nolineno"]
     command += ["--rate", str(rate), "--duration", str(max(1, round(seconds)))]
     command += ["--gil", "--nonblocking", "--output", str(out)]
+    command += ["--subprocesses"] if children else []
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
