@@ -9,7 +9,8 @@ steps in a row, two by default, since the cores are shared; the ramp ends with t
 - a scripted WhisperLive peer process (`tests/asr/whisperlive_peer.ScriptedPeer`): a partial
   every 0.5 s of audio, and every evaluation and final pass answers the turn's first accepted
   answer, heard clearly, at once, so Whisper's cost is out of the picture;
-- one app server process (Daphne, or uvicorn with `--server uvicorn`) serving
+- one app server (the run command's, `python -m config.server`, `--processes N` of them;
+  plain Daphne with `--server daphne`, uvicorn with `--server uvicorn`) serving
   `bench.capacity_asgi`: Parley's `/stream/interaction` and the bare Channels echo consumer
   `/bench/echo` in the same process, on real Postgres and Redis;
 - a raw `websockets` echo server process (the same echo, no ASGI, no Channels): the ceiling;
@@ -45,6 +46,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import wave
 from collections import Counter
@@ -373,6 +375,34 @@ def rss_mb(pid: int) -> float:
     return math.nan
 
 
+def tree(pid: int) -> list[int]:
+    """`pid` and its descendants (the run command's server processes under their parent)."""
+    pids, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        pids.append(current)
+        with contextlib.suppress(OSError):
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+            todo += [int(child) for child in children]
+    return pids
+
+
+def tree_cpu_s(pid: int) -> float:
+    total = 0.0
+    for member in tree(pid):
+        with contextlib.suppress(OSError):
+            total += cpu_s(member)
+    return total
+
+
+def tree_rss_mb(pid: int) -> float:
+    total = 0.0
+    for member in tree(pid):
+        with contextlib.suppress(OSError):
+            total += rss_mb(member)
+    return total
+
+
 def postgres_cpu_s() -> float:
     """CPU seconds of every postgres process, the postmaster's reaped backends included."""
     total = 0.0
@@ -512,6 +542,62 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
 
 
+def tracebacks(log: Path, offset: int) -> dict[str, int]:
+    """Tracebacks the server logged since `offset`, by their last line (the exception)."""
+    with log.open("rb") as handle:
+        handle.seek(offset)
+        lines = handle.read().decode(errors="replace").splitlines()
+    found: Counter[str] = Counter()
+    for index, line in enumerate(lines):
+        if line.startswith("Traceback (most recent call last)"):
+            end = next(
+                (
+                    lines[j]
+                    for j in range(index + 1, len(lines))
+                    if lines[j] and not lines[j].startswith((" ", "Traceback", "During", "The "))
+                ),
+                "?",
+            )
+            found[end[:120]] += 1
+    return dict(found)
+
+
+def start_profile(
+    target: str, n: int, args: argparse.Namespace, ctx: dict[str, Any], *, idle: bool
+) -> tuple[threading.Timer, list[Any], Path] | None:
+    """py-spy on the app server over the step's streaming window (after the connects)."""
+    if not args.profile or idle or target == "raw" or n not in args.profile_at:
+        return None
+    from bench.profile_stacks import record
+
+    out = Path(args.profile) / f"{target}_{n}.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    started: list[Any] = []
+
+    def begin() -> None:
+        spy = record(pid=ctx["app_pid"], seconds=args.step_s, out=out, children=args.processes > 1)
+        pin(spy.pid, ctx["load_cpus"])
+        started.append(spy)
+
+    timer = threading.Timer(args.connect_s, begin)
+    timer.start()
+    return timer, started, out
+
+
+def finish_profile(
+    spy: tuple[threading.Timer, list[Any], Path], n: int, args: argparse.Namespace
+) -> dict[str, Any] | None:
+    from bench.profile_stacks import load, summary
+
+    timer, started, out = spy
+    timer.join()
+    for process in started:
+        process.wait(timeout=60)
+    if not out.exists():
+        return None
+    return summary(load(out), learners=n, seconds=args.step_s)
+
+
 def run_step(
     target: str, n: int, args: argparse.Namespace, ctx: dict[str, Any], *, idle: bool = False
 ) -> dict[str, Any]:
@@ -522,7 +608,10 @@ def run_step(
     shares = [ctx["tokens"][i:n:procs] for i in range(procs)]
     workdir: Path = ctx["workdir"]
     outs, loaders = [], []
-    rss0, cpu0, pg0, t0 = rss_mb(server_pid), cpu_s(server_pid), postgres_cpu_s(), time.monotonic()
+    app_log: Path = ctx["workdir"] / "app.log"
+    log_from = app_log.stat().st_size if app_log.exists() else 0
+    rss0, cpu0 = tree_rss_mb(server_pid), tree_cpu_s(server_pid)
+    pg0, t0 = postgres_cpu_s(), time.monotonic()
     for index, share in enumerate(shares):
         spec = {
             "url": f"ws://127.0.0.1:{port}{paths.get(target, '/')}",
@@ -548,15 +637,16 @@ def run_step(
             str(out),
         ]
         loaders.append(Proc(command, workdir / "load.log", ctx["env"], ctx["load_cpus"]))
+    spy = start_profile(target, n, args, ctx, idle=idle)
     peak = rss0
     while any(p.process.poll() is None for p in loaders):
         time.sleep(0.5)
-        peak = max(peak, rss_mb(server_pid))
+        peak = max(peak, tree_rss_mb(server_pid))
         if time.monotonic() - t0 > args.connect_s + args.step_s + 60:
             for loader in loaders:
                 loader.stop()
     wall = time.monotonic() - t0
-    cpu, pg = cpu_s(server_pid) - cpu0, postgres_cpu_s() - pg0
+    cpu, pg = tree_cpu_s(server_pid) - cpu0, postgres_cpu_s() - pg0
     parts = [json.loads(out.read_text()) for out in outs if out.exists()]
     merged: dict[str, Any] = {"errors": Counter(), "outcomes": Counter(), "sessions": {}}
     for part in parts:
@@ -589,7 +679,13 @@ def run_step(
         "errors": dict(merged["errors"]),
         "outcomes": dict(merged["outcomes"]),
         "server_cpu_pct": round(100 * cpu / wall, 1),
-        "server_rss_mb": round(rss_mb(server_pid), 1),
+        # CPU per second of audio the learners streamed: the cost of a learner, whatever
+        # share of the core the server got (the cores are shared with other work)
+        "server_cpu_ms_per_audio_s": round(
+            1000 * cpu / max(1, merged.get("frames", 0) * FRAME_S), 2
+        ),
+        "server_cpu_s": round(cpu, 2),
+        "server_rss_mb": round(tree_rss_mb(server_pid), 1),
         "server_peak_rss_mb": round(peak, 1),
         "server_rss_start_mb": round(rss0, 1),
         "ready": merged.get("ready", 0),
@@ -597,6 +693,10 @@ def run_step(
         "load_cpu_pct": round(sum(p.get("cpu_pct", 0) for p in parts), 1),
         "loadavg": os.getloadavg()[0],
     }
+    if target != "raw":
+        row["server_tracebacks"] = tracebacks(app_log, log_from)
+    if spy is not None:
+        row["profile"] = finish_profile(spy, n, args)
     if target == "parley":
         time.sleep(1.5)  # the last batched stores of connections that just closed
         row |= db_checks(merged["sessions"], row["verdicts"])
@@ -619,6 +719,8 @@ def summary_line(row: dict[str, Any]) -> str:
             f", events {row['events_stored']}/{row['events_received']}, "
             f"ledger bad {row['ledger_mismatches']}, attempts {row['attempts']}/{row['verdicts']}"
         )
+    if row.get("server_tracebacks"):
+        text += f", server tracebacks {row['server_tracebacks']}"
     return text
 
 
@@ -650,10 +752,16 @@ def conduct(args: argparse.Namespace) -> list[dict[str, Any]]:
         if args.server == "uvicorn":
             serve = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port"]
             serve += [str(app_port), "--ws", "websockets", "--lifespan", "off"]
+        elif args.server == "parley":  # the run command's server, N processes on one port
+            serve = [sys.executable, "-m", "config.server", "--processes", str(args.processes)]
+            serve += ["-b", "127.0.0.1", "-p", str(app_port)]
         else:
             serve = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(app_port)]
         app = Proc(
-            [*serve, "bench.capacity_asgi:application"], workdir / "app.log", env, server_cpus
+            [*serve, "bench.capacity_asgi:application"],
+            workdir / "app.log",
+            env,
+            server_cpus if args.processes == 1 else None,  # N processes: the cores they like
         )
         try:
             peer.wait_for(lambda: "peer ready" in peer.log.read_text(), "the ASR peer")
@@ -689,7 +797,8 @@ def conduct(args: argparse.Namespace) -> list[dict[str, Any]]:
                 if not alive:
                     break
             if args.idle:
-                for target in ("bare", "parley"):  # bare first: its memory is not Parley's freed
+                # bare first: its memory is not Parley's freed (or one target per process)
+                for target in [t for t in ("bare", "parley") if t in args.targets]:
                     time.sleep(2)
                     row = run_step(target, args.idle, args, ctx, idle=True)
                     rows.append(row | {"idle": True})
@@ -714,6 +823,12 @@ def _ms(value: float | None) -> str:
     return f"{value:,.0f}" if value >= 10 else f"{value:.1f}"
 
 
+def per_audio_s(row: dict[str, Any]) -> str:
+    """' (N ms/s)': server CPU per second of audio streamed, where the row has it."""
+    value = row.get("server_cpu_ms_per_audio_s")
+    return "" if value is None else f" ({value:.1f} ms/s)"
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     rows = [r for r in rows if not r.get("idle")]
     by = {(r["target"], r["learners"]): r for r in rows}
@@ -731,16 +846,23 @@ def table(rows: list[dict[str, Any]]) -> str:
                 f"{_ms(p['rtt_p50_ms'])} / {_ms(p['rtt_p99_ms'])} ms",
                 f"{p['pongs_lost']} of {p['pings']}",
                 f"{_ms(p['verdict_p50_ms'])} / {_ms(p['verdict_p99_ms'])} ms (n {p['verdicts']})",
-                f"{p['server_cpu_pct']:.0f} % / {p['postgres_cpu_pct']:.0f} % / "
+                f"{p['server_cpu_pct']:.0f} %{per_audio_s(p)} / {p['postgres_cpu_pct']:.0f} % / "
                 f"{p['server_rss_mb']:.0f} MB",
                 f"{p['events_stored']} / {p['events_received']}, "
                 + ("ok" if not p["ledger_mismatches"] else f"{p['ledger_mismatches']} bad"),
-                ", ".join(f"{k} {v}" for k, v in sorted(p["errors"].items())) or "none",
+                ", ".join(
+                    [f"{k} {v}" for k, v in sorted(p["errors"].items())]
+                    + [f"traceback {v}" for v in (p.get("server_tracebacks") or {}).values()]
+                )
+                or "none",
             ]
         else:
             cells += ["—"] * 6
         cells += (
-            [f"{_ms(b['rtt_p50_ms'])} / {_ms(b['rtt_p99_ms'])} ms", f"{b['server_cpu_pct']:.0f} %"]
+            [
+                f"{_ms(b['rtt_p50_ms'])} / {_ms(b['rtt_p99_ms'])} ms",
+                f"{b['server_cpu_pct']:.0f} %{per_audio_s(b)}",
+            ]
             if b
             else ["—", "—"]
         )
@@ -859,7 +981,15 @@ def main() -> None:
     parser.add_argument("--steps", type=lambda s: [int(x) for x in s.split(",") if x])
     parser.add_argument("--step-s", type=float, help="seconds each step streams (default 15)")
     parser.add_argument("--connect-s", type=float, default=3.0, help="connects spread over")
-    parser.add_argument("--server", choices=("daphne", "uvicorn"), default="daphne")
+    parser.add_argument(
+        "--server",
+        choices=("parley", "daphne", "uvicorn"),
+        default="parley",
+        help="parley: the run command's server (config.server); daphne: plain Daphne",
+    )
+    parser.add_argument(
+        "--processes", type=int, default=1, help="with --server parley: server processes"
+    )
     parser.add_argument("--targets", default=",".join(TARGETS))
     parser.add_argument("--load-procs", type=int, default=2)
     parser.add_argument("--max-learners", type=int, default=1_000)
@@ -876,6 +1006,15 @@ def main() -> None:
     parser.add_argument("--idle-connect-s", type=float, default=25.0)
     parser.add_argument("--idle-hold-s", type=float, default=10.0)
     parser.add_argument("--label", help="what tree or setting this run measures, for the report")
+    parser.add_argument(
+        "--profile", help="a folder: py-spy stacks of the app server at --profile-at steps"
+    )
+    parser.add_argument(
+        "--profile-at",
+        type=lambda s: [int(x) for x in s.split(",") if x],
+        default=[50, 100],
+        help="the learner counts to profile (default 50,100)",
+    )
     parser.add_argument("--keep-logs", help="a folder for the server and peer logs")
     parser.add_argument("--doc", action="store_true", help="update docs/performance.md")
     parser.add_argument(
@@ -902,7 +1041,8 @@ def main() -> None:
     stored: dict[str, str | None] = {
         "output": str(output.relative_to(REPO) if output.is_relative_to(REPO) else output.name)
     }
-    stored["keep_logs"] = "(a folder)" if args.keep_logs else None  # no machine paths in results
+    stored["keep_logs"] = "(a folder)" if args.keep_logs else None
+    stored["profile"] = "(a folder)" if args.profile else None  # no machine paths in results
     run = {"args": vars(args) | stored, "label": args.label, "rows": rows}
     output.write_text(json.dumps(run, indent=1, default=str))
     print(table(rows))

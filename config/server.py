@@ -8,13 +8,18 @@ Twisted request: a body larger than `settings.PARLEY_MAX_REQUEST_BYTES` is refus
 it is read, and a chunked body is cut off the moment it passes the limit. Either way the
 connection is closed and nothing reaches the application. The settings are Django's (the
 application is imported before the server starts), read at each request.
+
+`--processes N` (or `PARLEY_WEB_PROCESSES=N`, `auto` for one per core) runs N such servers
+on the one port (config/workers.py): one process uses one core at most.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from typing import Any
 
@@ -22,6 +27,8 @@ from daphne import server as daphne_server
 from daphne.cli import CommandLineInterface
 from daphne.http_protocol import HTTPFactory, WebRequest
 from daphne.server import Server
+
+from config.workers import process_count, serve
 
 logger = logging.getLogger("parley.server")
 # After a refusal: how much more of the body is read (and dropped), and for how long, before
@@ -127,8 +134,26 @@ class ParleyCommandLine(CommandLineInterface):
     server_class = ParleyServer
 
 
+def split_processes(argv: list[str]) -> tuple[int, str | None, int | None, list[str]]:
+    """`--processes N` (else PARLEY_WEB_PROCESSES, else 1), `-b`/`--bind` and `-p`/`--port`
+    taken out of Daphne's arguments; the rest as given."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--processes", default=os.environ.get("PARLEY_WEB_PROCESSES"))
+    parser.add_argument("-b", "--bind", dest="host")
+    parser.add_argument("-p", "--port", type=int)
+    known, rest = parser.parse_known_args(argv)
+    return process_count(known.processes), known.host, known.port, rest
+
+
 def main(argv: list[str] | None = None) -> None:
-    ParleyCommandLine().run(sys.argv[1:] if argv is None else argv)
+    args = sys.argv[1:] if argv is None else argv
+    processes, host, port, rest = split_processes(args)
+    if processes > 1:
+        if port is None:
+            raise SystemExit("--processes needs -p PORT (and -b HOST, default 127.0.0.1)")
+        sys.exit(serve(processes, host or "127.0.0.1", port, rest))
+    daphne_args = [*(["-b", host] if host else []), *(["-p", str(port)] if port else []), *rest]
+    ParleyCommandLine().run(daphne_args)
 
 
 if __name__ == "__main__":

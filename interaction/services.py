@@ -35,7 +35,7 @@ from interaction.selectors import learner_other_languages_get, turn_reveal_get
 from interaction.vocabulary import PENALISED_OUTCOMES, Mode, Outcome, SessionStatus, Source
 from scenarios.models import Scenario, Turn
 from scenarios.rules import Rules
-from scenarios.selectors import scenario_rules_get
+from scenarios.selectors import scenario_rules_get, turn_due_get
 from scenarios.specs import SUPPORTED_LANGUAGES
 from telemetry import metrics
 
@@ -406,7 +406,7 @@ def _turn_due(*, session: Session, source: Source) -> Turn:
     scenario = session.scenario
     if source == Source.TYPED and not scenario.typed_answers:
         raise TypedAnswersNotAllowed(f"Scenario {scenario.slug!r} takes spoken answers only.")
-    return Turn.objects.prefetch_related("answers").get(scenario=scenario, order=session.turn_index)
+    return turn_due_get(scenario=scenario, order=session.turn_index)
 
 
 def _attempt_write(
@@ -463,7 +463,7 @@ def _turn_next(*, session: Session) -> Turn | None:
     """The turn due after an attempt; None once the session has ended."""
     if session.status != SessionStatus.ACTIVE:
         return None
-    return Turn.objects.get(scenario=session.scenario, order=session.turn_index)
+    return turn_due_get(scenario=session.scenario, order=session.turn_index)
 
 
 def _reveal_after(*, session: Session, turn: Turn, outcome: Outcome) -> str | None:

@@ -14,7 +14,7 @@ from interaction.selectors import learner_other_languages_get
 from interaction.services import audio_policy_get
 from interaction.vocabulary import SessionStatus
 from scenarios.models import Turn
-from scenarios.selectors import scenario_rules_get
+from scenarios.selectors import scenario_rules_get, turn_due_get
 
 
 @dataclass(frozen=True)
@@ -51,13 +51,12 @@ class StreamContext:
         object.__setattr__(self, "recognition_options", options)
 
 
-def stream_context_get(*, session: Session) -> StreamContext:
+def stream_context_get(*, session: Session, turn_due: Turn | None = None) -> StreamContext:
+    """`turn_due`: the session's turn now, when the caller has it (a query less)."""
     scenario = session.scenario
     turn = None
     if session.status == SessionStatus.ACTIVE:
-        turn = Turn.objects.prefetch_related("answers").get(
-            scenario=scenario, order=session.turn_index
-        )
+        turn = turn_due or turn_due_get(scenario=scenario, order=session.turn_index)
     rules = scenario_rules_get(scenario=scenario, turn=turn)
     other_languages = learner_other_languages_get(learner=session.learner)
     return StreamContext(

@@ -8,11 +8,12 @@ row lock, so after a resume elsewhere the old connection can no longer write.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass, fields
+from typing import Any, NamedTuple
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from interaction.events import StoredEvent
 from interaction.models import PartialTranscript, Session, SessionEvent
@@ -56,7 +57,7 @@ def stream_session_open(*, learner: Any, scenario_slug: str, owner: str) -> Stre
     if scenario is None:
         raise StreamRefused("unknown_scenario", f"No scenario {scenario_slug!r}.")
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             session = session_start(learner=learner, scenario=scenario, mode=Mode.STREAMING)
             session.stream_owner = owner
             session.save(update_fields=["stream_owner"])
@@ -65,7 +66,7 @@ def stream_session_open(*, learner: Any, scenario_slug: str, owner: str) -> Stre
     return stream_context_get(session=session)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def stream_session_resume(
     *, learner: Any, session_id: str, last_seq: int, owner: str
 ) -> tuple[StreamContext, list[StoredEvent]]:
@@ -95,49 +96,149 @@ def stream_session_resume(
     return stream_context_get(session=session), missed
 
 
-def _locked_for(session_id: str, owner: str) -> Session:
-    session = (
+def _lock_owned(session_id: str, owner: str) -> None:
+    """Lock the session's row until the transaction ends; it must still be `owner`'s.
+
+    Reads the owner alone (no model, no joins): it runs before every store and record."""
+    owners = (
         Session.objects.select_for_update(of=("self",))
-        .select_related("scenario")
-        .get(pk=session_id)
+        .filter(pk=session_id)
+        .values_list("stream_owner", flat=True)
     )
-    if session.stream_owner != owner:
+    if list(owners) != [owner]:
         raise StreamSuperseded(f"Session {session_id} was resumed by another connection.")
-    return session
 
 
-def _store(session: Session, events: Sequence[StoredEvent], partials: Sequence[PartialRow]) -> None:
-    if events:
-        # A batch put back after a store whose outcome was lost may be stored twice: the
-        # (session, seq) pair is unique, so the second copy is skipped, not an error.
-        SessionEvent.objects.bulk_create(
-            (
-                SessionEvent(session=session, seq=event["seq"], type=event["type"], payload=event)
-                for event in events
-            ),
-            ignore_conflicts=True,
-        )
-        session.event_seq = max(session.event_seq, max(event["seq"] for event in events))
-        Session.objects.filter(pk=session.pk).update(event_seq=session.event_seq)
-    if partials:
-        PartialTranscript.objects.bulk_create(
-            PartialTranscript(session=session, **asdict(row)) for row in partials
-        )
+class EncodedEvent(NamedTuple):
+    """An event as it was sent: its seq, type and JSON text (stored as sent, not re-encoded)."""
+
+    seq: int
+    type: str
+    text: str
 
 
-@transaction.atomic
+def encoded(event: StoredEvent) -> EncodedEvent:
+    return EncodedEvent(event["seq"], event["type"], json.dumps(event))
+
+
+@dataclass(frozen=True)
+class EventBatch:
+    """One session's events and partial transcripts waiting to be stored."""
+
+    session_id: str
+    owner: str
+    events: Sequence[EncodedEvent]
+    partials: Sequence[PartialRow] = ()
+
+
+def _insert(batches: Sequence[EventBatch]) -> None:
+    """Every batch's events and partials: one statement each, whatever the count.
+
+    A batch put back after a store whose outcome was lost may be stored twice: the
+    (session, seq) pair is unique, so the second copy of an event is skipped, not an error."""
+    events = [(b.session_id, e) for b in batches for e in b.events]
+    partials = [(b.session_id, p) for b in batches for p in b.partials]
+    with connection.cursor() as cursor:
+        if events:
+            cursor.execute(
+                f"INSERT INTO {SessionEvent._meta.db_table} "
+                "(session_id, seq, type, payload, created_at) "
+                "SELECT s, q, t, p::jsonb, now() "
+                "FROM unnest(%s::uuid[], %s::int[], %s::text[], %s::text[]) AS x(s, q, t, p) "
+                "ON CONFLICT (session_id, seq) DO NOTHING",
+                [
+                    [session for session, _ in events],
+                    [event.seq for _, event in events],
+                    [event.type for _, event in events],
+                    [event.text for _, event in events],
+                ],
+            )
+        if partials:
+            columns = [f.name for f in fields(PartialRow)]
+            cursor.execute(
+                f"INSERT INTO {PartialTranscript._meta.db_table} "
+                f"(session_id, {', '.join(columns)}, created_at) "
+                f"SELECT *, now() FROM unnest(%s::uuid[], {PARTIAL_ARRAYS})",
+                [
+                    [s for s, _ in partials],
+                    *([getattr(p, c) for _, p in partials] for c in columns),
+                ],
+            )
+
+
+PARTIAL_ARRAYS = (
+    "%s::smallint[], %s::uuid[], %s::int[], %s::text[], %s::float8[], %s::float8[], "
+    "%s::int[], %s::int[]"
+)
+"""The SQL types of PartialRow's fields, in order."""
+
+
+def _advance_seq(session_id: str, seq: int) -> None:
+    """The session's last stored seq is at least `seq` (never moved back)."""
+    if seq:
+        Session.objects.filter(pk=session_id, event_seq__lt=seq).update(event_seq=seq)
+
+
+@transaction.atomic(savepoint=False)
 def stream_events_store(
     *,
     session_id: str,
     owner: str,
-    events: Sequence[StoredEvent],
+    events: Sequence[EncodedEvent],
     partials: Sequence[PartialRow] = (),
 ) -> None:
     """Store events already sent (and partial transcripts) in one batch."""
-    _store(_locked_for(session_id, owner), events, partials)
+    _lock_owned(session_id, owner)
+    _insert([EventBatch(session_id, owner, events, partials)])
+    _advance_seq(session_id, max((e.seq for e in events), default=0))
 
 
-@transaction.atomic
+@dataclass(frozen=True)
+class StoreOutcome:
+    """The batches of a many-session store that were not stored: those of connections whose
+    session another connection has taken over (`superseded_owners`), and of sessions locked
+    by a transaction under way (`busy`, session ids)."""
+
+    superseded_owners: frozenset[str]
+    busy: frozenset[str]
+
+
+@transaction.atomic(savepoint=False)
+def stream_events_store_many(*, batches: Sequence[EventBatch]) -> StoreOutcome:
+    """Store many sessions' batches in one transaction, a few statements in all.
+
+    Only batches whose session their connection still owns are stored; sessions whose row
+    another transaction holds (an answer being recorded) are skipped rather than waited
+    for (`busy`: store them again later)."""
+    ids = sorted({batch.session_id for batch in batches})
+    locked = (
+        Session.objects.select_for_update(skip_locked=True)
+        .filter(pk__in=ids)
+        .order_by("pk")
+        .values_list("pk", "stream_owner")
+    )
+    owners = {str(key): owner for key, owner in locked}
+    stored = [b for b in batches if owners.get(b.session_id) == b.owner]
+    superseded = {b.owner for b in batches if owners.get(b.session_id, b.owner) != b.owner}
+    _insert(stored)
+    tops: dict[str, int] = {}
+    for batch in stored:
+        for event in batch.events:
+            tops[batch.session_id] = max(tops.get(batch.session_id, 0), event.seq)
+    if tops:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Session._meta.db_table} AS s SET event_seq = GREATEST(s.event_seq, x.q) "
+                "FROM unnest(%s::uuid[], %s::int[]) AS x(id, q) WHERE s.id = x.id",
+                [list(tops), list(tops.values())],
+            )
+    return StoreOutcome(
+        superseded_owners=frozenset(superseded),
+        busy=frozenset(set(ids) - set(owners)),
+    )
+
+
+@transaction.atomic(savepoint=False)
 def stream_attempt_record(
     *,
     session_id: str,
@@ -146,7 +247,7 @@ def stream_attempt_record(
     utterance: str,
     auto: bool,
     next_seq: int,
-    pending_events: Sequence[StoredEvent] = (),
+    pending_events: Sequence[EncodedEvent] = (),
     pending_partials: Sequence[PartialRow] = (),
 ) -> tuple[list[StoredEvent], StreamContext]:
     """Record a streamed answer through `attempt_record` and store the events it produces.
@@ -154,15 +255,18 @@ def stream_attempt_record(
     The events (numbered from next_seq) are stored in the attempt's transaction, so a client
     can never see a score the database does not have, and a resume always replays them.
     """
-    session = _locked_for(session_id, owner)
-    _store(session, pending_events, pending_partials)
-    result = attempt_record(session=session, answer=answer)
+    _lock_owned(session_id, owner)
+    # attempt_record locks and reads the session itself: only its key is needed here.
+    result = attempt_record(session=Session(pk=session_id), answer=answer)
     events = attempt_events(result, next_seq=next_seq, utterance=utterance, auto=auto)
-    _store(result.session, events, ())
-    return events, stream_context_get(session=result.session)
+    sent = [*pending_events, *map(encoded, events)]
+    _insert([EventBatch(session_id, owner, sent, pending_partials)])
+    _advance_seq(session_id, max((e.seq for e in sent), default=0))
+    result.session.event_seq = max([result.session.event_seq, *(e.seq for e in sent)])
+    return events, stream_context_get(session=result.session, turn_due=result.next_turn)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def stream_session_release(*, session_id: str, owner: str) -> None:
     """Let go of the session when the connection closes (if still its owner)."""
     Session.objects.filter(pk=session_id, stream_owner=owner).update(stream_owner="")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from functools import lru_cache
+
 from django.conf import settings
 from django.db.models import Count, QuerySet
 
@@ -29,6 +32,22 @@ def scenario_rules_get(*, scenario: Scenario, turn: Turn | None = None) -> Rules
         scenario=scenario_overrides(scenario=scenario),
         turn_reward=turn.reward if turn is not None else None,
     )
+
+
+def turn_due_get(*, scenario: Scenario, order: int) -> Turn:
+    """The scenario's turn at `order` (0-based) with its accepted answers (Turn.DoesNotExist).
+
+    Read once per process and version of the scenario: every change of a scenario, its turns
+    or answers is written through `scenarios.services.scenario_upsert`, which saves the
+    scenario, so `updated_at` names the version (in every process: it comes with the row the
+    caller read). A live answer needs the turn twice (to judge it, then the next one); each
+    read was two queries. The Turn is shared: read it, never change it."""
+    return _turn_with_answers(scenario.pk, scenario.updated_at, order)
+
+
+@lru_cache(maxsize=2048)
+def _turn_with_answers(scenario_id: int, version: datetime, order: int) -> Turn:
+    return Turn.objects.prefetch_related("answers").get(scenario_id=scenario_id, order=order)
 
 
 def scenario_list() -> QuerySet[Scenario]:

@@ -12,6 +12,7 @@ import math
 import time
 from typing import Any
 
+from autobahn.exception import Disconnected
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -34,6 +35,10 @@ HANDOVER, HANDED_OVER = "stream.handover", "stream.handed_over"
 HANDOVER_TIMEOUT_S = 1.0
 RATE_LIMITED_EVERY_S = 1.0
 
+SOCKET_GONE = (OSError, Disconnected)
+"""What a send to a socket the client has closed raises: the ASGI spec's OSError (uvicorn),
+Daphne's autobahn `Disconnected` ("Attempt to send on a closed protocol")."""
+
 logger = logging.getLogger(__name__)
 
 
@@ -42,6 +47,22 @@ def session_group(session_id: str) -> str:
 
 
 class InteractionConsumer(AsyncWebsocketConsumer):
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        self.gone = False
+
+        async def send_unless_gone(message: dict[str, Any]) -> None:
+            """A client that goes away is normal: what is sent after it did is dropped (the
+            events were numbered and are stored; a resume replays them), not an exception."""
+            if self.gone:
+                return
+            try:
+                await send(message)
+            except SOCKET_GONE as gone:
+                self.gone = True
+                logger.debug("the client closed the socket; %s dropped: %s", message["type"], gone)
+
+        await super().__call__(scope, receive, send_unless_gone)
+
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels closes stale DB connections before every message through the
         # thread-sensitive executor: one thread for every socket of the process, so a ping

@@ -5,9 +5,10 @@ every socket of the process shares one worker thread, so one call waiting on a r
 stalls every other socket (their pings included). Here each call runs on one of
 `STREAM_DB["threads"]` threads of its own, each with its own connection (Django's
 connections are per thread; `CONN_MAX_AGE` keeps them, `CONN_HEALTH_CHECKS` drops dead
-ones), inside one transaction whose lock waits and statements are bounded
-(`lock_timeout_ms`, `statement_timeout_ms`). A call that fails in the database becomes a
-retryable `database_unavailable` StreamError: the client hears of it at once, never silence.
+ones), inside one transaction; the connection's lock waits and statements are bounded
+(`lock_timeout_ms`, `statement_timeout_ms`, set once per connection). A call that fails in
+the database becomes a retryable `database_unavailable` StreamError: the client hears of it
+at once, never silence.
 """
 
 from __future__ import annotations
@@ -51,15 +52,29 @@ def _pool() -> ThreadPoolExecutor:
 
 def _bounded_transaction(function: Callable[..., T], kwargs: dict[str, Any]) -> T:
     """Run `function(**kwargs)` in one transaction whose lock waits and statements time out."""
-    bounds = stream_db_settings()
+    _bound_connection()
     with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT set_config('lock_timeout', %s, true), "
-                "set_config('statement_timeout', %s, true)",
-                [f"{bounds['lock_timeout_ms']}ms", f"{bounds['statement_timeout_ms']}ms"],
-            )
         return function(**kwargs)
+
+
+def _bound_connection() -> None:
+    """This thread's connection with the stream's lock and statement timeouts.
+
+    Set for the connection's session (not per transaction: a round trip less on every call),
+    once per connection and whenever STREAM_DB changes. The connection is this thread's
+    alone (the pool's threads do nothing else)."""
+    bounds = stream_db_settings()
+    wanted = (f"{bounds['lock_timeout_ms']}ms", f"{bounds['statement_timeout_ms']}ms")
+    connection.ensure_connection()
+    if getattr(connection, "_stream_bounds", None) == (connection.connection, wanted):
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('lock_timeout', %s, false), "
+            "set_config('statement_timeout', %s, false)",
+            list(wanted),
+        )
+    connection._stream_bounds = (connection.connection, wanted)  # type: ignore[attr-defined]
 
 
 async def db_call(function: Callable[..., T], **kwargs: Any) -> T:

@@ -1,10 +1,12 @@
 """Numbers the session's events, sends them in order, and stores them in batches.
 
-Events are sent at once and stored a moment later with the partial transcripts (within
-`flush_interval_s` of the first one waiting; no timer runs while nothing waits), except an
-answer's: those are stored in the attempt's own transaction, with whatever is pending, before
-they are sent. A store that fails puts its batch back: the next flush, the next answer or
-the close stores it, so a database hiccup loses no event.
+Each event is encoded once: the same JSON text goes to the socket and to the database.
+Events are sent at once and stored a moment later with the partial transcripts, by the
+process's `EventFlusher` (within `flush_interval_s` of the first one waiting, together with
+every other stream's; no timer runs while nothing waits), except an answer's: those are
+stored in the attempt's own transaction, with whatever is pending, before they are sent. A
+store that fails puts its batch back: the next flush, the next answer or the close stores
+it, so a database hiccup loses no event.
 """
 
 from __future__ import annotations
@@ -19,14 +21,16 @@ from interaction import stream_services
 from interaction.events import ErrorEvent, ServerEvent, Standing, StoredEvent
 from interaction.services import Answer
 from interaction.stream_selectors import StreamContext
-from interaction.stream_services import PartialRow, StreamSuperseded
+from interaction.stream_services import EncodedEvent, PartialRow, StreamSuperseded
 from interaction.ws.db import db_call
 from interaction.ws.errors import StreamError
+from interaction.ws.flusher import Unstored
 from telemetry import metrics
 from telemetry.recorder import ConnectionRecorder
 
-logger = logging.getLogger(__name__)
 T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
 
 Build = Callable[[int, Standing], StoredEvent]
 """An event from its seq and the session's standing."""
@@ -54,29 +58,26 @@ class Outbox:
         self.context: StreamContext | None = None
         """The session as it stands (score and lives included), refreshed by each record."""
         self.seq = 0
-        self._superseded = False
-        self._closed = False
-        self._events: list[StoredEvent] = []
-        self._partials: list[PartialRow] = []
+        self.unstored = Unstored(owner=owner, interval_s=flush_interval_s)
+        """Events sent, not stored yet: the process's flusher stores them in batches."""
         self._emitting = asyncio.Lock()  # numbering and sending, in order
         self._storing = asyncio.Lock()  # one batch store at a time
-        self._flush_task: asyncio.Task[None] | None = None
-        self._flush_sleeping = False
-
-    @property
-    def superseded(self) -> bool:
-        """Another connection has the session: nothing more is numbered or written."""
-        return self._superseded
-
-    def supersede(self) -> None:
-        """The one place `superseded` is set: by a takeover, a hand-over, or a write the
-        database refused because another connection owns the session now."""
-        self._superseded = True
 
     @property
     def pending(self) -> int:
         """Events sent but not stored yet."""
-        return len(self._events)
+        return len(self.unstored.events)
+
+    @property
+    def superseded(self) -> bool:
+        """Another connection has the session: nothing more is numbered or written."""
+        return self.unstored.superseded
+
+    def supersede(self) -> None:
+        """The one place the outbox is superseded: a takeover, a hand-over, or a write the
+        database refused because another connection owns the session now (the process's
+        flusher marks the same flag through `Unstored.supersede`)."""
+        self.unstored.supersede()
 
     @property
     def standing(self) -> Standing:
@@ -89,14 +90,16 @@ class Outbox:
             context,
             context.event_seq,
         )
+        self.unstored.session_id = context.session_id
 
-    async def send(self, event: ServerEvent) -> None:
-        """Onto the socket, counted (metrics) and told to the connection's telemetry."""
+    async def send(self, event: ServerEvent, text: str | None = None) -> None:
+        """Onto the socket (`text`: the event already encoded), counted (metrics) and told to
+        the connection's telemetry."""
         metrics.STREAM_EVENTS.labels(event["type"]).inc()
         if event["type"] == "error":
             error: ErrorEvent = event  # type: ignore[assignment]  # the type names the shape
             metrics.STREAM_ERRORS.labels(error["code"]).inc()
-        await self.send_text(text_data=json.dumps(event))
+        await self.send_text(text_data=json.dumps(event) if text is None else text)
         if self.recorder is not None:
             await self.recorder.event(event)
 
@@ -111,15 +114,16 @@ class Outbox:
         """Number, send and (batched) store one event, and its partial transcript if any."""
         async with self._emitting:
             if self.session_id is None or self.superseded:
-                event = build(0, self.standing)
-            else:
-                self.seq += 1
-                event = build(self.seq, self.standing)
-                self._events.append(event)
-                if partial is not None:
-                    self._partials.append(partial(self.seq))
-                self._schedule_flush()
-            await self.send(event)
+                await self.send(build(0, self.standing))
+                return
+            self.seq += 1
+            event = build(self.seq, self.standing)
+            text = json.dumps(event)  # once: this text is sent and stored
+            self.unstored.add(
+                EncodedEvent(self.seq, event["type"], text),
+                partial(self.seq) if partial is not None else None,
+            )
+            await self.send(event, text)
 
     async def record(self, *, answer: Answer, utterance: str, auto: bool) -> None:
         """Record an answer with everything pending; send its events; refresh `context`.
@@ -129,8 +133,9 @@ class Outbox:
         async with self._emitting:  # nothing else is numbered until these events are out
             if self.superseded:
                 raise StreamSuperseded(f"Session {self.session_id} was taken over.")
-            pending_events, self._events = self._events, []
-            pending_partials, self._partials = self._partials, []
+            pending = self.unstored.take()
+            pending_events = pending.events if pending else ()
+            pending_partials = pending.partials if pending else ()
             try:
                 events, context = await self._write(
                     stream_services.stream_attempt_record,
@@ -146,7 +151,8 @@ class Outbox:
             except StreamSuperseded:
                 raise
             except Exception:
-                self._requeue(pending_events, pending_partials)
+                if pending is not None:
+                    self.unstored.put_back(pending)
                 raise
             self.seq += len(events)
             self.context = context
@@ -168,7 +174,7 @@ class Outbox:
             return
         async with self._emitting:  # an answer being recorded finishes first
             self.supersede()
-        self._cancel_sleeping_flush()
+        self.unstored.keep()
         try:
             await self._store_pending()
             await self._write(
@@ -181,8 +187,8 @@ class Outbox:
 
     async def close(self) -> None:
         """Store what is pending and let go of the session (unless another connection has it)."""
-        self._closed = True
-        self._cancel_sleeping_flush()
+        self.unstored.closed = True
+        self.unstored.keep()
         if self.session_id is None or self.superseded:
             return
         try:
@@ -193,7 +199,7 @@ class Outbox:
                 owner=self.owner,
             )
         except StreamSuperseded:
-            pass  # marked by the write that found it
+            pass  # another connection has the session (the write marked it superseded)
         except StreamError as failed:
             logger.warning(
                 "session %s closed with %d events not stored: %s",
@@ -204,71 +210,34 @@ class Outbox:
 
     # --- storing ------------------------------------------------------------------------
     async def _store_pending(self) -> None:
+        """Store what is pending now, this session alone (closing, handing over)."""
         assert self.session_id is not None
         async with self._storing:
+            if self.unstored.in_flight is not None:  # the flusher's batch: stored or put back
+                await asyncio.shield(self.unstored.in_flight)
             async with self._emitting:
-                events, self._events = self._events, []
-                partials, self._partials = self._partials, []
-            if not (events or partials):
+                batch = self.unstored.take()
+            if batch is None:
                 return
             try:
                 await self._write(
                     stream_services.stream_events_store,
-                    session_id=self.session_id,
-                    owner=self.owner,
-                    events=events,
-                    partials=partials,
+                    session_id=batch.session_id,
+                    owner=batch.owner,
+                    events=batch.events,
+                    partials=batch.partials,
                 )
             except StreamSuperseded:
                 raise
             except Exception:
-                self._requeue(events, partials)
+                self.unstored.put_back(batch)
                 raise
 
     async def _write(self, service: Callable[..., T], **kwargs: Any) -> T:
-        """A write on the socket's DB pool; one refused for a lost session marks the outbox
-        superseded (StreamSuperseded is raised on)."""
+        """A write on the socket's DB pool; one refused because another connection owns the
+        session marks the outbox superseded (StreamSuperseded is raised on)."""
         try:
             return await db_call(service, **kwargs)
         except StreamSuperseded:
             self.supersede()
             raise
-
-    def _requeue(self, events: list[StoredEvent], partials: list[PartialRow]) -> None:
-        """Put a batch that could not be stored back in front of what came since."""
-        self._events[:0] = events
-        self._partials[:0] = partials
-        self._schedule_flush()
-
-    def _schedule_flush(self) -> None:
-        """A flush within flush_interval_s of now, unless one is due already."""
-        if (
-            self._flush_task is None
-            and not (self._closed or self.superseded)
-            and self.session_id is not None
-            and (self._events or self._partials)
-        ):
-            self._flush_sleeping = True
-            self._flush_task = asyncio.create_task(self._flush_later(), name="stream-flush")
-
-    def _cancel_sleeping_flush(self) -> None:
-        """Cancel a flush still waiting for its moment (one storing is left to finish)."""
-        if self._flush_task is not None and self._flush_sleeping:
-            self._flush_task.cancel()
-            self._flush_task = None
-
-    async def _flush_later(self) -> None:
-        try:
-            await asyncio.sleep(self.flush_interval_s)
-        except asyncio.CancelledError:
-            return
-        self._flush_sleeping = False
-        try:
-            await self.flush()
-        except StreamSuperseded:
-            pass
-        except StreamError as failed:  # the batch was put back; the next flush retries it
-            logger.warning("stream flush of session %s failed: %s", self.session_id, failed)
-        finally:
-            self._flush_task = None
-        self._schedule_flush()

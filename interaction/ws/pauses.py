@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import StrEnum
+from functools import lru_cache
 
 from interaction.judging import normalise, similarity
 
@@ -98,7 +99,13 @@ def pause_kind(text: str, answers: Iterable[str], *, language: str) -> Pause:
     """Whether a pause after `text` (what was heard so far) ends the answer or not.
 
     `language` is the turn's (fr, en, es, de, it have word lists; any other language is
-    judged by the accepted answers alone)."""
+    judged by the accepted answers alone). Asked at every audio frame with the same words
+    until the next partial: remembered (a few thousand recent answers)."""
+    return _pause_kind(text, tuple(answers), language)
+
+
+@lru_cache(maxsize=4096)
+def _pause_kind(text: str, answers: tuple[str, ...], language: str) -> Pause:
     heard = normalise(text, language=language).split()
     if not heard:
         return Pause.COMPLETE  # nothing heard yet: the ordinary silence decides

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 import struct
 from dataclasses import replace
 from typing import Any
 
 import pytest
+from autobahn.exception import Disconnected
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from rest_framework.authtoken.models import Token
@@ -743,3 +745,45 @@ async def test_a_stop_just_after_an_early_verdict_changes_nothing(
     await communicator.send_json_to({"type": "stop"})
     assert await communicator.receive_nothing(timeout=0.3)
     await communicator.disconnect()
+
+
+class ClientGone:
+    """The server's side of a socket the client has closed: once `gone`, a send raises what
+    Daphne raises ("Attempt to send on a closed protocol") before the disconnect arrives."""
+
+    def __init__(self, app: Any) -> None:
+        self.app, self.gone = app, False
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        async def send_or_fail(message: dict[str, Any]) -> None:
+            if self.gone and message["type"] in ("websocket.send", "websocket.close"):
+                raise Disconnected("Attempt to send on a closed protocol")
+            await send(message)
+
+        await self.app(scope, receive, send_or_fail)
+
+
+async def test_audio_in_flight_after_the_end_to_a_closed_socket_is_no_exception(
+    provider, token, make_scenario, caplog
+) -> None:
+    """The session ends while the microphone's frames are still on the way, and the client
+    closes: the `session_finished` reply goes to a closed socket. A client that goes away is
+    normal: no exception in the application, nothing logged above INFO."""
+    await database_sync_to_async(make_scenario)(slug="short-gone", lives=1)
+    provider(Script(final=final("Je voudrais une bière", 0.9)))
+    app = ClientGone(application)
+    communicator = WebsocketCommunicator(app, f"/stream/interaction?token={token}", headers=ORIGIN)
+    assert (await communicator.connect())[0]
+    await start(communicator, "short-gone")
+    for _ in range(5):
+        await communicator.send_to(bytes_data=tone(0.1))
+    await communicator.send_json_to({"type": "stop"})
+    await receive_until(communicator, "final")
+    app.gone = True  # the client closed; its last frames are still arriving
+    for _ in range(5):
+        await communicator.send_to(bytes_data=tone(0.1))
+    await communicator.send_json_to({"type": "ping", "t": 3})
+    assert await communicator.receive_nothing(timeout=0.5)
+    assert not communicator.future.done()  # the application is still there, no traceback
+    await communicator.disconnect()
+    assert not [r for r in caplog.records if r.levelno > logging.INFO], caplog.records

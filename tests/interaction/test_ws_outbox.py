@@ -67,7 +67,7 @@ async def test_events_are_numbered_after_the_sessions_last_with_its_standing() -
     assert (socket.sent[0]["score"], socket.sent[0]["lives_remaining"]) == (15, 2)
     assert outbox.pending == 2  # stored a moment later, in one batch
     assert recorder.events == ["reset", "reset"]
-    outbox._cancel_sleeping_flush()
+    outbox.unstored.keep()
 
 
 async def test_after_a_takeover_nothing_is_numbered_or_stored() -> None:
