@@ -25,7 +25,7 @@ answer T); `near_miss` (target L, T with one content word changed: the clip is a
 one-word-wrong answer); `another_sentence` (target L, another speaker's transcript);
 `wrong_language` (a target M ≠ L with an accepted answer in M from the demo scenarios, for
 a learner whose languages include L); `translated` for the Asterisk voices (target M, the
-same prompt's text in M: `translated_set`); and, for every sixth recording, `garbled` (the
+same prompt's text in M: `translated_set`); and, for every third recording, `garbled` (the
 recording played backwards, its own text as the answer: speech no one can make out, where
 only `unclear` is fair). The evidence pass runs once per clip and target with
 every case's answers and **every** other supported language; a case's evidence is then
@@ -571,7 +571,7 @@ def _case(
     )
 
 
-GARBLED_EVERY = 6
+GARBLED_EVERY = 3
 
 
 def garbled_set(clips: Sequence[Clip]) -> tuple[list[Clip], list[Case]]:

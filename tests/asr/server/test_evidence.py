@@ -61,14 +61,12 @@ REAL = Path(__file__).resolve().parents[2] / "fixtures" / "realvoice"  # README.
 
 
 def test_a_learners_real_reading_is_correct_and_one_word_changed_is_incorrect(model: Any) -> None:
+    """As for a learner who named no other language (an English scenario then suspects none),
+    the same as tests/interaction/test_api_audio.py posts it."""
     wav = REAL / "en-learner-054180063.wav"
-    outcome, payload = judge(
-        model, wav, language="en", others=("fr",), answers=("His face was cold",)
-    )
+    outcome, payload = judge(model, wav, language="en", others=(), answers=("His face was cold",))
     assert outcome == Outcome.CORRECT, payload["transcript"]
-    outcome, payload = judge(
-        model, wav, language="en", others=("fr",), answers=("His hand was cold",)
-    )
+    outcome, payload = judge(model, wav, language="en", others=(), answers=("His hand was cold",))
     assert outcome == Outcome.INCORRECT_ANSWER, payload["transcript"]
 
 
