@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from interaction.audio_evidence import AudioEvidence
-from interaction.judge_features import answer_features
+from interaction.judge_features import answer_features, best_answer_score
 from interaction.judge_model import JudgeModel, floors_with, judge_model, tier
 from interaction.judging import answer_match
 from interaction.vocabulary import Outcome
@@ -126,11 +126,7 @@ def judge_audio(
         language=policy.target_language,
         ignore_accents=policy.ignore_accents,
     )
-    scored = max(
-        (score for score in evidence.answers if score.answer in answers),
-        key=lambda score: score.mean_logprob,
-        default=None,
-    )
+    scored = best_answer_score(evidence, answers)
     margin = (
         round(scored.mean_logprob - evidence.transcript_logprob, 4)
         if scored is not None and evidence.transcript_logprob is not None

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
@@ -105,8 +105,13 @@ def _clip(value: float, low: float, high: float) -> float:
     return max(low, min(high, value))
 
 
-def _best(scores: Iterable[AnswerScore]) -> AnswerScore | None:
-    return max(scores, key=lambda score: score.mean_logprob, default=None)
+def best_answer_score(evidence: AudioEvidence, answers: Sequence[str]) -> AnswerScore | None:
+    """The accepted answer (any filler variant) the audio explains best, or None unscored."""
+    return max(
+        (score for score in evidence.answers if score.answer in answers),
+        key=lambda score: score.mean_logprob,
+        default=None,
+    )
 
 
 def _answer_words(score: AnswerScore) -> tuple[tuple[str, float], ...]:
@@ -157,7 +162,7 @@ def answer_features(
     ignore_accents: bool = True,
 ) -> dict[str, float]:
     """Every feature of one spoken answer (module docstring); bounded floats."""
-    scored = _best(score for score in evidence.answers if score.answer in answers)
+    scored = best_answer_score(evidence, answers)
     match = answer_match(
         evidence.transcript, answers, language=target, ignore_accents=ignore_accents
     )

@@ -1,6 +1,6 @@
 """The designers' "Try an answer": the real judge on one turn, nothing stored.
 
-`answer_try` judges an answer with `services.answer_judge` (the step `attempt_record` takes)
+`answer_try` judges an answer with `services.turn_answer_judge` (the step `attempt_record` takes)
 and costs it with `scoring.score_apply` against a session just arrived at the turn: no
 session, attempt or ledger row is written for anyone. The rest is pure presentation: the
 learner's feedback line, and per accepted answer how well it explains the audio (read
@@ -20,8 +20,7 @@ from django.conf import settings
 from interaction.judging import normalise, similarity
 from interaction.presenters import outcome_message
 from interaction.scoring import Change, SessionState, score_apply
-from interaction.selectors import learner_other_languages_get
-from interaction.services import Answer, Judgement, answer_judge
+from interaction.services import Answer, Judgement, turn_answer_judge
 from interaction.vocabulary import Outcome, Source
 from scenarios.models import Turn
 from scenarios.selectors import scenario_rules_get
@@ -46,15 +45,7 @@ class TriedAnswer:
 def answer_try(*, turn: Turn, answer: Answer, learner: Any) -> TriedAnswer:
     """Judge `answer` on `turn` (the learner's other languages from `learner`); store nothing."""
     rules = scenario_rules_get(scenario=turn.scenario, turn=turn)
-    judgement = answer_judge(
-        answer=answer,
-        accepted=[accepted.text for accepted in turn.answers.all()],
-        target_language=turn.scenario.language,
-        rules=rules,
-        other_languages=learner_other_languages_get(learner=learner)
-        if answer.source == Source.AUDIO
-        else (),
-    )
+    judgement = turn_answer_judge(turn=turn, answer=answer, learner=learner, rules=rules)
     state = SessionState(
         score=AMPLE_SCORE,
         lives_remaining=rules.lives,

@@ -335,6 +335,20 @@ def answer_judge(
     return Judgement(verdict=verdict, evidence=evidence, judge_ms=judge_ms)
 
 
+def turn_answer_judge(*, turn: Turn, answer: Answer, learner: Any, rules: Rules) -> Judgement:
+    """`answer_judge` on `turn`: its accepted answers, its scenario's language, and for speech
+    `learner`'s other languages (attempts and the designers' playground alike)."""
+    return answer_judge(
+        answer=answer,
+        accepted=[accepted.text for accepted in turn.answers.all()],
+        target_language=turn.scenario.language,
+        rules=rules,
+        other_languages=learner_other_languages_get(learner=learner)
+        if answer.source == Source.AUDIO
+        else (),
+    )
+
+
 def attempt_record(*, session: Session, answer: Answer) -> AttemptResult:
     """Judge `answer` for the turn now due and record it; raise SessionNotActive if ended.
 
@@ -347,15 +361,7 @@ def attempt_record(*, session: Session, answer: Answer) -> AttemptResult:
         locked = _session_lock(session=session)
         turn = _turn_due(session=locked, source=answer.source)
         rules = scenario_rules_get(scenario=locked.scenario, turn=turn)
-        judgement = answer_judge(
-            answer=answer,
-            accepted=[accepted.text for accepted in turn.answers.all()],
-            target_language=locked.scenario.language,
-            rules=rules,
-            other_languages=learner_other_languages_get(learner=locked.learner)
-            if answer.source == Source.AUDIO
-            else (),
-        )
+        judgement = turn_answer_judge(turn=turn, answer=answer, learner=locked.learner, rules=rules)
         change = score_apply(
             state=SessionState(
                 score=locked.score,
