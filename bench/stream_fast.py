@@ -281,6 +281,45 @@ def rescore(result_path: Path, manifest_path: Path, output: Path) -> None:
     print(f"load average {result.get('load_average')}")
 
 
+def start_system(
+    name: str, tree: Path, mappings: Path, tmp: Path, *, database_suffix: str = "bench"
+) -> tuple[list[Server], str]:
+    """`tree`'s ASR server and Daphne on a database of their own, migrated by the tree's own
+    code (their models may differ); (servers, base URL)."""
+    database = settings.DATABASES["default"]
+    asr_port, app_port = free_port(), free_port()
+    database_name = f"{database['NAME']}_{database_suffix}_{name}"
+    database_create(database_name)
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "ASR_SERVERS": f"ws://127.0.0.1:{asr_port}",
+        "PYTHONPATH": str(tree),
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        "DATABASE_URL": (
+            f"postgres://{database['USER'] or 'postgres'}@{database['HOST'] or '127.0.0.1'}:"
+            f"{database['PORT'] or 5432}/{database_name}"
+        ),
+    }
+    prepare_database(tree, env, mappings)
+    log = tmp / f"{name}-asr.log"
+    asr = Server(
+        [sys.executable, "manage.py", "run_asr_server", "--port", str(asr_port)],
+        cwd=tree,
+        env=env,
+        log=log,
+    )
+    asr.start(lambda: "parley-asr ready" in log.read_text(), timeout=180, what=f"{name} ASR")
+    app = Server(daphne_command(app_port), cwd=tree, env=env, log=tmp / f"{name}.log")
+    try:
+        app.start(lambda: port_open(app_port), timeout=60, what=f"{name} app")
+    except RuntimeError:
+        asr.stop()
+        raise
+    return [asr, app], f"http://127.0.0.1:{app_port}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--manifest", type=Path, required=True)
@@ -315,50 +354,13 @@ def main() -> None:
     servers: list[Server] = []
     systems: dict[str, str] = {}
     load_before = os.getloadavg()
-    database = settings.DATABASES["default"]
     with tempfile.TemporaryDirectory() as tmp:
         scenarios = Path(tmp) / "scenarios.json"
         scenarios.write_text(json.dumps(mappings, ensure_ascii=False))
         try:
             for name, tree in trees.items():
-                asr_port, app_port = free_port(), free_port()
-                # Each tree has its own database, migrated by its own code (their models
-                # may differ).
-                database_name = f"{database['NAME']}_bench_{name}"
-                database_create(database_name)
-                env = {
-                    **os.environ,
-                    "HF_HUB_OFFLINE": "1",
-                    "PYTHONUNBUFFERED": "1",
-                    "ASR_SERVERS": f"ws://127.0.0.1:{asr_port}",
-                    "PYTHONPATH": str(tree),
-                    "DJANGO_SETTINGS_MODULE": "config.settings.local",
-                    "DATABASE_URL": (
-                        f"postgres://{database['USER'] or 'postgres'}@"
-                        f"{database['HOST'] or '127.0.0.1'}:{database['PORT'] or 5432}/"
-                        f"{database_name}"
-                    ),
-                }
-                prepare_database(tree, env, scenarios)
-                log = Path(tmp) / f"{name}-asr.log"
-                asr = Server(
-                    [sys.executable, "manage.py", "run_asr_server", "--port", str(asr_port)],
-                    cwd=tree,
-                    env=env,
-                    log=log,
-                )
-                asr.start(
-                    lambda log=log: "parley-asr ready" in log.read_text(),
-                    timeout=180,
-                    what=f"{name} ASR server",
-                )
-                servers.append(asr)
-                app = Server(
-                    daphne_command(app_port), cwd=tree, env=env, log=Path(tmp) / f"{name}.log"
-                )
-                app.start(lambda port=app_port: port_open(port), timeout=60, what=f"{name} app")
-                servers.append(app)
-                systems[name] = f"http://127.0.0.1:{app_port}"
+                started, systems[name] = start_system(name, tree, scenarios, Path(tmp))
+                servers.extend(started)
             rows = asyncio.run(run(systems, items, ways))
         finally:
             for server in reversed(servers):

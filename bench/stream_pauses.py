@@ -46,17 +46,14 @@ sys.path.insert(0, str(REPO))
 
 import av  # noqa: E402
 import numpy as np  # noqa: E402
-from django.conf import settings  # noqa: E402
 
 from bench.stream_fast import (  # noqa: E402  (sets Django up)
     Server,
-    database_create,
-    prepare_database,
     speech_bounds,
+    start_system,
 )
 from interaction.stream_client import StreamClient  # noqa: E402
 from interaction.stream_client import register_learner as register  # noqa: E402
-from tests.live import daphne_command, free_port, port_open  # noqa: E402
 
 PACKAGES = ("asterisk-core-sounds-fr-g722", "asterisk-core-sounds-fr")
 HOME = REPO / "var/bench/asterisk-fr"
@@ -244,42 +241,6 @@ async def run(systems: dict[str, str], items: list[dict[str, Any]], tail_s: floa
     return rows
 
 
-def start_system(name: str, tree: Path, mappings: Path, tmp: Path) -> tuple[list[Server], str]:
-    """`tree`'s ASR server and Daphne on a database of their own; (servers, base URL)."""
-    database = settings.DATABASES["default"]
-    asr_port, app_port = free_port(), free_port()
-    database_name = f"{database['NAME']}_pauses_{name}"
-    database_create(database_name)
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "PYTHONUNBUFFERED": "1",
-        "ASR_SERVERS": f"ws://127.0.0.1:{asr_port}",
-        "PYTHONPATH": str(tree),
-        "DJANGO_SETTINGS_MODULE": "config.settings.local",
-        "DATABASE_URL": (
-            f"postgres://{database['USER'] or 'postgres'}@{database['HOST'] or '127.0.0.1'}:"
-            f"{database['PORT'] or 5432}/{database_name}"
-        ),
-    }
-    prepare_database(tree, env, mappings)
-    log = tmp / f"{name}-asr.log"
-    asr = Server(
-        [sys.executable, "manage.py", "run_asr_server", "--port", str(asr_port)],
-        cwd=tree,
-        env=env,
-        log=log,
-    )
-    asr.start(lambda: "parley-asr ready" in log.read_text(), timeout=180, what=f"{name} ASR")
-    app = Server(daphne_command(app_port), cwd=tree, env=env, log=tmp / f"{name}.log")
-    try:
-        app.start(lambda: port_open(app_port), timeout=60, what=f"{name} app")
-    except RuntimeError:
-        asr.stop()
-        raise
-    return [asr, app], f"http://127.0.0.1:{app_port}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=14, help="prompts (each plain and paused)")
@@ -303,7 +264,9 @@ def main() -> None:
         mappings.write_text(json.dumps(scenario_mappings(items), ensure_ascii=False))
         try:
             for name, tree in trees.items():
-                started, systems[name] = start_system(name, tree, mappings, Path(tmp))
+                started, systems[name] = start_system(
+                    name, tree, mappings, Path(tmp), database_suffix="pauses"
+                )
                 servers += started
             rows = asyncio.run(run(systems, items, args.tail_s))
         finally:
