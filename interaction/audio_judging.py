@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from interaction.audio_evidence import AudioEvidence
 from interaction.judge_features import answer_features, best_answer_score
@@ -91,6 +92,14 @@ class AudioVerdict:
     other_probability: float = 0.0
     probabilities: Mapping[str, float] = field(default_factory=dict)
     features: Mapping[str, float] = field(default_factory=dict)
+
+    def as_payload(self) -> dict[str, Any]:
+        """The verdict as stored under the attempt's evidence: `asdict`, without its deep
+        copy of every float (a tenth of recording a live answer)."""
+        return {
+            name: dict(value) if isinstance(value, Mapping) else value
+            for name, value in vars(self).items()
+        }
 
 
 def likeliest_other(

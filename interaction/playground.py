@@ -20,6 +20,7 @@ from django.conf import settings
 from interaction.judging import normalise, similarity
 from interaction.presenters import outcome_message
 from interaction.scoring import Change, SessionState, score_apply
+from interaction.selectors import learner_other_languages_get
 from interaction.services import Answer, Judgement, turn_answer_judge
 from interaction.vocabulary import Outcome, Source
 from scenarios.models import Turn
@@ -45,7 +46,12 @@ class TriedAnswer:
 def answer_try(*, turn: Turn, answer: Answer, learner: Any) -> TriedAnswer:
     """Judge `answer` on `turn` (the learner's other languages from `learner`); store nothing."""
     rules = scenario_rules_get(scenario=turn.scenario, turn=turn)
-    judgement = turn_answer_judge(turn=turn, answer=answer, learner=learner, rules=rules)
+    judgement = turn_answer_judge(
+        turn=turn,
+        answer=answer,
+        other_languages=learner_other_languages_get(learner=learner),
+        rules=rules,
+    )
     state = SessionState(
         score=AMPLE_SCORE,
         lives_remaining=rules.lives,

@@ -156,6 +156,20 @@ def learner_other_languages_get(*, learner: Any) -> tuple[str, ...]:
     """The languages the judge suspects a learner's spoken answers of: the ones they named,
     else (none named) the global default `PARLEY_JUDGING["other_languages"]`. The scenario's
     own language is dropped where the suspects are used (any pair: an English target too)."""
-    return learner_languages_get(learner=learner) or tuple(
-        settings.PARLEY_JUDGING["other_languages"]
-    )
+    return _named_or_default(learner_languages_get(learner=learner))
+
+
+def session_learner_languages_get(*, session: Session) -> tuple[str, ...]:
+    """`learner_other_languages_get` for the session's learner; no query when the session was
+    read with them (`services.session_lock`: once per live answer, with the row lock)."""
+    if hasattr(session, LEARNER_LANGUAGES):
+        return _named_or_default(getattr(session, LEARNER_LANGUAGES))
+    return learner_other_languages_get(learner=session.learner)
+
+
+LEARNER_LANGUAGES = "learner_languages"
+"""The annotation of a session read with its learner's languages (NULL: no profile)."""
+
+
+def _named_or_default(named: Sequence[str] | None) -> tuple[str, ...]:
+    return tuple(named or ()) or tuple(settings.PARLEY_JUDGING["other_languages"])

@@ -18,12 +18,13 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import F, Max
 from django.db.models.functions import Greatest
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from interaction.asr.types import Hypothesis
+from interaction.attempt_rows import attempt_rows_insert
 from interaction.audio_evidence import AudioEvidence
 from interaction.audio_judging import AudioJudgingPolicy, AudioVerdict, judge_audio
 from interaction.judging import Evidence, Policy, Verdict, judge
@@ -31,7 +32,11 @@ from interaction.language_text import text_language_probabilities
 from interaction.languages import LanguagesInvalid, other_languages_clean
 from interaction.models import Attempt, LearnerProfile, ScoreEvent, Session
 from interaction.scoring import Change, SessionNotActive, SessionState, score_apply
-from interaction.selectors import learner_other_languages_get, turn_reveal_get
+from interaction.selectors import (
+    LEARNER_LANGUAGES,
+    session_learner_languages_get,
+    turn_reveal_get,
+)
 from interaction.vocabulary import PENALISED_OUTCOMES, Mode, Outcome, SessionStatus, Source
 from scenarios.models import Scenario, Turn
 from scenarios.rules import Rules
@@ -315,7 +320,7 @@ def answer_judge(
                 target_language=target_language, rules=rules, other_languages=other_languages
             ),
         )
-        evidence = {**answer.evidence, "verdict": asdict(audio_verdict)}
+        evidence = {**answer.evidence, "verdict": audio_verdict.as_payload()}
     else:
         verdict = judge(
             Evidence(
@@ -335,76 +340,88 @@ def answer_judge(
     return Judgement(verdict=verdict, evidence=evidence, judge_ms=judge_ms)
 
 
-def turn_answer_judge(*, turn: Turn, answer: Answer, learner: Any, rules: Rules) -> Judgement:
+def turn_answer_judge(
+    *, turn: Turn, answer: Answer, other_languages: Sequence[str], rules: Rules
+) -> Judgement:
     """`answer_judge` on `turn`: its accepted answers, its scenario's language, and for speech
-    `learner`'s other languages (attempts and the designers' playground alike)."""
+    the learner's `other_languages` (attempts and the designers' playground alike)."""
     return answer_judge(
         answer=answer,
         accepted=[accepted.text for accepted in turn.answers.all()],
         target_language=turn.scenario.language,
         rules=rules,
-        other_languages=learner_other_languages_get(learner=learner)
-        if answer.source == Source.AUDIO
-        else (),
+        other_languages=other_languages if answer.source == Source.AUDIO else (),
     )
 
 
 def attempt_record(*, session: Session, answer: Answer) -> AttemptResult:
     """Judge `answer` for the turn now due and record it; raise SessionNotActive if ended.
 
-    One transaction: the session's row is locked (two attempts at once can neither lose nor
-    double a change), the answer judged (`answer_judge`) and scored (`score_apply`), then
-    the attempt, its ledger row and the session written (`_attempt_write`). `unclear` and
-    `no_speech` attempts are stored with no ledger row: the turn stays.
+    One transaction: the session's row is locked (`session_lock`: two attempts at once can
+    neither lose nor double a change), then `locked_attempt_record`.
     """
     with transaction.atomic():
-        locked = _session_lock(session=session)
-        turn = _turn_due(session=locked, source=answer.source)
-        rules = scenario_rules_get(scenario=locked.scenario, turn=turn)
-        judgement = turn_answer_judge(turn=turn, answer=answer, learner=locked.learner, rules=rules)
-        change = score_apply(
-            state=SessionState(
-                score=locked.score,
-                lives_remaining=locked.lives_remaining,
-                turn_index=locked.turn_index,
-                turn_count=locked.turn_count,
-            ),
-            outcome=judgement.verdict.outcome,
-            rules=rules,
-        )
-        attempt = _attempt_write(
-            session=locked, turn=turn, answer=answer, judgement=judgement, change=change
-        )
-        result = AttemptResult(
-            attempt=attempt,
-            session=locked,
-            verdict=judgement.verdict,
-            change=change,
-            next_turn=_turn_next(session=locked),
-            reveal=_reveal_after(session=locked, turn=turn, outcome=judgement.verdict.outcome),
-        )
-        transaction.on_commit(
-            lambda: metrics.attempt_counted(
-                outcome=judgement.verdict.outcome,
-                source=answer.source,
-                mode=locked.mode,
-                score_delta=attempt.score_delta,
-                lives_delta=attempt.lives_delta,
-            )
-        )
-    return result
+        return locked_attempt_record(session=session_lock(session_id=session.pk), answer=answer)
 
 
-def _session_lock(*, session: Session) -> Session:
-    """The session's row, locked until the transaction ends; it must still be active."""
-    locked = (
+def session_lock(*, session_id: Any) -> Session:
+    """The session's row, locked until the transaction ends, with its scenario and the
+    learner's languages (`selectors.session_learner_languages_get`: no query of their own)."""
+    return (
         Session.objects.select_for_update(of=("self",))
-        .select_related("scenario", "learner")
-        .get(pk=session.pk)
+        .select_related("scenario")
+        .annotate(**{LEARNER_LANGUAGES: F("learner__learner_profile__other_languages")})
+        .get(pk=session_id)
     )
-    if locked.status != SessionStatus.ACTIVE:
-        raise SessionNotActive(locked.status)
-    return locked
+
+
+def locked_attempt_record(*, session: Session, answer: Answer) -> AttemptResult:
+    """`attempt_record` on a session whose row the caller holds locked (`session_lock`).
+
+    The answer is judged (`turn_answer_judge`) and scored (`score_apply`), then the attempt,
+    its ledger row and the session written (`_attempt_write`). `unclear` and `no_speech`
+    attempts are stored with no ledger row: the turn stays.
+    """
+    if session.status != SessionStatus.ACTIVE:
+        raise SessionNotActive(session.status)
+    turn = _turn_due(session=session, source=answer.source)
+    rules = scenario_rules_get(scenario=session.scenario, turn=turn)
+    judgement = turn_answer_judge(
+        turn=turn,
+        answer=answer,
+        other_languages=session_learner_languages_get(session=session),
+        rules=rules,
+    )
+    change = score_apply(
+        state=SessionState(
+            score=session.score,
+            lives_remaining=session.lives_remaining,
+            turn_index=session.turn_index,
+            turn_count=session.turn_count,
+        ),
+        outcome=judgement.verdict.outcome,
+        rules=rules,
+    )
+    attempt = _attempt_write(
+        session=session, turn=turn, answer=answer, judgement=judgement, change=change
+    )
+    transaction.on_commit(
+        lambda: metrics.attempt_counted(
+            outcome=judgement.verdict.outcome,
+            source=answer.source,
+            mode=session.mode,
+            score_delta=attempt.score_delta,
+            lives_delta=attempt.lives_delta,
+        )
+    )
+    return AttemptResult(
+        attempt=attempt,
+        session=session,
+        verdict=judgement.verdict,
+        change=change,
+        next_turn=_turn_next(session=session),
+        reveal=_reveal_after(session=session, turn=turn, outcome=judgement.verdict.outcome),
+    )
 
 
 def _turn_due(*, session: Session, source: Source) -> Turn:
@@ -415,13 +432,16 @@ def _turn_due(*, session: Session, source: Source) -> Turn:
     return turn_due_get(scenario=scenario, order=session.turn_index)
 
 
+STANDING_FIELDS = ("score", "lives_remaining", "turn_index", "status", "ended_at", "updated_at")
+
+
 def _attempt_write(
     *, session: Session, turn: Turn, answer: Answer, judgement: Judgement, change: Change
 ) -> Attempt:
     """Store the attempt, its ledger row (when it changed score or lives) and the session's
-    new standing. Inside `attempt_record`'s transaction, under the session's row lock."""
+    new standing, in one statement (`attempt_rows_insert`). Under the session's row lock."""
     verdict = judgement.verdict
-    attempt = Attempt.objects.create(
+    attempt = Attempt(
         session=session,
         turn=turn,
         turn_index=session.turn_index,
@@ -443,10 +463,10 @@ def _attempt_write(
         asr_ms=answer.asr_ms,
         judge_ms=judgement.judge_ms,
     )
+    ledger = None
     if change.score_delta or change.lives_delta:
-        ScoreEvent.objects.create(
+        ledger = ScoreEvent(
             session=session,
-            attempt=attempt,
             reason=verdict.outcome,
             score_delta=change.score_delta,
             lives_delta=change.lives_delta,
@@ -459,8 +479,11 @@ def _attempt_write(
     session.status = change.state.status
     if session.status != SessionStatus.ACTIVE:
         session.ended_at = timezone.now()
-    session.save(
-        update_fields=["score", "lives_remaining", "turn_index", "status", "ended_at", "updated_at"]
+    attempt_rows_insert(
+        attempt=attempt,
+        ledger=ledger,
+        session=session,
+        session_fields=STANDING_FIELDS,
     )
     return attempt
 

@@ -10,7 +10,7 @@ from interaction.audio_judging import AudioJudgingPolicy
 from interaction.events import Standing, StoredEvent, TurnInfo
 from interaction.models import Session, SessionEvent
 from interaction.presenters import session_standing, turn_payload
-from interaction.selectors import learner_other_languages_get
+from interaction.selectors import session_learner_languages_get
 from interaction.services import audio_policy_get
 from interaction.vocabulary import SessionStatus
 from scenarios.models import Turn
@@ -58,7 +58,7 @@ def stream_context_get(*, session: Session, turn_due: Turn | None = None) -> Str
     if session.status == SessionStatus.ACTIVE:
         turn = turn_due or turn_due_get(scenario=scenario, order=session.turn_index)
     rules = scenario_rules_get(scenario=scenario, turn=turn)
-    other_languages = learner_other_languages_get(learner=session.learner)
+    other_languages = session_learner_languages_get(session=session)
     return StreamContext(
         session_id=str(session.pk),
         status=session.status,

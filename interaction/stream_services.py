@@ -18,7 +18,13 @@ from django.db import connection, transaction
 from interaction.events import StoredEvent
 from interaction.models import PartialTranscript, Session, SessionEvent
 from interaction.presenters import attempt_events
-from interaction.services import Answer, ScenarioNotPlayable, attempt_record, session_start
+from interaction.services import (
+    Answer,
+    ScenarioNotPlayable,
+    locked_attempt_record,
+    session_lock,
+    session_start,
+)
 from interaction.stream_selectors import StreamContext, stream_context_get, stream_events_after
 from interaction.vocabulary import Mode
 from scenarios.models import Scenario
@@ -176,7 +182,12 @@ PARTIAL_ARRAYS = (
 def _advance_seq(session_id: str, seq: int) -> None:
     """The session's last stored seq is at least `seq` (never moved back)."""
     if seq:
-        Session.objects.filter(pk=session_id, event_seq__lt=seq).update(event_seq=seq)
+        with connection.cursor() as cursor:  # runs with every record: nothing to compile
+            cursor.execute(
+                f"UPDATE {Session._meta.db_table} SET event_seq = %s "
+                "WHERE id = %s AND event_seq < %s",
+                [seq, session_id, seq],
+            )
 
 
 @transaction.atomic(savepoint=False)
@@ -250,14 +261,16 @@ def stream_attempt_record(
     pending_events: Sequence[EncodedEvent] = (),
     pending_partials: Sequence[PartialRow] = (),
 ) -> tuple[list[StoredEvent], StreamContext]:
-    """Record a streamed answer through `attempt_record` and store the events it produces.
+    """Record a streamed answer as `attempt_record` does (one lock: the session's row, read
+    with what judging needs, and its owner checked) and store the events it produces.
 
     The events (numbered from next_seq) are stored in the attempt's transaction, so a client
     can never see a score the database does not have, and a resume always replays them.
     """
-    _lock_owned(session_id, owner)
-    # attempt_record locks and reads the session itself: only its key is needed here.
-    result = attempt_record(session=Session(pk=session_id), answer=answer)
+    locked = session_lock(session_id=session_id)
+    if locked.stream_owner != owner:
+        raise StreamSuperseded(f"Session {session_id} was resumed by another connection.")
+    result = locked_attempt_record(session=locked, answer=answer)
     events = attempt_events(result, next_seq=next_seq, utterance=utterance, auto=auto)
     sent = [*pending_events, *map(encoded, events)]
     _insert([EventBatch(session_id, owner, sent, pending_partials)])

@@ -1,0 +1,70 @@
+"""An attempt, its ledger row and the session's new standing, written in one statement.
+
+`services.attempt_record` writes three rows for every answer, under the session's row lock.
+Three ORM saves are three round trips and three compiled queries: about a third of a live
+answer's CPU on the socket's database threads (docs/performance.md). Here the rows are built
+as model objects (their fields' own `pre_save` and database preparation, as `Model.save`
+uses them) and sent as one statement of data-modifying CTEs: one round trip, nothing
+compiled. Postgres runs every CTE of the statement, in one snapshot, all or nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import connection
+from django.db.models import Model
+
+from interaction.models import Attempt, ScoreEvent, Session
+
+
+def _columns(obj: Model, *, skip: Sequence[str] = ()) -> tuple[list[str], list[Any]]:
+    """An insert's columns and values for `obj` (no primary key), as `Model.save` makes them."""
+    columns, values = [], []
+    for field in obj._meta.concrete_fields:
+        if field.primary_key or field.name in skip:
+            continue
+        columns.append(connection.ops.quote_name(field.column))
+        values.append(field.get_db_prep_save(field.pre_save(obj, add=True), connection))
+    return columns, values
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ", ".join(["%s"] * len(values))
+
+
+def attempt_rows_insert(
+    *, attempt: Attempt, ledger: ScoreEvent | None, session: Session, session_fields: Sequence[str]
+) -> None:
+    """Insert `attempt` (and `ledger`, its ledger row, when there is one) and update
+    `session_fields` of `session`; `attempt` gets its primary key. Inside a transaction."""
+    quote = connection.ops.quote_name
+    columns, params = _columns(attempt)
+    sql = [
+        f"WITH a AS (INSERT INTO {quote(Attempt._meta.db_table)} ({', '.join(columns)}) "
+        f"VALUES ({_marks(params)}) RETURNING id)"
+    ]
+    if ledger is not None:
+        ledger_columns, ledger_values = _columns(ledger, skip=("attempt",))
+        sql.append(
+            f", l AS (INSERT INTO {quote(ScoreEvent._meta.db_table)} "
+            f"({', '.join(ledger_columns)}, {quote('attempt_id')}) "
+            f"VALUES ({_marks(ledger_values)}, (SELECT id FROM a)))"
+        )
+        params += ledger_values
+    assignments = []
+    for name in session_fields:
+        field = Session._meta.get_field(name)
+        assignments.append(f"{quote(field.column)} = %s")
+        params.append(field.get_db_prep_save(field.pre_save(session, add=False), connection))
+    sql.append(
+        f", s AS (UPDATE {quote(Session._meta.db_table)} SET {', '.join(assignments)} "
+        f"WHERE id = %s) SELECT id FROM a"
+    )
+    params.append(session.pk)
+    with connection.cursor() as cursor:
+        cursor.execute("".join(sql), params)
+        (attempt.pk,) = cursor.fetchone()
+    attempt._state.adding = False
+    attempt._state.db = connection.alias
