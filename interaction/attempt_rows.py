@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Field, Model
 
 from interaction.models import Attempt, ScoreEvent, Session
 
@@ -25,9 +25,15 @@ def _columns(obj: Model, *, skip: Sequence[str] = ()) -> tuple[list[str], list[A
     for field in obj._meta.concrete_fields:
         if field.primary_key or field.name in skip:
             continue
-        columns.append(connection.ops.quote_name(field.column))
+        columns.append(_quoted(field))
         values.append(field.get_db_prep_save(field.pre_save(obj, add=True), connection))
     return columns, values
+
+
+def _quoted(field: Field[Any, Any]) -> str:
+    column = field.column
+    assert column is not None  # concrete fields have columns
+    return connection.ops.quote_name(column)
 
 
 def _marks(values: Sequence[Any]) -> str:
@@ -56,7 +62,8 @@ def attempt_rows_insert(
     assignments = []
     for name in session_fields:
         field = Session._meta.get_field(name)
-        assignments.append(f"{quote(field.column)} = %s")
+        assert isinstance(field, Field)  # a column of the session's own
+        assignments.append(f"{_quoted(field)} = %s")
         params.append(field.get_db_prep_save(field.pre_save(session, add=False), connection))
     sql.append(
         f", s AS (UPDATE {quote(Session._meta.db_table)} SET {', '.join(assignments)} "
