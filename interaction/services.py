@@ -7,18 +7,20 @@ scores, and writes the attempt, its ledger row and the session in one transactio
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import F, Max
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Max
 from django.db.models.functions import Greatest
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -40,7 +42,7 @@ from interaction.selectors import (
 from interaction.vocabulary import PENALISED_OUTCOMES, Mode, Outcome, SessionStatus, Source
 from scenarios.models import Scenario, Turn
 from scenarios.rules import Rules
-from scenarios.selectors import scenario_rules_get, turn_due_get
+from scenarios.selectors import scenario_rules_get, scenario_version_get, turn_due_get
 from scenarios.specs import SUPPORTED_LANGUAGES
 from telemetry import metrics
 
@@ -365,13 +367,32 @@ def attempt_record(*, session: Session, answer: Answer) -> AttemptResult:
 
 
 def session_lock(*, session_id: Any) -> Session:
-    """The session's row, locked until the transaction ends, with its scenario and the
-    learner's languages (`selectors.session_learner_languages_get`: no query of their own)."""
+    """The session's row, locked until the transaction ends, with its scenario (as of the
+    row's version: `scenarios.selectors.scenario_version_get`) and the learner's languages
+    (`selectors.session_learner_languages_get`). One prepared statement: every live answer
+    takes this lock, and compiling the ORM's query with its joins was a fifth of its CPU."""
+    rows = list(Session.objects.raw(_session_lock_sql(), [session_id]))
+    if not rows:
+        raise Session.DoesNotExist(f"No session {session_id}.")
+    session = rows[0]
+    version = session.scenario_version  # type: ignore[attr-defined]
+    session.scenario = scenario_version_get(scenario_id=session.scenario_id, version=version)
+    named = getattr(session, LEARNER_LANGUAGES)
+    setattr(session, LEARNER_LANGUAGES, json.loads(named) if named is not None else None)
+    return session
+
+
+@cache
+def _session_lock_sql() -> str:
+    quote = connection.ops.quote_name
+    sessions, scenarios = quote(Session._meta.db_table), quote(Scenario._meta.db_table)
+    profiles = quote(LearnerProfile._meta.db_table)
     return (
-        Session.objects.select_for_update(of=("self",))
-        .select_related("scenario")
-        .annotate(**{LEARNER_LANGUAGES: F("learner__learner_profile__other_languages")})
-        .get(pk=session_id)
+        f"SELECT s.*, c.updated_at AS scenario_version, "
+        f"p.other_languages::text AS {LEARNER_LANGUAGES} "
+        f"FROM {sessions} s JOIN {scenarios} c ON c.id = s.scenario_id "
+        f"LEFT JOIN {profiles} p ON p.user_id = s.learner_id "
+        f"WHERE s.id = %s FOR UPDATE OF s"
     )
 
 

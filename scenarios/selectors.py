@@ -45,6 +45,18 @@ def turn_due_get(*, scenario: Scenario, order: int) -> Turn:
     return _turn_with_answers(scenario.pk, scenario.updated_at, order)
 
 
+def scenario_version_get(*, scenario_id: int, version: datetime) -> Scenario:
+    """The scenario `scenario_id` as it was saved at `version` (its `updated_at`), read once
+    per process and version (as `turn_due_get` reads turns): a live answer's lock reads the
+    version with the session's row, not the scenario. Shared: read it, never change it."""
+    return _scenario_at(scenario_id, version)
+
+
+@lru_cache(maxsize=256)
+def _scenario_at(scenario_id: int, version: datetime) -> Scenario:
+    return Scenario.objects.get(pk=scenario_id, updated_at=version)
+
+
 @lru_cache(maxsize=2048)
 def _turn_with_answers(scenario_id: int, version: datetime, order: int) -> Turn:
     return Turn.objects.prefetch_related("answers").get(scenario_id=scenario_id, order=order)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from scenarios.models import Scenario, Turn
-from scenarios.selectors import turn_due_get
+from scenarios.selectors import scenario_version_get, turn_due_get
 from tests.conftest import scenario_data
 
 
@@ -37,3 +37,18 @@ def test_a_turn_that_is_not_there_is_not_remembered(make_scenario) -> None:
     scenario = make_scenario()
     with pytest.raises(Turn.DoesNotExist):
         turn_due_get(scenario=scenario, order=5)
+
+
+def test_a_scenario_is_read_once_per_version_and_an_edit_at_once(
+    make_scenario, django_assert_num_queries
+) -> None:
+    """scenario_version_get (what a live answer's lock reads the scenario through)."""
+    scenario = make_scenario()
+    with django_assert_num_queries(1):
+        first = scenario_version_get(scenario_id=scenario.pk, version=scenario.updated_at)
+    with django_assert_num_queries(0):
+        assert scenario_version_get(scenario_id=scenario.pk, version=scenario.updated_at) is first
+    edited = make_scenario(lives=5)
+    assert edited.pk == scenario.pk and edited.updated_at != scenario.updated_at
+    fresh = scenario_version_get(scenario_id=edited.pk, version=edited.updated_at)
+    assert (first.lives, fresh.lives) == (scenario.lives, 5)
