@@ -26,12 +26,12 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from interaction.asr.types import Hypothesis
-from interaction.attempt_rows import attempt_rows_insert
 from interaction.audio_evidence import AudioEvidence
 from interaction.audio_judging import AudioJudgingPolicy, AudioVerdict, judge_audio
 from interaction.judging import Evidence, Policy, Verdict, judge
 from interaction.language_text import text_language_probabilities
 from interaction.languages import LanguagesInvalid, other_languages_clean
+from interaction.ledger_rows import attempt_rows_insert, session_rows_insert
 from interaction.models import Attempt, LearnerProfile, ScoreEvent, Session
 from interaction.scoring import Change, SessionNotActive, SessionState, score_apply
 from interaction.selectors import (
@@ -174,15 +174,20 @@ def answer_from_text(*, text: str) -> Answer:
 
 
 @transaction.atomic
-def session_start(*, learner: Any, scenario: Scenario, mode: Mode = Mode.TIME_STOP) -> Session:
-    """Start a session with the scenario's effective lives; the ledger's first row grants them."""
+def session_start(
+    *, learner: Any, scenario: Scenario, mode: Mode = Mode.TIME_STOP, stream_owner: str = ""
+) -> Session:
+    """Start a session with the scenario's effective lives; the ledger's first row grants them.
+
+    stream_owner: the stream connection that opens it (`stream_services.stream_session_open`).
+    """
     turn_count = scenario.turns.count()
     if turn_count == 0:
         raise ScenarioNotPlayable(f"Scenario {scenario.slug!r} has no turns.")
     if mode == Mode.STREAMING and not (scenario.streaming_enabled and settings.STREAMING_ENABLED):
         raise ScenarioNotPlayable(f"Streaming is turned off for {scenario.slug!r}.")
     rules = scenario_rules_get(scenario=scenario)
-    session = Session.objects.create(
+    session = Session(
         learner=learner,
         scenario=scenario,
         mode=mode,
@@ -190,8 +195,9 @@ def session_start(*, learner: Any, scenario: Scenario, mode: Mode = Mode.TIME_ST
         lives_total=rules.lives,
         lives_remaining=rules.lives,
         turn_count=turn_count,
+        stream_owner=stream_owner,
     )
-    ScoreEvent.objects.create(
+    first = ScoreEvent(
         session=session,
         reason=ScoreEvent.Reason.SESSION_START,
         score_delta=0,
@@ -199,6 +205,7 @@ def session_start(*, learner: Any, scenario: Scenario, mode: Mode = Mode.TIME_ST
         score_after=0,
         lives_after=rules.lives,
     )
+    session_rows_insert(session=session, ledger=first)
     return session
 
 

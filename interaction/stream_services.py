@@ -64,9 +64,9 @@ def stream_session_open(*, learner: Any, scenario_slug: str, owner: str) -> Stre
         raise StreamRefused("unknown_scenario", f"No scenario {scenario_slug!r}.")
     try:
         with transaction.atomic(savepoint=False):
-            session = session_start(learner=learner, scenario=scenario, mode=Mode.STREAMING)
-            session.stream_owner = owner
-            session.save(update_fields=["stream_owner"])
+            session = session_start(
+                learner=learner, scenario=scenario, mode=Mode.STREAMING, stream_owner=owner
+            )
     except ScenarioNotPlayable as refused:
         raise StreamRefused("streaming_unavailable", str(refused), fallback=True) from refused
     return stream_context_get(session=session)

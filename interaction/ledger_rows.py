@@ -1,4 +1,6 @@
-"""An attempt, its ledger row and the session's new standing, written in one statement.
+"""The rows a change of score or lives writes, in one statement: an attempt, its ledger row
+and the session's new standing (`attempt_rows_insert`); a new session and the ledger row that
+grants its lives (`session_rows_insert`).
 
 `services.attempt_record` writes three rows for every answer, under the session's row lock.
 Three ORM saves are three round trips and three compiled queries: about a third of a live
@@ -75,3 +77,24 @@ def attempt_rows_insert(
         (attempt.pk,) = cursor.fetchone()
     attempt._state.adding = False
     attempt._state.db = connection.alias
+
+
+def session_rows_insert(*, session: Session, ledger: ScoreEvent) -> None:
+    """Insert `session` (its key made in Python) and `ledger`, its first ledger row."""
+    quote = connection.ops.quote_name
+    columns, params = _columns(session)
+    key = Session._meta.pk
+    assert key is not None
+    columns.insert(0, _quoted(key))
+    params.insert(0, key.get_db_prep_save(session.pk, connection))
+    ledger_columns, ledger_values = _columns(ledger)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH s AS (INSERT INTO {quote(Session._meta.db_table)} ({', '.join(columns)}) "
+            f"VALUES ({_marks(params)})) "
+            f"INSERT INTO {quote(ScoreEvent._meta.db_table)} ({', '.join(ledger_columns)}) "
+            f"VALUES ({_marks(ledger_values)})",
+            [*params, *ledger_values],
+        )
+    session._state.adding = False
+    session._state.db = connection.alias
