@@ -457,7 +457,7 @@ def _turn_due(*, session: Session, source: Source) -> Turn:
     scenario = session.scenario
     if source == Source.TYPED and not scenario.typed_answers:
         raise TypedAnswersNotAllowed(f"Scenario {scenario.slug!r} takes spoken answers only.")
-    return turn_due_get(scenario=scenario, order=session.turn_index)
+    return _turn_at(session=session)
 
 
 STANDING_FIELDS = ("score", "lives_remaining", "turn_index", "status", "ended_at", "updated_at")
@@ -520,6 +520,11 @@ def _turn_next(*, session: Session) -> Turn | None:
     """The turn due after an attempt; None once the session has ended."""
     if session.status != SessionStatus.ACTIVE:
         return None
+    return _turn_at(session=session)
+
+
+def _turn_at(*, session: Session) -> Turn:
+    """The turn at the session's index, with its accepted answers (read once per version)."""
     return turn_due_get(scenario=session.scenario, order=session.turn_index)
 
 
