@@ -340,11 +340,11 @@ class Turn:
             return max(self.params.unfinished_silence_end_s, self.params.silence_end_s)
         return self.params.silence_end_s
 
-    def _read(self, words: str, evidence: Hypothesis | None = None) -> Reading:
-        """What the words so far mean (asked when they, or the turn they answer, change;
-        not at every frame)."""
-        payload = evidence.evidence if evidence is not None else None
-        return read(words, self.expected.answers, evidence=payload)
+    def _read(self, words: str, evaluated: Hypothesis | None = None) -> Reading:
+        """What the words so far mean, with the evidence of a pause's evaluation if any
+        (asked when they, or the turn they answer, change; not at every frame)."""
+        evidence = evaluated.evidence if evaluated is not None else None
+        return read(words, self.expected.answers, evidence=evidence)
 
     # --- the recogniser's results ---------------------------------------------------
     def _partial(self, event: Partial) -> list[Command]:
