@@ -177,11 +177,8 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=REPO / "bench/results/pause_evidence.json")
     args = parser.parse_args()
     lines = [judged(row) for row in collect(args.limit)]
-    result = {
-        "summary": summary(lines),
-        "cases": lines,
-        "prompts": len({r["key"].split("|")[0] for r in lines}),
-    }
+    prompt_count = len({line["key"].split("|")[0] for line in lines})
+    result: dict[str, Any] = {"summary": summary(lines), "cases": lines, "prompts": prompt_count}
     text = json.dumps({**result, "cases": []}, indent=1, ensure_ascii=False)
     cases = ",\n".join(json.dumps(line, ensure_ascii=False) for line in lines)
     args.output.write_text(text.replace('"cases": []', f'"cases": [\n{cases}\n]'))

@@ -125,6 +125,7 @@ class AsrRelay:
         self.max_backlog_samples = max_backlog_s * SAMPLE_RATE
         self._utterances: dict[str, _Utterance] = {}
         self._ending: dict[str, _Utterance] = {}  # finishing: their final pass on its way
+        self._closing: set[asyncio.Task[None]] = set()  # abandoned streams being closed
 
     async def carry_out(self, command: RecogniserCommand) -> None:
         """One of the turn's commands for the recogniser (StreamError: `queue`'s)."""
@@ -140,7 +141,7 @@ class AsrRelay:
             case Finish(utterance=utterance):
                 self.finish(utterance)
             case Abandon(utterance=utterance):
-                await self.abandon(utterance)
+                self.abandon(utterance)
 
     def open(self, utterance_id: str) -> None:
         """Queue the utterance's audio from now on; its stream opens at `recognise`."""
@@ -188,18 +189,25 @@ class AsrRelay:
         utterance.audio.put_nowait(None)
         utterance.spawn(self._finish(utterance), name="asr-finish")
 
-    async def abandon(self, utterance_id: str) -> None:
+    def abandon(self, utterance_id: str) -> None:
+        """Let the utterance go: its tasks cancelled at once, its stream closed meanwhile (a
+        recogniser told at once stops decoding it; the close handshake is not waited for:
+        an answer committed early is recorded meanwhile)."""
         utterance = self._utterances.pop(utterance_id, None) or self._ending.pop(utterance_id, None)
         if utterance is None:
             return
         utterance.audio.put_nowait(None)
         utterance.cancel()
         if utterance.stream is not None:
-            await utterance.stream.close()
+            closing = asyncio.create_task(utterance.stream.close(), name="asr-close")
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
 
     async def close(self) -> None:
+        """Let every utterance go, and wait for their streams to close."""
         for utterance_id in [*self._utterances, *self._ending]:
-            await self.abandon(utterance_id)
+            self.abandon(utterance_id)
+        await asyncio.gather(*self._closing, return_exceptions=True)
 
     async def _finish(self, utterance: _Utterance) -> None:
         final = Final(utterance.id, None)

@@ -371,9 +371,10 @@ class Turn:
             reading = self._read(event.hypothesis.text, event.hypothesis)
             current.words, current.unfinished = event.hypothesis.text, reading.unfinished
             if reading.outcome == Outcome.CORRECT and not current.unfinished:
-                # The verdict is in hand: no final pass; the recogniser is let go meanwhile.
+                # The verdict is in hand: no final pass; the recogniser is let go first, so
+                # it stops decoding while the answer is recorded.
                 record = self._finalise(current, hypothesis=event.hypothesis, auto=True)
-                return [record, Abandon(current.id)]
+                return [Abandon(current.id), record]
         # Anything else waits for the end of the answer: a penalty, `unclear`, and a
         # `correct` on words that do not end one ("Je voudrais un café" of "…, s'il vous
         # plaît": the judge may accept the start of an answer; the learner may go on).

@@ -102,7 +102,7 @@ def test_a_correct_verdict_at_the_pause_is_committed_and_its_tail_held() -> None
     assert blocks(turn, "VVVVSSS") == ["open:u1", "recognise:u1", "evaluate1"]
     assert turn.phase == Phase.SPECULATING
     commands = turn.feed(t.Evidence("u1", 1, judged(ANSWER, "correct")))
-    assert [code(c) for c in commands] == ["record(auto)", "abandon:u1"]
+    assert [code(c) for c in commands] == ["abandon:u1", "record(auto)"]
     assert turn.phase == Phase.HOLDING
     assert blocks(turn, "SSVVV") == []  # "…, s'il vous plaît": the answer's tail
     assert turn.feed(t.Judged("u1", at=10.0, recorded=True)) == []
@@ -145,7 +145,7 @@ def test_a_pause_inside_the_answer_is_bridged_and_the_whole_answer_judged() -> N
     assert turn.phase == Phase.LISTENING
     assert blocks(turn, "SSS") == ["evaluate2"]
     commands = turn.feed(t.Evidence("u1", 2, judged(ANSWER, "correct")))
-    assert [code(c) for c in commands] == ["record(auto)", "abandon:u1"]
+    assert [code(c) for c in commands] == ["abandon:u1", "record(auto)"]
 
 
 def test_a_correct_verdict_on_the_start_of_an_answer_waits_for_its_end() -> None:
