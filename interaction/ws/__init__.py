@@ -1,6 +1,8 @@
 """The /stream/interaction socket, one room per job.
 
-consumer (parse → session → send) · messages (client frames, validated once) · session (control
-flow) · audio_in (decoding) · endpointing (pure voice/utterance decisions) · relay (ASR task and
-partial throttling) · outbox (numbering, sending, batched storing) · tasks · limits · errors.
+consumer (parse → session; pings, rate, takeover) · messages (client frames, validated once) ·
+session (decoding, the pump) · turn (pure: the streamed turn's state machine) · pauses (pure:
+what the words and evidence heard mean) · endpointing (pure: voice and utterance decisions) ·
+relay (the recogniser's I/O) · outbox (the learner's I/O: records, numbers, sends) · flusher
+(the process's event store) · db · rate · takeover · limits · errors.
 """

@@ -20,12 +20,11 @@ from django.conf import settings
 from interaction import stream_selectors
 from interaction.asr import get_provider
 from interaction.events import Standing, error_event, pong_event
-from interaction.ws.audio_in import MAX_AUDIO_FRAME_BYTES
 from interaction.ws.db import db_call
 from interaction.ws.errors import StreamError
 from interaction.ws.messages import Ping, Reset, Start, Stop, message_parse
 from interaction.ws.rate import user_rate_join, user_rate_leave
-from interaction.ws.session import StreamingSession
+from interaction.ws.session import MAX_AUDIO_FRAME_BYTES, StreamingSession
 from telemetry import metrics
 from telemetry.recorder import connection_recorder_open
 

@@ -1,5 +1,10 @@
 """Numbers the session's events, sends them in order, and stores them in batches.
 
+The turn's I/O adapter for everything it tells the learner (`ws/turn.py`'s `Record`,
+`SendPartial`, `SendReset`, `SendError`): it records an answer through the time-stop
+scoring path and posts `Judged` back to the turn's inbox, with the turn due then
+(`Expect`: the session as it stands is the outbox's `context`).
+
 Each event is encoded once: the same JSON text goes to the socket and to the database.
 Events are sent at once and stored a moment later with the partial transcripts, by the
 process's `EventFlusher` (within `flush_interval_s` of the first one waiting, together with
@@ -14,19 +19,43 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
+from django.conf import settings
+
 from interaction import stream_services
-from interaction.events import ErrorEvent, ServerEvent, Standing, StoredEvent
-from interaction.services import Answer
+from interaction.events import (
+    ErrorEvent,
+    ServerEvent,
+    Standing,
+    StoredEvent,
+    error_event,
+    partial_event,
+    reset_event,
+)
+from interaction.services import Answer, answer_from_hypothesis
 from interaction.stream_selectors import StreamContext
 from interaction.stream_services import EncodedEvent, PartialRow, StreamSuperseded
+from interaction.vocabulary import Mode
 from interaction.ws.db import db_call
+from interaction.ws.endpointing import SAMPLE_RATE
 from interaction.ws.errors import StreamError
 from interaction.ws.flusher import Unstored
+from interaction.ws.pauses import Answers
+from interaction.ws.turn import (
+    Expect,
+    Input,
+    Judged,
+    OutboxCommand,
+    Record,
+    SendError,
+    SendPartial,
+    SendReset,
+)
 from telemetry import metrics
-from telemetry.recorder import ConnectionRecorder
+from telemetry.recorder import ConnectionRecorder, asr_observed
 
 T = TypeVar("T")
 
@@ -51,8 +80,11 @@ class Outbox:
         owner: str,
         flush_interval_s: float,
         recorder: ConnectionRecorder | None = None,
+        inbox: asyncio.Queue[Input] | None = None,
     ) -> None:
         self.send_text, self.recorder = send, recorder
+        self.inbox: asyncio.Queue[Input] = inbox or asyncio.Queue()
+        """The turn's: told of each answer recorded (`Judged`) and of the turn due."""
         self.owner, self.flush_interval_s = owner, flush_interval_s
         self.session_id: str | None = None
         self.context: StreamContext | None = None
@@ -84,13 +116,100 @@ class Outbox:
         return self.context.standing if self.context else Standing(session=None)
 
     def attach(self, context: StreamContext) -> None:
-        """From now on events are numbered after the session's last and stored with it."""
+        """From now on events are numbered after the session's last and stored with it; the
+        turn hears of the turn due."""
         self.session_id, self.context, self.seq = (
             context.session_id,
             context,
             context.event_seq,
         )
         self.unstored.session_id = context.session_id
+        self._expect(context)
+
+    def _expect(self, context: StreamContext) -> None:
+        """Tell the turn which turn is due: its answers as words are read against them, how
+        they are recognised."""
+        policy = context.audio_policy
+        answers = Answers(
+            texts=context.answers,
+            language=context.language,
+            intent_similarity=context.answer_similarity,
+            ignore_accents=settings.PARLEY_JUDGING["ignore_accents"],
+            policy=policy,
+        )
+        self.inbox.put_nowait(Expect(answers, context.recognition_options))
+
+    async def carry_out(self, command: OutboxCommand) -> None:
+        """One of the turn's commands for the learner: record an answer, send an event."""
+        match command:
+            case Record():
+                await self._record(command)
+            case SendPartial(partial=partial, intent=intent, similarity=similarity):
+                hypothesis, turn = partial.hypothesis, self.context.turn if self.context else None
+                await self.emit(
+                    lambda seq, standing: partial_event(
+                        seq=seq,
+                        standing=standing,
+                        utterance=partial.utterance,
+                        transcript=hypothesis.text,
+                        confidence=round(hypothesis.confidence, 4),
+                        language=self.context.language if self.context else "",
+                        language_probability=None,
+                        intent=intent,
+                        similarity=similarity,
+                        audio_ms=hypothesis.audio_ms,
+                    ),
+                    partial=lambda seq: PartialRow(
+                        turn_index=turn["index"] if turn else 0,
+                        utterance=partial.utterance,
+                        seq=seq,
+                        transcript=hypothesis.text,
+                        confidence=hypothesis.confidence,
+                        similarity=similarity,
+                        audio_ms=hypothesis.audio_ms,
+                        latency_ms=partial.latency_ms,
+                    ),
+                )
+            case SendReset(reason=reason, utterance=utterance):
+                await self.emit(
+                    lambda seq, standing: reset_event(
+                        seq=seq, standing=standing, reason=reason, utterance=utterance
+                    )
+                )
+            case SendError(code=code, message=message, retryable=retryable, fallback=fallback):
+                await self.emit(
+                    lambda seq, standing: error_event(
+                        seq=seq,
+                        standing=standing,
+                        code=code,
+                        message=message,
+                        retryable=retryable,
+                        fallback="http" if fallback else None,
+                    )
+                )
+
+    async def _record(self, command: Record) -> None:
+        """Record the answer through the time-stop scoring path; post `Judged` (and the turn
+        due now) to the turn, whatever happened."""
+        hypothesis = command.hypothesis
+        asr_observed(mode=Mode.STREAMING, milliseconds=hypothesis.asr_ms)
+        answer = answer_from_hypothesis(
+            hypothesis,
+            audio_ms=hypothesis.audio_ms or round(command.samples * 1000 / SAMPLE_RATE),
+            auto_finalised=command.auto,
+        )
+        recorded, failure = False, None
+        try:
+            await self.record(answer=answer, utterance=command.utterance, auto=command.auto)
+            recorded = True
+        except StreamError as failed:  # not recorded (rolled back): the learner says it again
+            failure = failed
+        except StreamSuperseded:
+            pass  # another connection has the session: nothing more is said here
+        finally:
+            if self.context is not None:
+                self._expect(self.context)
+            self.inbox.put_nowait(Judged(command.utterance, time.monotonic(), recorded, failure))
 
     async def send(self, event: ServerEvent, text: str | None = None) -> None:
         """Onto the socket (`text`: the event already encoded), counted (metrics) and told to

@@ -2,8 +2,9 @@
 
 Audio goes to the ASR from a task of its own (the receive path only converts and queues), so
 a slow recogniser never blocks the socket; its partial hypotheses come back throttled. A
-mid-stream evaluation (`evaluate`) goes through the same queue, so it covers every sample
-queued before it. What comes back is posted to the turn's inbox, never called back.
+mid-stream evaluation (`evaluate`) and the end (`finish`) go through the same queue, so
+they cover every sample queued before them. What comes back is posted to the turn's inbox,
+never called back. An utterance's tasks are its own: abandoning it cancels them all.
 """
 
 from __future__ import annotations
@@ -11,23 +12,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from interaction.asr.types import AsrError, AsrProvider, AsrStream, Hypothesis, RecognitionOptions
 from interaction.ws.endpointing import SAMPLE_RATE
 from interaction.ws.errors import StreamError
-from interaction.ws.tasks import TaskSet
 from interaction.ws.turn import (
     Abandon,
     AsrFailed,
     Evaluate,
     Evidence,
+    Final,
+    Finish,
     Input,
     Open,
     Partial,
     Recognise,
+    RecogniserCommand,
     SendAudio,
 )
 
@@ -79,6 +84,24 @@ class _Utterance:
     stream: AsrStream | None = None
     queued_samples: int = 0  # converted audio waiting for the ASR task
     closed: bool = False
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def spawn(self, coroutine: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]:
+        """A task of this utterance's: kept until done, cancelled with it; a defect logged."""
+        task = asyncio.create_task(coroutine, name=name)
+        self.tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            logger.error("ASR relay task %s failed", task.get_name(), exc_info=error)
+
+    def cancel(self) -> None:
+        self.closed = True
+        for task in list(self.tasks):
+            task.cancel()
 
 
 class AsrRelay:
@@ -93,17 +116,18 @@ class AsrRelay:
         self,
         *,
         provider: AsrProvider,
-        tasks: TaskSet,
         inbox: asyncio.Queue[Input],
         partial_interval_s: float,
         max_backlog_s: float,
     ) -> None:
-        self.provider, self.tasks, self.inbox = provider, tasks, inbox
+        self.provider, self.inbox = provider, inbox
         self.partial_interval_s = partial_interval_s
         self.max_backlog_samples = max_backlog_s * SAMPLE_RATE
         self._utterances: dict[str, _Utterance] = {}
+        self._ending: dict[str, _Utterance] = {}  # finishing: their final pass on its way
+        self._closing: set[asyncio.Task[None]] = set()  # abandoned streams being closed
 
-    async def carry_out(self, command: Open | Recognise | SendAudio | Evaluate | Abandon) -> None:
+    async def carry_out(self, command: RecogniserCommand) -> None:
         """One of the turn's commands for the recogniser (StreamError: `queue`'s)."""
         match command:
             case SendAudio(utterance=utterance, audio=audio):
@@ -114,8 +138,10 @@ class AsrRelay:
                 self.recognise(utterance, options)
             case Evaluate(utterance=utterance, pause=pause):
                 self.evaluate(utterance, pause)
+            case Finish(utterance=utterance):
+                self.finish(utterance)
             case Abandon(utterance=utterance):
-                await self.abandon(utterance)
+                self.abandon(utterance)
 
     def open(self, utterance_id: str) -> None:
         """Queue the utterance's audio from now on; its stream opens at `recognise`."""
@@ -126,7 +152,7 @@ class AsrRelay:
             options=asyncio.get_running_loop().create_future(),
         )
         self._utterances[utterance_id] = utterance
-        utterance.sender = self.tasks.spawn(self._send(utterance), name="asr-relay")
+        utterance.sender = utterance.spawn(self._send(utterance), name="asr-relay")
 
     def recognise(self, utterance_id: str, options: RecognitionOptions | None) -> None:
         """Open the utterance's stream with `options` (the turn it answers is known now)."""
@@ -153,38 +179,51 @@ class AsrRelay:
         if utterance is not None:
             utterance.audio.put_nowait(pause)
 
-    async def finish(self, utterance_id: str) -> Hypothesis | None:
-        """The final hypothesis; None if the ASR never came up (already posted). AsrError."""
-        utterance = self._utterances.pop(utterance_id, None)
-        if utterance is None:
-            return None
-        utterance.audio.put_nowait(None)
-        try:
-            if utterance.sender is not None:
-                await utterance.sender
-            if utterance.stream is None:
-                return None
-            return await utterance.stream.finish()
-        finally:
-            utterance.closed = True
-            if utterance.reader is not None:
-                utterance.reader.cancel()
-
-    async def abandon(self, utterance_id: str) -> None:
+    def finish(self, utterance_id: str) -> None:
+        """End the utterance's audio; its final pass is posted as `Final` (its hypothesis
+        None if the ASR never came up, already posted as `AsrFailed`; or its AsrError)."""
         utterance = self._utterances.pop(utterance_id, None)
         if utterance is None:
             return
-        utterance.closed = True
+        self._ending[utterance_id] = utterance
         utterance.audio.put_nowait(None)
-        for task in (utterance.sender, utterance.reader):
-            if task is not None:
-                task.cancel()
+        utterance.spawn(self._finish(utterance), name="asr-finish")
+
+    def abandon(self, utterance_id: str) -> None:
+        """Let the utterance go: its tasks cancelled at once, its stream closed meanwhile (a
+        recogniser told at once stops decoding it; the close handshake is not waited for:
+        an answer committed early is recorded meanwhile)."""
+        utterance = self._utterances.pop(utterance_id, None) or self._ending.pop(utterance_id, None)
+        if utterance is None:
+            return
+        utterance.audio.put_nowait(None)
+        utterance.cancel()
         if utterance.stream is not None:
-            await utterance.stream.close()
+            closing = asyncio.create_task(utterance.stream.close(), name="asr-close")
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
 
     async def close(self) -> None:
-        for utterance_id in list(self._utterances):
-            await self.abandon(utterance_id)
+        """Let every utterance go, and wait for their streams to close."""
+        for utterance_id in [*self._utterances, *self._ending]:
+            self.abandon(utterance_id)
+        await asyncio.gather(*self._closing, return_exceptions=True)
+
+    async def _finish(self, utterance: _Utterance) -> None:
+        final = Final(utterance.id, None)
+        try:
+            if utterance.sender is not None:
+                await utterance.sender
+            if utterance.stream is not None:
+                final = Final(utterance.id, await utterance.stream.finish())
+        except AsrError as failed:
+            final = Final(utterance.id, None, failed)
+        finally:
+            self._ending.pop(utterance.id, None)
+            utterance.closed = True
+            if utterance.reader is not None:
+                utterance.reader.cancel()
+        self.inbox.put_nowait(final)
 
     async def _send(self, utterance: _Utterance) -> None:
         """Open the ASR stream, start reading its partials, relay the queued audio."""
@@ -192,13 +231,13 @@ class AsrRelay:
         try:
             options = await utterance.options
             utterance.stream = stream = await self.provider.open_stream(options)
-            utterance.reader = self.tasks.spawn(self._read(utterance, stream), name="asr-read")
+            utterance.reader = utterance.spawn(self._read(utterance, stream), name="asr-read")
             while True:
                 chunk = await utterance.audio.get()
                 if chunk is None:
                     return
                 if isinstance(chunk, int):
-                    self.tasks.spawn(self._evaluate(utterance, chunk), name="asr-evaluate")
+                    utterance.spawn(self._evaluate(utterance, chunk), name="asr-evaluate")
                     continue
                 utterance.queued_samples -= len(chunk) // 4
                 await stream.send_audio(chunk)
@@ -227,7 +266,7 @@ class AsrRelay:
             if wait == 0.0:
                 self._partial(utterance, hypothesis)
             elif wait is not None:
-                self.tasks.spawn(self._partial_later(utterance, wait), name="asr-partial")
+                utterance.spawn(self._partial_later(utterance, wait), name="asr-partial")
 
     async def _partial_later(self, utterance: _Utterance, wait: float) -> None:
         await asyncio.sleep(wait)

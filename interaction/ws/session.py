@@ -1,13 +1,13 @@
-"""StreamingSession: one learner's live stream, the interpreter of its turn's commands.
+"""StreamingSession: one learner's live stream, the pump of its turn.
 
-start/stop/reset/close come from control messages; audio frames are decoded (`AudioInput`)
-and posted to the inbox like everything else the turn hears: the relay's partials, evidence
-and failures, the judging task's end. One pump task feeds the inbox to the pure `Turn`
-(`ws/turn.py`), one input at a time, and carries out the commands it returns: the relay
-(`ws/relay.py`) opens, feeds, evaluates and finishes utterances, a judging task records an
-answer through the time-stop scoring path, and the `Outbox` — the only writer — numbers,
-stores and sends every event. The session as it stands (turn, score, lives) is the outbox's
-`context`.
+start/stop/reset/close come from control messages; audio frames are decoded (`AudioInput`:
+PCM resampled, or WebM/Opus demuxed off the event loop) and posted to the inbox like
+everything else the turn hears. One pump task feeds the inbox to the pure `Turn`
+(`ws/turn.py`), one input at a time, and hands the commands it returns to the turn's two
+I/O adapters: the relay (`ws/relay.py`) opens, feeds, evaluates and finishes utterances; the
+`Outbox` — the only writer — records answers through the time-stop scoring path and
+numbers, stores and sends every event. Both post what comes back to the inbox. The session
+as it stands (turn, score, lives) is the outbox's `context`.
 """
 
 from __future__ import annotations
@@ -16,33 +16,51 @@ import asyncio
 import logging
 import time
 import uuid
-from dataclasses import replace
 from typing import Any
 
-from django.conf import settings
+import numpy as np
 
 from interaction import stream_services
-from interaction.asr.types import AsrError, AsrProvider, Hypothesis
-from interaction.events import StoredEvent, error_event, ready_event, reset_event
-from interaction.services import answer_from_hypothesis
+from interaction.asr.audio import PcmResampler
+from interaction.asr.stream_audio import ContainerStreamDecoder
+from interaction.asr.types import AsrProvider
+from interaction.events import StoredEvent, ready_event
 from interaction.stream_selectors import StreamContext
-from interaction.stream_services import StreamRefused, StreamSuperseded
-from interaction.vocabulary import Mode
+from interaction.stream_services import StreamRefused
 from interaction.ws import turn as t
-from interaction.ws.audio_in import AudioInput
 from interaction.ws.db import db_call
-from interaction.ws.endpointing import SAMPLE_RATE
 from interaction.ws.errors import StreamError
 from interaction.ws.limits import StreamLimits
 from interaction.ws.messages import Start
 from interaction.ws.outbox import Outbox, SendText
-from interaction.ws.partials import partial_outputs
 from interaction.ws.relay import AsrRelay
-from interaction.ws.speculation import speculative_outcome
-from interaction.ws.tasks import TaskSet
-from telemetry.recorder import ConnectionRecorder, asr_observed
+from telemetry.recorder import ConnectionRecorder
+
+MAX_AUDIO_FRAME_BYTES = 64 * 1024
 
 logger = logging.getLogger(__name__)
+
+
+class AudioInput:
+    """One connection's decoder of binary frames to 16 kHz float32 samples, made at the start
+    (its state spans frames): pcm_s16le resampled, or WebM/Opus decoded; `bad_audio` else."""
+
+    def __init__(self, *, encoding: str, sample_rate: int) -> None:
+        self.encoding, self.sample_rate = encoding, sample_rate
+        self._decoder: PcmResampler | ContainerStreamDecoder = (
+            PcmResampler(sample_rate) if encoding == "pcm_s16le" else ContainerStreamDecoder()
+        )
+
+    async def convert(self, chunk: bytes) -> np.ndarray:
+        if self.encoding == "pcm_s16le" and len(chunk) % 2:
+            raise StreamError("bad_audio", "pcm_s16le frames need an even number of bytes.")
+        try:
+            if isinstance(self._decoder, ContainerStreamDecoder):
+                # Demuxing the WebM stream so far is real CPU work: off the event loop.
+                return await asyncio.to_thread(self._decoder.push, chunk)
+            return self._decoder.push(chunk)
+        except ValueError as undecodable:
+            raise StreamError("bad_audio", f"Cannot decode the audio: {undecodable}") from None
 
 
 class StreamingSession:
@@ -61,18 +79,18 @@ class StreamingSession:
         self.learner = learner
         self.limits = limits or StreamLimits.from_settings()
         self.owner = uuid.uuid4().hex
-        self.tasks = TaskSet(on_failure=self._task_failed)
+        self.inbox: asyncio.Queue[t.Input] = asyncio.Queue()
         self.outbox = Outbox(
             send=send,
             recorder=recorder,
             owner=self.owner,
             flush_interval_s=self.limits.flush_interval_s,
+            inbox=self.inbox,
         )
         self.turn = t.Turn(self.limits.endpointing)
-        self.inbox: asyncio.Queue[t.Input] = asyncio.Queue()
+        self.pump: asyncio.Task[None] | None = None
         self.relay = AsrRelay(
             provider=provider,
-            tasks=self.tasks,
             inbox=self.inbox,
             partial_interval_s=self.limits.partial_interval_s,
             max_backlog_s=self.limits.max_backlog_s,
@@ -116,7 +134,7 @@ class StreamingSession:
                 )
         except StreamRefused as refused:
             raise StreamError(refused.code, str(refused), fallback=refused.fallback) from refused
-        self.outbox.attach(context)
+        self.outbox.attach(context)  # the turn hears of the turn due
         await self.outbox.replay(missed)
         if not context.active:
             raise StreamError("session_finished", f"The session is {context.status}.")
@@ -130,8 +148,8 @@ class StreamingSession:
                 resumed=message.session is not None,
             )
         )
-        self.inbox.put_nowait(_expect(context))
-        self.tasks.spawn(self._pump(), name="stream-turn")
+        self.pump = asyncio.create_task(self._pump(), name="stream-turn")
+        self.pump.add_done_callback(_pump_done)
         return context
 
     async def stop(self) -> None:
@@ -157,7 +175,8 @@ class StreamingSession:
 
     async def close(self) -> None:
         """The connection is gone: abandon the utterance, store what is pending, let go."""
-        self.tasks.cancel_all()
+        if self.pump is not None:
+            self.pump.cancel()
         self.turn.feed(t.Close())
         await self.relay.close()
         await self.outbox.close()
@@ -168,7 +187,7 @@ class StreamingSession:
         await self.close()
 
     async def error(self, failure: StreamError) -> None:
-        await self._do(
+        await self.outbox.carry_out(
             t.SendError(
                 failure.code, str(failure), retryable=failure.retryable, fallback=failure.fallback
             )
@@ -176,13 +195,10 @@ class StreamingSession:
 
     # --- the interpreter ----------------------------------------------------------------
     async def _pump(self) -> None:
-        """Feed the inbox to the turn, one input at a time; carry out its commands."""
+        """Feed the inbox to the turn, one input at a time; hand its commands on."""
         while True:
             event = await self.inbox.get()
-            if isinstance(event, t.Evidence) and event.hypothesis is not None:
-                context = self._require_started()
-                event = replace(event, outcome=speculative_outcome(event.hypothesis, context))
-            elif isinstance(event, t.AsrFailed):
+            if isinstance(event, t.AsrFailed):
                 session = self.context.session_id if self.context else None
                 logger.warning("ASR failed for session %s: %s", session, event.error)
             for command in self.turn.feed(event):
@@ -200,66 +216,10 @@ class StreamingSession:
 
     async def _do(self, command: t.Command) -> None:
         match command:
-            case t.SendAudio() | t.Open() | t.Recognise() | t.Evaluate() | t.Abandon():
+            case t.SendAudio() | t.Open() | t.Recognise() | t.Evaluate() | t.Finish() | t.Abandon():
                 await self.relay.carry_out(command)
-            case t.Finalise():
-                self.tasks.spawn(self._judge(command), name="stream-judge")
-            case t.SendPartial(partial=partial):
-                event, row = partial_outputs(
-                    self._require_started(),
-                    utterance_id=partial.utterance,
-                    hypothesis=partial.hypothesis,
-                    latency_ms=partial.latency_ms,
-                    ignore_accents=settings.PARLEY_JUDGING["ignore_accents"],
-                )
-                await self.outbox.emit(event, partial=row)
-            case t.SendReset(reason=reason, utterance=utterance):
-                await self.outbox.emit(
-                    lambda seq, standing: reset_event(
-                        seq=seq, standing=standing, reason=reason, utterance=utterance
-                    )
-                )
-            case t.SendError(code=code, message=message, retryable=retryable, fallback=fallback):
-                await self.outbox.emit(
-                    lambda seq, standing: error_event(
-                        seq=seq,
-                        standing=standing,
-                        code=code,
-                        message=message,
-                        retryable=retryable,
-                        fallback="http" if fallback else None,
-                    )
-                )
-
-    async def _judge(self, command: t.Finalise) -> None:
-        """Judge and record one answer through the time-stop scoring path; post `Judged`.
-
-        The hypothesis is in hand (a correct answer committed early), or the recogniser's
-        final pass gives it."""
-        utterance, hypothesis = command.utterance, command.hypothesis
-        failure: Exception | None = None
-        recorded = False
-        try:
-            if hypothesis is None:
-                hypothesis = await self.relay.finish(utterance)
-            if hypothesis is not None:  # None: the ASR never came up; the relay posted it
-                await self._record(hypothesis, command)
-                recorded = True
-        except (AsrError, StreamError) as failed:
-            failure = failed
-        finally:
-            if self.context is not None:
-                self.inbox.put_nowait(_expect(self.context))
-            self.inbox.put_nowait(t.Judged(utterance, time.monotonic(), recorded, failure))
-
-    async def _record(self, hypothesis: Hypothesis, command: t.Finalise) -> None:
-        asr_observed(mode=Mode.STREAMING, milliseconds=hypothesis.asr_ms)
-        answer = answer_from_hypothesis(
-            hypothesis,
-            audio_ms=hypothesis.audio_ms or round(command.samples * 1000 / SAMPLE_RATE),
-            auto_finalised=command.auto,
-        )
-        await self.outbox.record(answer=answer, utterance=command.utterance, auto=command.auto)
+            case _:
+                await self.outbox.carry_out(command)
 
     # --- helpers ------------------------------------------------------------------------
     def _require_started(self) -> StreamContext:
@@ -267,10 +227,8 @@ class StreamingSession:
             raise StreamError("not_started", 'Send {"type": "start", ...} first.')
         return self.context
 
-    def _task_failed(self, error: BaseException) -> None:
-        if not isinstance(error, StreamSuperseded):  # the outbox knows: it was its write
-            logger.error("stream task failed", exc_info=error)
 
-
-def _expect(context: StreamContext) -> t.Expect:
-    return t.Expect(context.answers, context.language, context.recognition_options)
+def _pump_done(task: asyncio.Task[None]) -> None:
+    """The pump only ends when cancelled (the connection closed); anything else is a defect."""
+    if not task.cancelled() and (error := task.exception()) is not None:
+        logger.error("stream pump failed", exc_info=error)

@@ -1,11 +1,13 @@
 """The streamed turn: a pure state machine from what happened to what to do.
 
 No asyncio and no I/O. `Turn.feed` takes one typed input (an audio frame, a partial
-hypothesis, the recogniser's evidence with its verdict, the stop gesture, a reset, an ASR
-failure, the end of a judgement) and returns the commands the session carries out (open or
-abandon an utterance's recogniser, send it audio, ask it for evidence, finalise — judge and
-record — an answer, send an event). The session (`ws/session.py`) interprets them; the relay
-and the judging task post their results back as inputs.
+hypothesis, the recogniser's evidence or final pass, the stop gesture, a reset, an ASR
+failure, a recorded answer) and returns the commands the session hands to its two I/O
+adapters: the relay (`ws/relay.py`: open or abandon an utterance's recogniser, send it
+audio, ask it for evidence or its final pass) and the outbox (`ws/outbox.py`: record an
+answer, send an event). Both post what comes back as inputs; nothing calls back up. What
+the words and the evidence mean — the answer a partial names, the judge's verdict at a
+pause, whether the words end an answer — is read in `ws/pauses.py`.
 
 Phases of the current utterance:
 
@@ -15,11 +17,12 @@ Phases of the current utterance:
       └── verdict ◀── judging ◀── the silence that ends it, or the stop gesture ┘
 
 The silence that ends an answer depends on its words (`ws/pauses.py`): 1.0 s after words
-that may end it, 2.5 s after a prefix of an accepted answer, a filler or a word no sentence
-ends on, and as long as evidence asked for is on its way (up to those 2.5 s). Only a
-`correct` verdict on words that may end the answer is committed early (at the evidence);
-a penalty, `unclear`, or a `correct` on unfinished words comes from the recogniser's final
-pass over the whole utterance once the answer has ended.
+that may end it, 2.5 s after the start of an accepted answer (as written, or as the
+evidence hears it), a filler or a word no sentence ends on, and as long as evidence asked
+for is on its way (up to those 2.5 s). Only a `correct` verdict on words that may end the
+answer is committed early (at the evidence); a penalty, `unclear`, or a `correct` on
+unfinished words comes from the recogniser's final pass over the whole utterance once the
+answer has ended.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from interaction.asr.types import AsrBusy, AsrError, Hypothesis, RecognitionOpti
 from interaction.vocabulary import Outcome
 from interaction.ws.endpointing import Action, Endpointer, EndpointingParams
 from interaction.ws.errors import StreamError
-from interaction.ws.pauses import Pause, pause_kind
+from interaction.ws.pauses import Answers, Reading, read
 
 STOP_AFTER_VERDICT_S = 1.0
 """A stop this soon after a recorded verdict, with no new utterance, is the verdict's own."""
@@ -55,11 +58,11 @@ class Phase(StrEnum):
 # --- inputs ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Expect:
-    """The turn due (at the start, after each verdict): its accepted answers and language,
-    and how its answers are recognised (handed on, as they are, to `Recognise`)."""
+    """The turn due (at the start, after each verdict): its answers as the words heard are
+    read against them, and how they are recognised (handed on, as they are, to
+    `Recognise`)."""
 
-    answers: tuple[str, ...]
-    language: str
+    answers: Answers
     options: RecognitionOptions | None = None
 
 
@@ -80,12 +83,21 @@ class Partial:
 @dataclass(frozen=True)
 class Evidence:
     """The recogniser's evidence on an utterance so far (`Evaluate.pause` answered); None:
-    it could not evaluate. `outcome`: the audio judge's verdict on it (None: no verdict)."""
+    it could not evaluate."""
 
     utterance: str
     pause: int
     hypothesis: Hypothesis | None
-    outcome: str | None = None
+
+
+@dataclass(frozen=True)
+class Final:
+    """The recogniser's final pass over an utterance (`Finish` answered): its hypothesis;
+    None when the recogniser never came up (already posted as `AsrFailed`), or `failure`."""
+
+    utterance: str
+    hypothesis: Hypothesis | None
+    failure: AsrError | None = None
 
 
 @dataclass(frozen=True)
@@ -106,7 +118,8 @@ class AsrFailed:
 
 @dataclass(frozen=True)
 class Judged:
-    """A `Finalise` is done: recorded, or not (`failure`, or no hypothesis at all)."""
+    """A `Record` is done: recorded, or not (`failure`; not recorded and no failure: the
+    session was taken over)."""
 
     utterance: str
     at: float  # time.monotonic()
@@ -119,7 +132,7 @@ class Close:
     pass
 
 
-Input = Expect | Frame | Partial | Evidence | Stop | ResetAsked | AsrFailed | Judged | Close
+Input = Expect | Frame | Partial | Evidence | Final | Stop | ResetAsked | AsrFailed | Judged | Close
 
 
 # --- commands -------------------------------------------------------------------------
@@ -151,12 +164,20 @@ class Evaluate:
 
 
 @dataclass(frozen=True)
-class Finalise:
-    """Judge and record the answer: with `hypothesis` in hand (an `Abandon` of its
-    recogniser follows), or from the final pass."""
+class Finish:
+    """End the utterance's audio and ask for its final pass (posted back as `Final`)."""
 
     utterance: str
-    hypothesis: Hypothesis | None
+
+
+@dataclass(frozen=True)
+class Record:
+    """Judge and record the answer on `hypothesis` (the final pass's, or the evidence in
+    hand of an answer committed early, `auto`); posted back as `Judged`. `samples`: the
+    utterance's length, for an audio length the recogniser did not give."""
+
+    utterance: str
+    hypothesis: Hypothesis
     auto: bool
     samples: int
 
@@ -168,7 +189,12 @@ class Abandon:
 
 @dataclass(frozen=True)
 class SendPartial:
+    """A partial to show: `intent`, the accepted answer it names (or None), `similarity`
+    0..100 to the closest."""
+
     partial: Partial
+    intent: str | None
+    similarity: float
 
 
 @dataclass(frozen=True)
@@ -185,17 +211,11 @@ class SendError:
     fallback: bool = False
 
 
-Command = (
-    Open
-    | Recognise
-    | SendAudio
-    | Evaluate
-    | Finalise
-    | Abandon
-    | SendPartial
-    | SendReset
-    | SendError
-)
+RecogniserCommand = Open | Recognise | SendAudio | Evaluate | Finish | Abandon
+"""Carried out by the relay."""
+OutboxCommand = Record | SendPartial | SendReset | SendError
+"""Carried out by the outbox."""
+Command = RecogniserCommand | OutboxCommand
 
 
 @dataclass
@@ -208,6 +228,14 @@ class _Utterance:
     evidence: Evidence | None = None  # of the current pause
 
 
+@dataclass(frozen=True)
+class _Judging:
+    """The utterance whose answer is being judged: by the final pass, then recorded."""
+
+    id: str
+    samples: int
+
+
 class Turn:
     """One connection's turn-taking: `feed` an input, carry out the commands it returns."""
 
@@ -217,10 +245,10 @@ class Turn:
         self.params = params
         self.new_id = new_id or (lambda: uuid.uuid4().hex)
         self.endpointer = Endpointer(params)
-        self.expected = Expect((), "")
+        self.expected = Expect(Answers())
         self.phase = Phase.IDLE
         self.current: _Utterance | None = None
-        self.judging: str | None = None  # the utterance being judged and recorded
+        self.judging: _Judging | None = None  # the answer being judged and recorded
         self.judged_at = -math.inf
         self.waiting: str | None = None  # opened while one was judged: recognised after it
         self.empty_stop_answered = False  # a stop found nothing said; no voice since
@@ -233,6 +261,8 @@ class Turn:
                 return self._partial(event)
             case Evidence():
                 return self._evidence(event)
+            case Final():
+                return self._final(event)
             case Stop():
                 return self._stop(event.at)
             case ResetAsked():
@@ -244,7 +274,7 @@ class Turn:
             case Expect():
                 self.expected = event
                 if self.current is not None and self.current.words:
-                    self._heard(self.current, self.current.words)
+                    self.current.unfinished = self._read(self.current.words).unfinished
                 return []
             case Close():
                 current, self.current, self.phase = self.current, None, Phase.CLOSED
@@ -310,21 +340,23 @@ class Turn:
             return max(self.params.unfinished_silence_end_s, self.params.silence_end_s)
         return self.params.silence_end_s
 
-    def _heard(self, current: _Utterance, words: str) -> None:
-        """The words so far, or the turn they answer, changed: whether they end an answer
-        (asked then, not at every frame)."""
-        expected = self.expected
-        kind = pause_kind(words, expected.answers, language=expected.language)
-        current.words, current.unfinished = words, kind == Pause.UNFINISHED
+    def _read(self, words: str, evaluated: Hypothesis | None = None) -> Reading:
+        """What the words so far mean, with the evidence of a pause's evaluation if any
+        (asked when they, or the turn they answer, change; not at every frame)."""
+        evidence = evaluated.evidence if evaluated is not None else None
+        return read(words, self.expected.answers, evidence=evidence)
 
     # --- the recogniser's results ---------------------------------------------------
     def _partial(self, event: Partial) -> list[Command]:
         current = self.current
+        judging = self.judging.id if self.judging else None
+        if event.utterance not in (judging, current.id if current else None):
+            return []  # abandoned meanwhile
+        words = event.hypothesis.text
+        reading = self._read(words)
         if current is not None and current.id == event.utterance and current.evidence is None:
-            self._heard(current, event.hypothesis.text)
-        if event.utterance in (self.judging, current.id if current else None):
-            return [SendPartial(event)]
-        return []  # abandoned meanwhile
+            current.words, current.unfinished = words, reading.unfinished
+        return [SendPartial(event, reading.intent, reading.similarity)]
 
     def _evidence(self, event: Evidence) -> list[Command]:
         current = self.current
@@ -336,11 +368,13 @@ class Turn:
         ):
             return []  # the learner went on speaking, or the answer ended: dropped
         if event.hypothesis is not None:
-            self._heard(current, event.hypothesis.text)
-            if event.outcome == Outcome.CORRECT and not current.unfinished:
-                # The verdict is in hand: no final pass; the recogniser is let go meanwhile.
-                finalise = self._finalise(current, hypothesis=event.hypothesis, auto=True)
-                return [finalise, Abandon(current.id)]
+            reading = self._read(event.hypothesis.text, event.hypothesis)
+            current.words, current.unfinished = event.hypothesis.text, reading.unfinished
+            if reading.outcome == Outcome.CORRECT and not current.unfinished:
+                # The verdict is in hand: no final pass; the recogniser is let go first, so
+                # it stops decoding while the answer is recorded.
+                record = self._finalise(current, hypothesis=event.hypothesis, auto=True)
+                return [Abandon(current.id), record]
         # Anything else waits for the end of the answer: a penalty, `unclear`, and a
         # `correct` on words that do not end one ("Je voudrais un café" of "…, s'il vous
         # plaît": the judge may accept the start of an answer; the learner may go on).
@@ -362,13 +396,25 @@ class Turn:
     # --- the end of an answer -------------------------------------------------------
     def _finalise(
         self, current: _Utterance, *, hypothesis: Hypothesis | None, auto: bool
-    ) -> Finalise:
-        """`auto` with a hypothesis: committed early; more words now are its tail."""
+    ) -> Record | Finish:
+        """The answer ended: recorded on `hypothesis` in hand (`auto`: committed early;
+        more words now are its tail), or on the final pass asked for."""
         early = auto and hypothesis is not None
-        self.current, self.judging = None, current.id
+        self.current, self.judging = None, _Judging(current.id, current.samples)
         holding = self.endpointer.end(hold=early)
         self.phase = Phase.HOLDING if holding else Phase.JUDGING
-        return Finalise(current.id, hypothesis, auto=auto, samples=current.samples)
+        if hypothesis is None:
+            return Finish(current.id)
+        return Record(current.id, hypothesis, auto=auto, samples=current.samples)
+
+    def _final(self, event: Final) -> list[Command]:
+        """The final pass is back: record the answer on it (or say why not)."""
+        judging = self.judging
+        if judging is None or judging.id != event.utterance:
+            return []
+        if event.hypothesis is None or event.failure is not None:
+            return self._judged(Judged(event.utterance, 0.0, False, event.failure))
+        return [Record(judging.id, event.hypothesis, auto=False, samples=judging.samples)]
 
     def _stop(self, at: float) -> list[Command]:
         current = self.current
@@ -393,7 +439,7 @@ class Turn:
         return [Abandon(current.id), SendReset("asked", current.id)]
 
     def _judged(self, event: Judged) -> list[Command]:
-        if event.utterance != self.judging:
+        if self.judging is None or event.utterance != self.judging.id:
             return []
         self.judging = None
         if event.recorded:

@@ -9,24 +9,54 @@ import numpy as np
 import pytest
 
 from interaction.asr.types import AsrBusy, AsrUnavailable, Hypothesis
+from interaction.audio_evidence import AudioEvidence
+from interaction.audio_judging import AudioJudgingPolicy, judge_audio
 from interaction.ws import turn as t
 from interaction.ws.endpointing import EndpointingParams
 from interaction.ws.errors import StreamError
+from interaction.ws.pauses import Answers
 from interaction.ws.turn import Phase
+from tests.asr.whisperlive_peer import evidence_payload
 
 BLOCK = 1_600  # 0.1 s at 16 kHz
 V, S = np.full(BLOCK, 0.3, np.float32), np.zeros(BLOCK, np.float32)
 ANSWER = "Je travaille toute la semaine et le samedi matin"
+POLICY = AudioJudgingPolicy(target_language="fr", other_languages=("en",))
+JUDGED_AS = {
+    # (the answer's mean log-probability, the transcript's, the language probabilities)
+    "correct": [(-0.3, -0.2, {"fr": 0.9, "en": 0.1})],
+    "incorrect_answer": [(-6.0, -0.2, {"fr": 0.9, "en": 0.1})],
+    "unclear": [(-1.5, -0.8, {"fr": 0.6, "en": 0.4}), (-3.0, -1.0, {"fr": 0.9, "en": 0.1})],
+}
 
 
 def said(text: str) -> Hypothesis:
     return Hypothesis(text=text, confidence=0.9)
 
 
+def judged(text: str, outcome: str, answer: str = ANSWER) -> Hypothesis:
+    """`text` evaluated at a pause, with evidence the audio judge finds `outcome` on."""
+    for answer_logprob, transcript_logprob, languages in JUDGED_AS[outcome]:
+        payload = evidence_payload(
+            text,
+            answers={answer: answer_logprob},
+            transcript_logprob=transcript_logprob,
+            language_probabilities=languages,
+        )
+        verdict = judge_audio(AudioEvidence.from_payload(payload), (answer,), POLICY)
+        if verdict.outcome == outcome:
+            return Hypothesis(text=text, confidence=0.9, evidence=payload)
+    raise AssertionError(f"no evidence in JUDGED_AS makes {text!r} {outcome}")
+
+
+def expect(*answers: str) -> t.Expect:
+    return t.Expect(Answers(answers, "fr", policy=POLICY))
+
+
 def machine(**params: Any) -> t.Turn:
     ids = (f"u{n}" for n in itertools.count(1))
     turn = t.Turn(EndpointingParams(**params), new_id=lambda: next(ids))
-    turn.feed(t.Expect((ANSWER,), "fr"))
+    turn.feed(expect(ANSWER))
     return turn
 
 
@@ -37,9 +67,10 @@ def code(command: t.Command) -> str:
             return "a"
         case t.Evaluate(pause=pause):
             return f"evaluate{pause}"
-        case t.Finalise(hypothesis=hypothesis, auto=auto):
-            how = "in hand" if hypothesis else "final pass"
-            return f"finalise({how}{', auto' if auto else ''})"
+        case t.Record(auto=auto):
+            return f"record{'(auto)' if auto else ''}"
+        case t.Finish():
+            return "finish"
         case t.SendReset(reason=reason):
             return f"reset:{reason}"
         case t.SendError(code=error):
@@ -70,8 +101,8 @@ def test_a_correct_verdict_at_the_pause_is_committed_and_its_tail_held() -> None
     turn = machine()
     assert blocks(turn, "VVVVSSS") == ["open:u1", "recognise:u1", "evaluate1"]
     assert turn.phase == Phase.SPECULATING
-    commands = turn.feed(t.Evidence("u1", 1, said(ANSWER), outcome="correct"))
-    assert [code(c) for c in commands] == ["finalise(in hand, auto)", "abandon:u1"]
+    commands = turn.feed(t.Evidence("u1", 1, judged(ANSWER, "correct")))
+    assert [code(c) for c in commands] == ["abandon:u1", "record(auto)"]
     assert turn.phase == Phase.HOLDING
     assert blocks(turn, "SSVVV") == []  # "…, s'il vous plaît": the answer's tail
     assert turn.feed(t.Judged("u1", at=10.0, recorded=True)) == []
@@ -84,12 +115,12 @@ def test_a_correct_verdict_at_the_pause_is_committed_and_its_tail_held() -> None
     ("words", "outcome", "pause_blocks", "expected"),
     [
         # words that may end an answer: a penalty comes from the final pass after 1.0 s
-        ("Je mange une pomme", "incorrect_answer", 10, ["finalise(final pass)"]),
+        ("Je mange une pomme", "incorrect_answer", 10, ["finish"]),
         # a prefix of the accepted answer: 1.0 s is not the end…
         ("Je travaille toute la semaine", "incorrect_answer", 10, []),
         ("Je travaille toute la semaine", "unclear", 20, []),
         # …2.5 s is
-        ("Je travaille toute la semaine", "incorrect_answer", 25, ["finalise(final pass)"]),
+        ("Je travaille toute la semaine", "incorrect_answer", 25, ["finish"]),
         # a filler or a word no sentence ends on waits longer too
         ("Je mange euh", "unclear", 20, []),
         ("Je mange une pomme et", "incorrect_answer", 20, []),
@@ -100,7 +131,7 @@ def test_the_end_of_an_answer_waits_on_its_words(
 ) -> None:
     turn = machine()
     blocks(turn, "VVVVSSS")  # 0.3 s of silence: evidence asked for
-    assert turn.feed(t.Evidence("u1", 1, said(words), outcome=outcome)) == []
+    assert turn.feed(t.Evidence("u1", 1, judged(words, outcome))) == []
     assert turn.phase == Phase.PAUSED
     assert blocks(turn, "S" * (pause_blocks - 3)) == expected
 
@@ -108,13 +139,13 @@ def test_the_end_of_an_answer_waits_on_its_words(
 def test_a_pause_inside_the_answer_is_bridged_and_the_whole_answer_judged() -> None:
     turn = machine()
     blocks(turn, "VVVVSSS")
-    turn.feed(t.Evidence("u1", 1, said("Je travaille toute la semaine"), outcome="unclear"))
+    turn.feed(t.Evidence("u1", 1, judged("Je travaille toute la semaine", "unclear")))
     assert blocks(turn, "S" * 13) == []  # 1.6 s of silence: still the same answer
     assert blocks(turn, "VVVV") == []
     assert turn.phase == Phase.LISTENING
     assert blocks(turn, "SSS") == ["evaluate2"]
-    commands = turn.feed(t.Evidence("u1", 2, said(ANSWER), outcome="correct"))
-    assert [code(c) for c in commands] == ["finalise(in hand, auto)", "abandon:u1"]
+    commands = turn.feed(t.Evidence("u1", 2, judged(ANSWER, "correct")))
+    assert [code(c) for c in commands] == ["abandon:u1", "record(auto)"]
 
 
 def test_a_correct_verdict_on_the_start_of_an_answer_waits_for_its_end() -> None:
@@ -123,32 +154,32 @@ def test_a_correct_verdict_on_the_start_of_an_answer_waits_for_its_end() -> None
     ends it and the final pass judges it."""
     turn = machine()
     blocks(turn, "VVVVSSS")
-    start = said("Je travaille toute la semaine")
-    assert turn.feed(t.Evidence("u1", 1, start, outcome="correct")) == []
+    start = judged("Je travaille toute la semaine", "correct")
+    assert turn.feed(t.Evidence("u1", 1, start)) == []
     assert turn.phase == Phase.PAUSED
     assert blocks(turn, "S" * 21) == []  # 2.4 s of silence: still the same answer
-    assert blocks(turn, "S") == ["finalise(final pass)"]
+    assert blocks(turn, "S") == ["finish"]
 
 
 def test_evidence_still_on_its_way_is_waited_for_then_decides() -> None:
     turn = machine()
     blocks(turn, "VVVVSSS")
     assert blocks(turn, "S" * 9) == []  # 1.2 s: past the ordinary end, the evidence is out
-    commands = turn.feed(t.Evidence("u1", 1, said("Je mange une pomme"), outcome="unclear"))
-    assert [code(c) for c in commands] == ["finalise(final pass)"]
+    commands = turn.feed(t.Evidence("u1", 1, judged("Je mange une pomme", "unclear")))
+    assert [code(c) for c in commands] == ["finish"]
 
 
 def test_evidence_that_never_comes_ends_at_the_longer_silence() -> None:
     turn = machine()
     blocks(turn, "VVVVSSS")
     assert blocks(turn, "S" * 21) == []
-    assert blocks(turn, "S") == ["finalise(final pass)"]
+    assert blocks(turn, "S") == ["finish"]
 
 
 def test_evidence_of_a_pause_the_learner_spoke_through_is_dropped() -> None:
     turn = machine()
     blocks(turn, "VVVVSSSV")  # evidence asked for, then voice again
-    assert turn.feed(t.Evidence("u1", 1, said(ANSWER), outcome="correct")) == []
+    assert turn.feed(t.Evidence("u1", 1, judged(ANSWER, "correct"))) == []
     assert turn.phase == Phase.LISTENING
 
 
@@ -156,7 +187,7 @@ def test_a_recogniser_that_cannot_evaluate_leaves_the_end_to_the_silence() -> No
     turn = machine()
     blocks(turn, "VVVVSSS")
     assert turn.feed(t.Evidence("u1", 1, None)) == []
-    assert blocks(turn, "SSSSSSS") == ["finalise(final pass)"]
+    assert blocks(turn, "SSSSSSS") == ["finish"]
 
 
 def test_partials_are_sent_and_their_words_weigh_on_the_pause() -> None:
@@ -177,14 +208,14 @@ def test_the_words_are_weighed_again_when_the_turn_due_changes() -> None:
     assert blocks(turn, "SSS") == ["evaluate1"]
     turn.feed(t.Evidence("u1", 1, None))
     assert blocks(turn, "S" * 10) == []  # a prefix of the answer due: it waits
-    turn.feed(t.Expect(("Je travaille toute la semaine",), "fr"))  # the turn due now
-    assert blocks(turn, "S") == ["finalise(final pass)"]  # a whole answer: 1.0 s ends it
+    turn.feed(expect("Je travaille toute la semaine"))  # the turn due now
+    assert blocks(turn, "S") == ["finish"]  # a whole answer: 1.0 s ends it
 
 
 @pytest.mark.parametrize(
     ("before", "at", "expected"),
     [
-        ("VVVV", 0.0, ["finalise(final pass)"]),  # judge what was said
+        ("VVVV", 0.0, ["finish"]),  # judge what was said
         ("", 0.0, ["reset:no_speech"]),  # nothing said
         ("SSS", 0.0, ["reset:no_speech"]),
     ],
@@ -207,7 +238,7 @@ def test_stops_with_nothing_said_in_between_are_answered_once() -> None:
 def test_a_stop_while_judging_or_just_after_the_verdict_changes_nothing() -> None:
     turn = machine()
     blocks(turn, "VVVVSSS")
-    turn.feed(t.Evidence("u1", 1, said(ANSWER), outcome="correct"))
+    turn.feed(t.Evidence("u1", 1, judged(ANSWER, "correct")))
     assert turn.feed(t.Stop(at=10.0)) == []  # being judged
     turn.feed(t.Judged("u1", at=10.1, recorded=True))
     assert turn.feed(t.Stop(at=10.5)) == []  # crossed the verdict on the wire
@@ -258,7 +289,7 @@ def test_an_answer_begun_during_judging_is_recognised_against_the_next_turn() ->
     blocks(turn, "VVVV")
     turn.feed(t.Stop(at=1.0))
     assert blocks(turn, "VV") == ["open:u2"]  # its recogniser waits for the verdict
-    turn.feed(t.Expect(("Sur place",), "fr"))
+    turn.feed(expect("Sur place"))
     commands = turn.feed(t.Judged("u1", at=2.0, recorded=True))
     assert [code(c) for c in commands] == ["recognise:u2"]
 
@@ -294,6 +325,53 @@ def test_close_abandons_what_is_open_and_ignores_the_rest() -> None:
 def test_unfinished_words_never_shorten_a_longer_ordinary_end() -> None:
     turn = machine(silence_end_s=3.0)
     blocks(turn, "VVVVSSS")
-    turn.feed(t.Evidence("u1", 1, said("Je travaille toute la semaine"), outcome="unclear"))
+    turn.feed(t.Evidence("u1", 1, judged("Je travaille toute la semaine", "unclear")))
     assert blocks(turn, "S" * 26) == []  # 2.9 s
-    assert blocks(turn, "S") == ["finalise(final pass)"]
+    assert blocks(turn, "S") == ["finish"]
+
+
+def test_the_final_pass_is_recorded_then_the_verdict_ends_the_judging() -> None:
+    turn = machine()
+    blocks(turn, "VVVV")
+    assert [code(c) for c in turn.feed(t.Stop(at=1.0))] == ["finish"]
+    assert turn.feed(t.Final("u9", said(ANSWER))) == []  # not the answer being judged
+    commands = turn.feed(t.Final("u1", said(ANSWER)))
+    assert [code(c) for c in commands] == ["record"]
+    assert isinstance(commands[0], t.Record)
+    assert (commands[0].hypothesis.text, commands[0].samples) == (ANSWER, 4 * BLOCK)
+    assert turn.phase == Phase.JUDGING
+    assert turn.feed(t.Judged("u1", at=2.0, recorded=True)) == []
+    assert turn.phase == Phase.IDLE
+
+
+@pytest.mark.parametrize(
+    ("final", "expected"),
+    [
+        # the recogniser never came up: already said (AsrFailed); the judging just ends
+        (t.Final("u1", None), []),
+        (
+            t.Final("u1", None, AsrUnavailable("the final pass failed")),
+            ["error:asr_unavailable", "reset:asr_unavailable"],
+        ),
+    ],
+)
+def test_a_final_pass_without_a_hypothesis_records_nothing(
+    final: t.Final, expected: list[str]
+) -> None:
+    turn = machine()
+    blocks(turn, "VVVV")
+    turn.feed(t.Stop(at=1.0))
+    assert [code(c) for c in turn.feed(final)] == expected
+    assert turn.phase == Phase.IDLE
+    assert blocks(turn, "V") == ["open:u2", "recognise:u2"]
+
+
+def test_partials_name_the_answer_they_match() -> None:
+    turn = machine()
+    blocks(turn, "VVVV")
+    (sent,) = turn.feed(t.Partial("u1", said(ANSWER), latency_ms=300))
+    assert isinstance(sent, t.SendPartial)
+    assert (sent.intent, sent.similarity) == (ANSWER, 100.0)
+    (far,) = turn.feed(t.Partial("u1", said("Je mange"), latency_ms=400))
+    assert isinstance(far, t.SendPartial)
+    assert far.intent is None

@@ -1,20 +1,21 @@
 """interaction/ws/relay.py: the relay carries out the turn's commands for the recogniser and
-posts what comes back to the turn's inbox (partials, evidence, failures), never calling it.
+posts what comes back to the turn's inbox (partials, evidence, the final pass, failures),
+never calling it.
 
 (Its partials' throttle has a table of its own: test_partial_throttle.py.)"""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import numpy as np
 import pytest
 
-from interaction.asr.types import RecognitionOptions
+from interaction.asr.types import AsrUnavailable, Hypothesis, RecognitionOptions
 from interaction.ws import turn as t
 from interaction.ws.errors import StreamError
 from interaction.ws.relay import AsrRelay
-from interaction.ws.tasks import TaskSet
 from tests.interaction.scripted_asr import Script, ScriptedProvider
 from tests.interaction.test_consumer import CAFE, evaluated, final, hypothesis
 
@@ -27,7 +28,6 @@ def relay(provider: ScriptedProvider, **bounds: float) -> tuple[AsrRelay, asynci
     return (
         AsrRelay(
             provider=provider,
-            tasks=TaskSet(on_failure=lambda error: None),
             inbox=inbox,
             partial_interval_s=bounds.get("partial_interval_s", 0.0),
             max_backlog_s=bounds.get("max_backlog_s", 10.0),
@@ -59,7 +59,11 @@ async def test_audio_waits_for_the_turn_then_partials_and_evidence_are_posted() 
     assert (evidence.utterance, evidence.pause, evidence.hypothesis) == ("u1", 1, evaluated(CAFE))
     assert provider.streams[0].options == OPTIONS
     assert provider.streams[0].evaluated == [1.0]  # every sample queued before it
-    assert (await asr.finish("u1")) == final(CAFE)
+    await asr.carry_out(t.SendAudio("u1", SECOND))
+    await asr.carry_out(t.Finish("u1"))
+    assert (await asyncio.wait_for(inbox.get(), 1)) == t.Final("u1", final(CAFE))
+    assert provider.streams[0].finished
+    assert provider.streams[0].received == 2 * SECOND.nbytes  # every sample queued before it
 
 
 async def test_a_recogniser_that_never_comes_up_is_posted_as_a_failure() -> None:
@@ -71,6 +75,8 @@ async def test_a_recogniser_that_never_comes_up_is_posted_as_a_failure() -> None
     assert isinstance(failed, t.AsrFailed)
     assert failed.error.code == "asr_unavailable"
     assert unanswered == t.Evidence("u1", 1, None)  # the evidence asked for: none
+    await asr.carry_out(t.Finish("u1"))
+    assert (await asyncio.wait_for(inbox.get(), 1)) == t.Final("u1", None)  # said already
 
 
 async def test_an_abandoned_utterance_posts_nothing_more() -> None:
@@ -79,12 +85,15 @@ async def test_an_abandoned_utterance_posts_nothing_more() -> None:
     await asr.carry_out(t.Open("u1"))
     await asr.carry_out(t.Recognise("u1", OPTIONS))
     await asyncio.sleep(0.05)
+    tasks = set(asr._utterances["u1"].tasks)
     await asr.carry_out(t.Abandon("u1"))
     await asr.carry_out(t.SendAudio("u1", SECOND))  # late audio: dropped
+    await asr.carry_out(t.Finish("u1"))
     await asyncio.sleep(0.05)
     assert inbox.empty()
     assert provider.streams[0].closed
-    assert (await asr.finish("u1")) is None
+    assert tasks
+    assert all(task.done() for task in tasks)  # its tasks went with it
 
 
 async def test_a_recogniser_far_behind_refuses_more_audio() -> None:
@@ -96,3 +105,24 @@ async def test_a_recogniser_far_behind_refuses_more_audio() -> None:
         await asr.carry_out(t.SendAudio("u1", SECOND))
     assert refused.value.code == "overloaded"
     await asr.close()
+
+
+async def test_a_final_pass_that_fails_is_posted_with_its_failure() -> None:
+    class Failing(ScriptedProvider):
+        async def open_stream(self, options: RecognitionOptions, **kwargs: object) -> Any:
+            stream = await super().open_stream(options, **kwargs)
+
+            async def finish() -> Hypothesis:
+                raise AsrUnavailable("the server went away")
+
+            stream.finish = finish  # type: ignore[method-assign]
+            return stream
+
+    asr, inbox = relay(Failing(Script()))
+    await asr.carry_out(t.Open("u1"))
+    await asr.carry_out(t.Recognise("u1", OPTIONS))
+    await asr.carry_out(t.Finish("u1"))
+    posted = await asyncio.wait_for(inbox.get(), 1)
+    assert isinstance(posted, t.Final)
+    assert (posted.utterance, posted.hypothesis) == ("u1", None)
+    assert isinstance(posted.failure, AsrUnavailable)

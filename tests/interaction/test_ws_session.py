@@ -1,7 +1,8 @@
-"""interaction/ws/session.py: the interpreter of the turn's commands, without the socket.
+"""interaction/ws/session.py: the pump of the turn, without the socket.
 
-A session fed frames directly (the consumer's part left out) opens its session, feeds the
-turn, and records the answer through the time-stop scoring path; its events reach `send`."""
+A session fed frames directly (the consumer's part left out) decodes them, opens its
+session, feeds the turn, and records the answer through the time-stop scoring path; its
+events reach `send`."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 
 from interaction.ws.errors import StreamError
 from interaction.ws.messages import Start
-from interaction.ws.session import StreamingSession
+from interaction.ws.session import AudioInput, StreamingSession
 from tests.interaction.scripted_asr import Script, ScriptedProvider
 from tests.interaction.test_consumer import CAFE, evaluated, final, silence, tone
 
@@ -64,3 +65,33 @@ async def test_control_before_start_is_refused(learner) -> None:
             await control
         assert refused.value.code == "not_started"
     await session.close()
+
+
+async def test_pcm_at_16_khz_is_scaled_to_floats() -> None:
+    audio = AudioInput(encoding="pcm_s16le", sample_rate=16_000)
+    samples = await audio.convert(np.array([0, 16384, -32768], "<i2").tobytes())
+    assert samples.dtype == np.float32
+    assert samples.tolist() == pytest.approx([0.0, 0.5, -1.0], abs=1e-3)
+
+
+async def test_pcm_at_another_rate_is_resampled_across_frames() -> None:
+    audio = AudioInput(encoding="pcm_s16le", sample_rate=48_000)
+    frame = np.zeros(4_800, "<i2").tobytes()  # 0.1 s at 48 kHz
+    total = sum([(await audio.convert(frame)).size for _ in range(10)])
+    assert abs(total - 16_000) <= 160  # one second at 16 kHz, give or take the filter's delay
+
+
+@pytest.mark.parametrize(
+    ("encoding", "chunk"),
+    [("pcm_s16le", b"\x00\x01\x02"), ("webm_opus", b"this is not a webm stream" * 200)],
+)
+async def test_undecodable_frames_are_bad_audio(encoding: str, chunk: bytes) -> None:
+    audio = AudioInput(encoding=encoding, sample_rate=16_000)
+
+    async def three_frames() -> None:
+        for _ in range(3):
+            await audio.convert(chunk)
+
+    with pytest.raises(StreamError) as refused:
+        await three_frames()
+    assert refused.value.code == "bad_audio"
