@@ -49,6 +49,7 @@ def test_a_scenario_is_read_once_per_version_and_an_edit_at_once(
     with django_assert_num_queries(0):
         assert scenario_version_get(scenario_id=scenario.pk, version=scenario.updated_at) is first
     edited = make_scenario(lives=5)
-    assert edited.pk == scenario.pk and edited.updated_at != scenario.updated_at
+    assert edited.pk == scenario.pk
+    assert edited.updated_at != scenario.updated_at
     fresh = scenario_version_get(scenario_id=edited.pk, version=edited.updated_at)
     assert (first.lives, fresh.lives) == (scenario.lives, 5)
