@@ -376,8 +376,9 @@ def attempt_record(*, session: Session, answer: Answer) -> AttemptResult:
 def session_lock(*, session_id: Any) -> Session:
     """The session's row, locked until the transaction ends, with its scenario (as of the
     row's version: `scenarios.selectors.scenario_version_get`) and the learner's languages
-    (`selectors.session_learner_languages_get`). One prepared statement: every live answer
-    takes this lock, and compiling the ORM's query with its joins was a fifth of its CPU."""
+    (`selectors.session_learner_languages_get`). One statement whose SQL is made once per
+    process: every live answer takes this lock, and compiling the ORM's query with its joins
+    was a fifth of recording one."""
     rows = list(Session.objects.raw(_session_lock_sql(), [session_id]))
     if not rows:
         raise Session.DoesNotExist(f"No session {session_id}.")
