@@ -40,7 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.stream_fast import speech_bounds  # noqa: E402  (sets Django up)
-from bench.stream_pauses import decode, fetch, prompt_texts  # noqa: E402
+from bench.stream_pauses import fetch, usable_prompts  # noqa: E402
 from interaction.ws.pauses import Answers, Pause, pause_kind, read  # noqa: E402
 
 RATE = 16_000
@@ -60,17 +60,7 @@ def quiet_at(samples: np.ndarray, first_s: float, last_s: float) -> int | None:
 
 
 def prompts() -> list[tuple[str, str, np.ndarray, tuple[float, float]]]:
-    audio, texts = fetch()
-    chosen = []
-    for name, text in sorted(prompt_texts(texts).items()):
-        path = audio / f"{name}.g722"
-        if not path.is_file() or not 4 <= len(text.split()) <= 12:
-            continue
-        samples = decode(path)
-        bounds = speech_bounds(samples)
-        if bounds is not None and 1.5 <= bounds[1] - bounds[0] <= 6.0:
-            chosen.append((name, text, samples, bounds))
-    return chosen
+    return usable_prompts(*fetch())
 
 
 def cases(chosen: list, index: int, rng: random.Random) -> list[tuple[str, np.ndarray]]:

@@ -110,19 +110,29 @@ def quietest_point(samples: np.ndarray, onset: float, end: float) -> int:
     return (first + int(np.argmin(energy[first:last]))) * hop
 
 
-def clips(audio: Path, texts: Path, count: int, seed: int) -> list[dict[str, Any]]:
-    """`count` prompts of 4–12 words with speech of 1.5–6 s, each plain and paused."""
-    rng = random.Random(seed)
-    chosen: list[dict[str, Any]] = []
+def usable_prompts(
+    audio: Path, texts: Path
+) -> list[tuple[str, str, np.ndarray, tuple[float, float]]]:
+    """Every prompt of 4–12 words with speech of 1.5–6 s: (name, text, samples, bounds)."""
+    chosen = []
     for name, text in sorted(prompt_texts(texts).items()):
         path = audio / f"{name}.g722"
         if not path.is_file() or not 4 <= len(text.split()) <= 12:
             continue
         samples = decode(path)
         bounds = speech_bounds(samples)
-        if bounds is None or not 1.5 <= bounds[1] - bounds[0] <= 6.0:
-            continue
-        chosen.append({"name": name, "text": text, "samples": samples, "bounds": bounds})
+        if bounds is not None and 1.5 <= bounds[1] - bounds[0] <= 6.0:
+            chosen.append((name, text, samples, bounds))
+    return chosen
+
+
+def clips(audio: Path, texts: Path, count: int, seed: int) -> list[dict[str, Any]]:
+    """`count` prompts of 4–12 words with speech of 1.5–6 s, each plain and paused."""
+    rng = random.Random(seed)
+    chosen: list[dict[str, Any]] = [
+        {"name": name, "text": text, "samples": samples, "bounds": bounds}
+        for name, text, samples, bounds in usable_prompts(audio, texts)
+    ]
     step = max(1, len(chosen) // count)
     items = []
     for clip in chosen[::step][:count]:
