@@ -37,10 +37,20 @@ Message = dict[str, Any]
 class _Socket:
     def __init__(self) -> None:
         self.accepted = self.closed = False
-        # The process is stopping: disconnect the app. A future, not an Event: waiting on it
-        # beside each receive needs no task of its own.
-        self.leaving: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # The process is stopping: disconnect the app.
+        self.leaving = False
+        self.receiving: asyncio.Task[Any] | None = None  # waiting for a message now
+        self.interrupted = False  # `leave` cancelled that wait
         self.done = asyncio.Event()  # the app has returned
+
+    def leave(self) -> None:
+        """Disconnect the app: its next receive, or the one it is waiting in now."""
+        if self.leaving:
+            return
+        self.leaving = True
+        if self.receiving is not None:
+            self.interrupted = True
+            self.receiving.cancel()
 
 
 class GracefulShutdown:
@@ -68,18 +78,19 @@ class GracefulShutdown:
         self.sockets.add(socket)
 
         async def receive_or_leave() -> Message:
-            if socket.leaving.done():
+            if socket.leaving:
                 return {"type": "websocket.disconnect", "code": GOING_AWAY}
-            incoming = asyncio.ensure_future(receive())
-            either: set[asyncio.Future[Any]] = {incoming, socket.leaving}
+            # No task or wait per message (every audio frame comes through here): the
+            # receiving task is remembered, and `_Socket.leave` interrupts it.
+            socket.receiving = task = asyncio.current_task()
             try:
-                await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+                return await receive()
+            except asyncio.CancelledError:
+                if socket.interrupted and task is not None and task.uncancel() == 0:
+                    return {"type": "websocket.disconnect", "code": GOING_AWAY}
+                raise  # cancelled by someone else too: theirs to handle
             finally:
-                if not incoming.done():
-                    incoming.cancel()
-            if incoming.done() and not incoming.cancelled():
-                return incoming.result()
-            return {"type": "websocket.disconnect", "code": GOING_AWAY}
+                socket.receiving = None
 
         async def tracked_send(message: Message) -> None:
             if message["type"] == "websocket.accept":
@@ -91,7 +102,7 @@ class GracefulShutdown:
         try:
             await self.application(scope, receive_or_leave, tracked_send)
         finally:
-            if socket.leaving.done() and socket.accepted and not socket.closed:
+            if socket.leaving and socket.accepted and not socket.closed:
                 with contextlib.suppress(Exception):
                     try:
                         await send({"type": "websocket.close", "code": GOING_AWAY})
@@ -126,8 +137,7 @@ class GracefulShutdown:
         sockets = list(self.sockets)
         logger.info("SIGTERM: closing %d sockets (1001) before stopping", len(sockets))
         for socket in sockets:
-            if not socket.leaving.done():
-                socket.leaving.set_result(None)
+            socket.leave()
         waits = [asyncio.ensure_future(socket.done.wait()) for socket in sockets]
         if waits:
             _, pending = await asyncio.wait(waits, timeout=GRACE_S)
