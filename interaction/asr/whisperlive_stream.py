@@ -71,6 +71,7 @@ class WhisperLiveStream:
         self._evaluation_ids = itertools.count(1)
         self._ended = False
         self._closing = False  # we close the connection: what the reader sees then is ours
+        self._heard_at = time.monotonic()  # the server's last message (or pong): it is alive
         self._reader = asyncio.create_task(self._read(), name=f"whisperlive-reader {url}")
         self._keepalive_task = asyncio.create_task(
             self._keepalive(keepalive_interval, keepalive_timeout),
@@ -159,6 +160,8 @@ class WhisperLiveStream:
             self._reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._reader
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._keepalive_task
         if not self._final.done():
             self._final.set_exception(AsrError("The utterance was closed before its final."))
         if not self._final.cancelled():
@@ -186,6 +189,7 @@ class WhisperLiveStream:
     async def _read(self) -> None:
         try:
             async for raw in self._ws:
+                self._heard_at = time.monotonic()
                 message = parse_message(raw)
                 if message is None:
                     self._fail(AsrError(f"{self.url} sent a message that is not JSON"))
@@ -240,14 +244,18 @@ class WhisperLiveStream:
             reply.set_result(final_hypothesis(message, final=False))
 
     async def _keepalive(self, interval: float, pong_s: float) -> None:
-        """Ping the server; one that stops answering (crashed, paused, cut off) fails the
-        utterance within `interval + pong_s` seconds, not at the final timeout.
+        """Ping a server that has said nothing for `interval` seconds; one that stops
+        answering (crashed, paused, cut off) fails the utterance within `interval + pong_s`
+        seconds of its last word, not at the final timeout. A server sending partials is
+        heard often enough: it is not pinged.
 
         Our own rather than the library's: that one waits for a closing handshake (which a
         stopped server never answers) before the connection is seen to be gone."""
         try:
             while True:
-                await asyncio.sleep(interval)
+                await asyncio.sleep(max(0.0, self._heard_at + interval - time.monotonic()))
+                if time.monotonic() - self._heard_at < interval:
+                    continue  # heard meanwhile
                 try:
                     async with asyncio.timeout(pong_s):
                         pong = await self._ws.ping()
@@ -256,6 +264,7 @@ class WhisperLiveStream:
                     self._fail(ConnectionLost(f"{self.url} answered no ping for {pong_s:g} s"))
                     self._ws.transport.abort()
                     return
+                self._heard_at = time.monotonic()
         except ConnectionClosed:
             return
 

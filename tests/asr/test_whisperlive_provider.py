@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 import time
+import weakref
 
 import numpy as np
 import pytest
@@ -291,6 +293,51 @@ async def test_close_is_idempotent_and_ends_partials():
         assert [p async for p in stream.partials()] == []
         with pytest.raises(AsrError):
             await stream.send_audio(audio(0.1))
+
+
+async def test_a_closed_stream_is_freed_without_the_cyclic_collector():
+    """Its keepalive task, cancelled and never awaited, kept the stream in a reference cycle
+    (with its connection's every object): freed only by a full collection, a long pause."""
+    async with ScriptedPeer(Script(final=final_message())) as peer:
+        gc.collect()
+        gc.disable()
+        try:
+            stream = await provider(peer.url).open_stream(FRENCH)
+            await stream.send_audio(audio(0.2))
+            await stream.finish()
+            freed = weakref.ref(stream)
+            del stream
+            await asyncio.sleep(0.05)
+            assert freed() is None
+        finally:
+            gc.enable()
+
+
+async def test_a_server_sending_partials_is_not_pinged():
+    """Messages are proof enough that the server is alive: pings go to a silent one."""
+
+    def segments(received: int) -> list[dict] | None:
+        return [{"start": "0.000", "end": "0.100", "text": f" mot{received}"}]
+
+    async with ScriptedPeer(Script(segments=segments, final=final_message())) as peer:
+        pool = WhisperLiveProvider([peer.url], keepalive_interval=0.1, keepalive_timeout=1.0)
+        stream = await pool.open_stream(FRENCH)
+        pings = 0
+        ping = stream._ws.ping
+
+        async def counted_ping(*args, **kwargs):
+            nonlocal pings
+            pings += 1
+            return await ping(*args, **kwargs)
+
+        stream._ws.ping = counted_ping  # type: ignore[method-assign]
+        for _ in range(6):
+            await stream.send_audio(audio(0.05))
+            await asyncio.sleep(0.05)
+        assert pings == 0  # a partial every 0.05 s
+        await asyncio.sleep(0.35)
+        assert pings >= 2  # silent: pinged every 0.1 s
+        await stream.finish()
 
 
 async def test_silence_gives_no_speech():
