@@ -109,8 +109,14 @@ def run_peer(port: int) -> None:
         )
         return body | {"target_language": target, "other_languages": others}
 
+    conversations = Open()
+
     def segments(received: int) -> list[dict[str, Any]] | None:
-        if received % PARTIAL_EVERY_BYTES >= 6_400:
+        """A partial each time the audio passes another PARTIAL_EVERY_BYTES, however the app
+        chunks what it relays (a recogniser revises on the audio it has, not per frame)."""
+        conn = conversations.by_uid.get(_conversation.get() or "")
+        last = len(conn.frames[-1]) if conn is not None and conn.frames else 0
+        if received // PARTIAL_EVERY_BYTES == (received - last) // PARTIAL_EVERY_BYTES:
             return None
         seconds = received / 4 / RATE
         return [{"text": "je voudrais", "start": "0.000", "end": f"{seconds:.3f}"}]
@@ -135,7 +141,7 @@ def run_peer(port: int) -> None:
         from websockets.asyncio.server import serve
 
         peer = BenchPeer(Script(segments=segments))
-        peer.connections = Open()  # type: ignore[assignment]
+        peer.connections = conversations  # type: ignore[assignment]
         async with serve(peer._handle, "127.0.0.1", port, compression=None, max_size=2**22):
             print("peer ready", flush=True)
             await asyncio.Future()

@@ -20,6 +20,7 @@ class StreamLimits:
     partial_interval_s: float = 0.25
     flush_interval_s: float = 1.0
     max_backlog_s: float = 10.0
+    relay_chunk_s: float = 0.3
 
     @classmethod
     def from_settings(cls) -> StreamLimits:

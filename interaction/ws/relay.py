@@ -1,7 +1,10 @@
 """One utterance's trip to the recogniser: the relay task, and the partials' throttle.
 
 Audio goes to the ASR from a task of its own (the receive path only converts and queues), so
-a slow recogniser never blocks the socket; its partial hypotheses come back throttled. A
+a slow recogniser never blocks the socket; it goes in chunks of `relay_chunk_s` (a few of
+the client's frames: each relayed frame is a wake-up of that task and a WebSocket send, the
+largest per-frame cost of a stream), and at once before a pause's evaluation or the end;
+its partial hypotheses come back throttled. A
 mid-stream evaluation (`evaluate`) and the end (`finish`) go through the same queue, so
 they cover every sample queued before them. What comes back is posted to the turn's inbox,
 never called back. An utterance's tasks are its own: abandoning it cancels them all.
@@ -83,6 +86,8 @@ class _Utterance:
     reader: asyncio.Task[None] | None = None
     stream: AsrStream | None = None
     queued_samples: int = 0  # converted audio waiting for the ASR task
+    chunk: list[bytes] = field(default_factory=list)  # not handed to the ASR task yet
+    chunk_samples: int = 0
     closed: bool = False
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -119,9 +124,11 @@ class AsrRelay:
         inbox: asyncio.Queue[Input],
         partial_interval_s: float,
         max_backlog_s: float,
+        relay_chunk_s: float = 0.0,
     ) -> None:
         self.provider, self.inbox = provider, inbox
         self.partial_interval_s = partial_interval_s
+        self.relay_chunk_samples = relay_chunk_s * SAMPLE_RATE
         self.max_backlog_samples = max_backlog_s * SAMPLE_RATE
         self._utterances: dict[str, _Utterance] = {}
         self._ending: dict[str, _Utterance] = {}  # finishing: their final pass on its way
@@ -170,13 +177,17 @@ class AsrRelay:
                 "overloaded", "Speech recognition is falling behind; try again.", retryable=True
             )
         utterance.queued_samples += samples.size
-        utterance.audio.put_nowait(np.asarray(samples, dtype=np.float32).tobytes())
+        utterance.chunk.append(np.asarray(samples, dtype=np.float32).tobytes())
+        utterance.chunk_samples += samples.size
+        if utterance.chunk_samples >= self.relay_chunk_samples:
+            _release(utterance)
 
     def evaluate(self, utterance_id: str, pause: int) -> None:
         """Ask for the recogniser's evidence on everything queued so far (the utterance goes
         on); `Evidence` for that pause is posted (its hypothesis None when it cannot)."""
         utterance = self._utterances.get(utterance_id)
         if utterance is not None:
+            _release(utterance)
             utterance.audio.put_nowait(pause)
 
     def finish(self, utterance_id: str) -> None:
@@ -186,6 +197,7 @@ class AsrRelay:
         if utterance is None:
             return
         self._ending[utterance_id] = utterance
+        _release(utterance)
         utterance.audio.put_nowait(None)
         utterance.spawn(self._finish(utterance), name="asr-finish")
 
@@ -279,6 +291,14 @@ class AsrRelay:
         utterance.throttle.sent(hypothesis, at=now)
         latency_ms = round((now - utterance.started) * 1000)
         self.inbox.put_nowait(Partial(utterance.id, hypothesis, latency_ms))
+
+
+def _release(utterance: _Utterance) -> None:
+    """Hand the audio chunked so far to the utterance's ASR task."""
+    if utterance.chunk:
+        utterance.audio.put_nowait(b"".join(utterance.chunk))
+        utterance.chunk.clear()
+        utterance.chunk_samples = 0
 
 
 def _drain(queue: asyncio.Queue[Queued]) -> list[Queued]:

@@ -94,6 +94,7 @@ class StreamingSession:
             inbox=self.inbox,
             partial_interval_s=self.limits.partial_interval_s,
             max_backlog_s=self.limits.max_backlog_s,
+            relay_chunk_s=self.limits.relay_chunk_s,
         )
         self._audio: AudioInput | None = None
         self._finished_reported = False

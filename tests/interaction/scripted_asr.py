@@ -31,6 +31,7 @@ class ScriptedStream:
         self.script = script
         self.options = options
         self.received = 0
+        self.sends: list[int] = []  # bytes of each send_audio
         self.queue: asyncio.Queue[Hypothesis | None] = asyncio.Queue()
         self.pending = list(script.partials)
         self.finished = False
@@ -39,6 +40,7 @@ class ScriptedStream:
 
     async def send_audio(self, samples: bytes) -> None:
         self.received += len(samples)
+        self.sends.append(len(samples))
         seconds = self.received / 4 / 16_000
         while self.pending and self.pending[0][0] <= seconds:
             self.queue.put_nowait(self.pending.pop(0)[1])

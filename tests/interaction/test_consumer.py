@@ -701,7 +701,10 @@ async def test_a_correct_verdict_after_the_learner_went_on_is_dropped(
         await communicator.send_to(bytes_data=silence(0.1))
     done = await receive(communicator)  # the second pause's penalty: from the final pass
     assert (done["type"], done["outcome"], done["auto"]) == ("final", "correct", False)
-    assert scripted.streams[0].evaluated == [1.8, 2.1]  # the first ran late (gated)
+    first, second = scripted.streams[0].evaluated
+    # The first ran late (gated): past the 1.3 s queued when it was asked (how much more
+    # depends on the relay's chunks), the second over everything before its pause.
+    assert 1.3 < first < second == 2.1
     await communicator.disconnect()
 
 

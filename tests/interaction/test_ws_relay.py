@@ -31,6 +31,7 @@ def relay(provider: ScriptedProvider, **bounds: float) -> tuple[AsrRelay, asynci
             inbox=inbox,
             partial_interval_s=bounds.get("partial_interval_s", 0.0),
             max_backlog_s=bounds.get("max_backlog_s", 10.0),
+            relay_chunk_s=bounds.get("relay_chunk_s", 0.0),
         ),
         inbox,
     )
@@ -126,3 +127,26 @@ async def test_a_final_pass_that_fails_is_posted_with_its_failure() -> None:
     assert isinstance(posted, t.Final)
     assert (posted.utterance, posted.hypothesis) == ("u1", None)
     assert isinstance(posted.failure, AsrUnavailable)
+
+
+async def test_audio_goes_in_chunks_and_all_of_it_before_a_pause_and_the_end() -> None:
+    """A relayed frame is a wake-up and a WebSocket send: frames go in chunks of
+    relay_chunk_s, and whatever waits goes before an evaluation or the final pass."""
+    provider = ScriptedProvider(Script(final=final(CAFE), evaluations=[evaluated(CAFE)]))
+    asr, inbox = relay(provider, relay_chunk_s=0.3)
+    frame = np.full(1_600, 0.3, np.float32)  # 0.1 s
+    await asr.carry_out(t.Open("u1"))
+    await asr.carry_out(t.Recognise("u1", OPTIONS))
+    for _ in range(7):
+        await asr.carry_out(t.SendAudio("u1", frame))
+    await asyncio.sleep(0.05)
+    stream = provider.streams[0]
+    assert stream.sends == [3 * frame.nbytes, 3 * frame.nbytes]  # the 7th waits for more
+    await asr.carry_out(t.Evaluate("u1", 1))
+    assert isinstance(await asyncio.wait_for(inbox.get(), 1), t.Evidence)
+    assert stream.evaluated == [0.7]  # the frame waiting went first
+    await asr.carry_out(t.SendAudio("u1", frame))
+    await asr.carry_out(t.Finish("u1"))
+    assert (await asyncio.wait_for(inbox.get(), 1)) == t.Final("u1", final(CAFE))
+    assert stream.sends[2:] == [frame.nbytes, frame.nbytes]
+    assert stream.received == 8 * frame.nbytes
