@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -123,8 +124,19 @@ class SizeLimitedHTTPFactory(HTTPFactory):
         return protocol
 
 
+def collector_settle() -> None:
+    """Move everything loaded at start (Django, the app, its libraries) out of the cyclic
+    collector's way: a full collection walks every tracked object, and those are never
+    garbage. Without this each full collection of a streaming server walked them all, a
+    pause of 50-250 ms on the event loop, every ping of every socket waiting (the capacity
+    bench's p99; docs/performance.md)."""
+    gc.collect()
+    gc.freeze()
+
+
 class ParleyServer(Server):
     def run(self) -> None:
+        collector_settle()
         # daphne.server.Server.run builds its factory from this module-level name.
         daphne_server.HTTPFactory = SizeLimitedHTTPFactory
         super().run()

@@ -99,8 +99,9 @@ class InteractionConsumer(AsyncWebsocketConsumer):
         if self.stream is None:
             return
         try:
-            if self.idle_task is not None:
-                self.idle_task.cancel()
+            idle, self.idle_task = self.idle_task, None  # a cancelled task kept is a cycle
+            if idle is not None:
+                idle.cancel()
             if self.group is not None:
                 await self.channel_layer.group_discard(self.group, self.channel_name)
             await self.stream.close()
@@ -108,6 +109,7 @@ class InteractionConsumer(AsyncWebsocketConsumer):
             user_rate_leave(self.stream.learner.pk)
             metrics.STREAM_CONNECTIONS.dec()
             await self.telemetry.close(code)
+            self.stream = None  # it holds this consumer's send: kept, the pair is a cycle
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.stream is None:

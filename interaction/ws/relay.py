@@ -99,7 +99,14 @@ class _Utterance:
         return task
 
     def _done(self, task: asyncio.Task[None]) -> None:
+        # A task done is let go of: a cancelled one keeps its exception, whose traceback
+        # holds this utterance; kept here it would be a reference cycle, freed only by the
+        # cyclic collector (one long pause for every few thousand utterances).
         self.tasks.discard(task)
+        if task is self.sender:
+            self.sender = None
+        if task is self.reader:
+            self.reader = None
         if not task.cancelled() and (error := task.exception()) is not None:
             logger.error("ASR relay task %s failed", task.get_name(), exc_info=error)
 

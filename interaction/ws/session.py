@@ -176,8 +176,9 @@ class StreamingSession:
 
     async def close(self) -> None:
         """The connection is gone: abandon the utterance, store what is pending, let go."""
-        if self.pump is not None:
-            self.pump.cancel()
+        pump, self.pump = self.pump, None  # let go of it: see `_Utterance._done` (ws/relay)
+        if pump is not None:
+            pump.cancel()
         self.turn.feed(t.Close())
         await self.relay.close()
         await self.outbox.close()

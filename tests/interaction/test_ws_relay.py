@@ -7,6 +7,8 @@ never calling it.
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from typing import Any
 
 import numpy as np
@@ -150,3 +152,32 @@ async def test_audio_goes_in_chunks_and_all_of_it_before_a_pause_and_the_end() -
     assert (await asyncio.wait_for(inbox.get(), 1)) == t.Final("u1", final(CAFE))
     assert stream.sends[2:] == [frame.nbytes, frame.nbytes]
     assert stream.received == 8 * frame.nbytes
+
+
+@pytest.mark.parametrize("end", ["abandon", "finish"])
+async def test_an_utterance_let_go_is_freed_without_the_cyclic_collector(end: str) -> None:
+    """Its cancelled tasks keep their exceptions, whose tracebacks hold the utterance: kept
+    by the utterance, each was a reference cycle, and a streaming server's full collections
+    (hundreds of ms on the event loop) were mostly such utterances."""
+    provider = ScriptedProvider(
+        Script(partials=[(0.5, hypothesis("Je voudrais", 0.5))], final=final(CAFE))
+    )
+    asr, inbox = relay(provider)
+    gc.collect()
+    gc.disable()
+    try:
+        await asr.carry_out(t.Open("u1"))
+        await asr.carry_out(t.Recognise("u1", OPTIONS))
+        await asr.carry_out(t.SendAudio("u1", SECOND))
+        assert isinstance(await asyncio.wait_for(inbox.get(), 1), t.Partial)
+        utterance = weakref.ref(asr._utterances["u1"])
+        if end == "abandon":
+            await asr.carry_out(t.Abandon("u1"))
+            await asr.close()
+        else:
+            await asr.carry_out(t.Finish("u1"))
+            assert isinstance(await asyncio.wait_for(inbox.get(), 1), t.Final)
+        await asyncio.sleep(0.05)  # the cancelled tasks run to their end
+        assert utterance() is None
+    finally:
+        gc.enable()

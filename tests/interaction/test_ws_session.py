@@ -7,7 +7,9 @@ events reach `send`."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import weakref
 from typing import Any
 
 import numpy as np
@@ -56,6 +58,26 @@ async def test_a_correct_answer_is_recorded_and_sent(learner, scenario) -> None:
     assert session.context.turn["index"] == 1  # the session as it stands: the outbox's
     assert session.turn.phase in ("holding", "idle")
     await session.close()
+
+
+async def test_a_closed_session_is_freed_without_the_cyclic_collector(learner, scenario) -> None:
+    """Its pump, cancelled at the close, keeps a traceback that holds the session: kept by
+    the session, the pair was a cycle (one per connection, left to a full collection)."""
+    session = StreamingSession(
+        learner=learner, provider=ScriptedProvider(Script(final=final(CAFE))), send=Socket().send
+    )
+    await session.start(Start(scenario="cafe-test", session=None))
+    await session.audio(tone(0.1))
+    gc.collect()
+    gc.disable()
+    try:
+        await session.close()
+        freed = weakref.ref(session)
+        del session
+        await asyncio.sleep(0.05)  # the cancelled pump runs to its end
+        assert freed() is None
+    finally:
+        gc.enable()
 
 
 async def test_control_before_start_is_refused(learner) -> None:
