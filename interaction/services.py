@@ -42,7 +42,12 @@ from interaction.selectors import (
 from interaction.vocabulary import PENALISED_OUTCOMES, Mode, Outcome, SessionStatus, Source
 from scenarios.models import Scenario, Turn
 from scenarios.rules import Rules
-from scenarios.selectors import scenario_rules_get, scenario_version_get, turn_due_get
+from scenarios.selectors import (
+    scenario_rules_get,
+    scenario_turn_count_get,
+    scenario_version_get,
+    turn_due_get,
+)
 from scenarios.specs import SUPPORTED_LANGUAGES
 from telemetry import metrics
 
@@ -181,7 +186,7 @@ def session_start(
 
     stream_owner: the stream connection that opens it (`stream_services.stream_session_open`).
     """
-    turn_count = scenario.turns.count()
+    turn_count = scenario_turn_count_get(scenario=scenario)
     if turn_count == 0:
         raise ScenarioNotPlayable(f"Scenario {scenario.slug!r} has no turns.")
     if mode == Mode.STREAMING and not (scenario.streaming_enabled and settings.STREAMING_ENABLED):

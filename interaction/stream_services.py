@@ -25,9 +25,13 @@ from interaction.services import (
     session_lock,
     session_start,
 )
-from interaction.stream_selectors import StreamContext, stream_context_get, stream_events_after
+from interaction.stream_selectors import (
+    StreamContext,
+    stream_context_get,
+    stream_events_after,
+    stream_opening_get,
+)
 from interaction.vocabulary import Mode
-from scenarios.models import Scenario
 
 
 class StreamSuperseded(Exception):
@@ -59,17 +63,17 @@ class PartialRow:
 
 def stream_session_open(*, learner: Any, scenario_slug: str, owner: str) -> StreamContext:
     """Start a streaming session owned by connection `owner`."""
-    scenario = Scenario.objects.filter(slug=scenario_slug).first()
-    if scenario is None:
+    opening = stream_opening_get(learner=learner, scenario_slug=scenario_slug)
+    if opening is None:
         raise StreamRefused("unknown_scenario", f"No scenario {scenario_slug!r}.")
     try:
         with transaction.atomic(savepoint=False):
             session = session_start(
-                learner=learner, scenario=scenario, mode=Mode.STREAMING, stream_owner=owner
+                learner=learner, scenario=opening.scenario, mode=Mode.STREAMING, stream_owner=owner
             )
     except ScenarioNotPlayable as refused:
         raise StreamRefused("streaming_unavailable", str(refused), fallback=True) from refused
-    return stream_context_get(session=session)
+    return stream_context_get(session=opening.annotate(session))
 
 
 @transaction.atomic(savepoint=False)

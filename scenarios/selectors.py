@@ -52,6 +52,16 @@ def scenario_version_get(*, scenario_id: int, version: datetime) -> Scenario:
     return _scenario_at(scenario_id, version)
 
 
+def scenario_turn_count_get(*, scenario: Scenario) -> int:
+    """How many turns `scenario` has, read once per process and version (`turn_due_get`)."""
+    return _turn_count(scenario.pk, scenario.updated_at)
+
+
+@lru_cache(maxsize=256)
+def _turn_count(scenario_id: int, version: datetime) -> int:
+    return Turn.objects.filter(scenario_id=scenario_id).count()
+
+
 @lru_cache(maxsize=256)
 def _scenario_at(scenario_id: int, version: datetime) -> Scenario:
     return Scenario.objects.get(pk=scenario_id, updated_at=version)

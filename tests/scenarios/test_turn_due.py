@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from scenarios.models import Scenario, Turn
-from scenarios.selectors import scenario_version_get, turn_due_get
+from scenarios.selectors import scenario_turn_count_get, scenario_version_get, turn_due_get
 from tests.conftest import scenario_data
 
 
@@ -53,3 +53,17 @@ def test_a_scenario_is_read_once_per_version_and_an_edit_at_once(
     assert edited.updated_at != scenario.updated_at
     fresh = scenario_version_get(scenario_id=edited.pk, version=edited.updated_at)
     assert (first.lives, fresh.lives) == (scenario.lives, 5)
+
+
+def test_the_turn_count_is_read_once_per_version_and_an_edit_at_once(
+    make_scenario, django_assert_num_queries
+) -> None:
+    """What a session start counts (a streaming learner starts one every few answers)."""
+    scenario = make_scenario()
+    with django_assert_num_queries(1):
+        assert scenario_turn_count_get(scenario=scenario) == 2
+    read_again = Scenario.objects.get(pk=scenario.pk)
+    with django_assert_num_queries(0):
+        assert scenario_turn_count_get(scenario=read_again) == 2
+    edited = make_scenario(turns=scenario_data()["turns"][:1])
+    assert scenario_turn_count_get(scenario=Scenario.objects.get(pk=edited.pk)) == 1
