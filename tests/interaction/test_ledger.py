@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from django.db import IntegrityError, InternalError, transaction
+from django.db import IntegrityError, InternalError, connection, transaction
 from django.db.utils import DatabaseError
 
-from interaction.models import ScoreEvent
-from interaction.selectors import session_ledger_totals
-from interaction.services import Answer, answer_from_text, attempt_record, session_start
+from interaction.models import ScoreEvent, Session
+from interaction.selectors import LEARNER_LANGUAGES, session_ledger_totals
+from interaction.services import (
+    Answer,
+    answer_from_text,
+    attempt_record,
+    session_lock,
+    session_start,
+)
 from interaction.vocabulary import Source
 
 
@@ -44,3 +50,18 @@ def test_every_change_has_its_row_and_no_speech_has_none(learner, make_scenario)
     assert reasons == ["session_start", "correct", "incorrect_answer", "wrong_language"]
     assert session.attempts.count() == 4
     assert (session.score, session.lives_remaining, session.status) == (12, 0, "failed")
+
+
+@pytest.mark.django_db
+def test_the_lock_reads_the_session_as_the_orm_does(learner, scenario) -> None:
+    """services.session_lock builds the row's model itself (`Model.from_db`, no RawQuerySet):
+    right only while no field of Session needs a converter from the database."""
+    assert not [f.name for f in Session._meta.concrete_fields if f.get_db_converters(connection)]
+    started = session_start(learner=learner, scenario=scenario)
+    with transaction.atomic():
+        locked = session_lock(session_id=started.pk)
+    orm = Session.objects.get(pk=started.pk)
+    names = [field.attname for field in Session._meta.concrete_fields]
+    assert [getattr(locked, n) for n in names] == [getattr(orm, n) for n in names]
+    assert locked.scenario == scenario
+    assert getattr(locked, LEARNER_LANGUAGES) is None  # no profile: the defaults apply
