@@ -118,7 +118,7 @@ class StreamOpening:
 def stream_opening_get(*, learner: Any, scenario_slug: str) -> StreamOpening | None:
     """The scenario named `scenario_slug` and the learner's languages, in one statement whose
     SQL is made once per process (a learner opens a session every few answers: three
-    compiled ORM queries were a third of the socket's opening cost); None: no such scenario."""
+    compiled ORM queries were over half of opening one); None: no such scenario."""
     with connection.cursor() as cursor:
         cursor.execute(_opening_sql(), [learner.pk, scenario_slug])
         row = cursor.fetchone()
