@@ -27,12 +27,13 @@ def _columns(obj: Model, *, skip: Sequence[str] = ()) -> tuple[list[str], list[A
     for field in obj._meta.concrete_fields:
         if field.primary_key or field.name in skip:
             continue
-        columns.append(_quoted(field))
+        columns.append(column_quoted(field))
         values.append(field.get_db_prep_save(field.pre_save(obj, add=True), connection))
     return columns, values
 
 
-def _quoted(field: Field[Any, Any]) -> str:
+def column_quoted(field: Field[Any, Any]) -> str:
+    """A concrete field's column, quoted for SQL written by hand."""
     column = field.column
     assert column is not None  # concrete fields have columns
     return connection.ops.quote_name(column)
@@ -65,7 +66,7 @@ def attempt_rows_insert(
     for name in session_fields:
         field = Session._meta.get_field(name)
         assert isinstance(field, Field)  # a column of the session's own
-        assignments.append(f"{_quoted(field)} = %s")
+        assignments.append(f"{column_quoted(field)} = %s")
         params.append(field.get_db_prep_save(field.pre_save(session, add=False), connection))
     sql.append(
         f", s AS (UPDATE {quote(Session._meta.db_table)} SET {', '.join(assignments)} "
@@ -85,7 +86,7 @@ def session_rows_insert(*, session: Session, ledger: ScoreEvent) -> None:
     columns, params = _columns(session)
     key = Session._meta.pk
     assert key is not None
-    columns.insert(0, _quoted(key))
+    columns.insert(0, column_quoted(key))
     params.insert(0, key.get_db_prep_save(session.pk, connection))
     ledger_columns, ledger_values = _columns(ledger)
     with connection.cursor() as cursor:

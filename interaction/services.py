@@ -31,7 +31,7 @@ from interaction.audio_judging import AudioJudgingPolicy, AudioVerdict, judge_au
 from interaction.judging import Evidence, Policy, Verdict, judge
 from interaction.language_text import text_language_probabilities
 from interaction.languages import LanguagesInvalid, other_languages_clean
-from interaction.ledger_rows import attempt_rows_insert, session_rows_insert
+from interaction.ledger_rows import attempt_rows_insert, column_quoted, session_rows_insert
 from interaction.models import Attempt, LearnerProfile, ScoreEvent, Session
 from interaction.scoring import Change, SessionNotActive, SessionState, score_apply
 from interaction.selectors import (
@@ -408,7 +408,7 @@ def _session_lock_sql() -> str:
     quote = connection.ops.quote_name
     sessions, scenarios = quote(Session._meta.db_table), quote(Scenario._meta.db_table)
     profiles = quote(LearnerProfile._meta.db_table)
-    columns = ", ".join(f"s.{quote(field.column)}" for field in Session._meta.concrete_fields)
+    columns = ", ".join(f"s.{column_quoted(field)}" for field in Session._meta.concrete_fields)
     return (
         f"SELECT {columns}, c.updated_at, p.other_languages::text "
         f"FROM {sessions} s JOIN {scenarios} c ON c.id = s.scenario_id "
