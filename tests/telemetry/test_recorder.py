@@ -7,8 +7,10 @@ import asyncio
 import pytest
 from channels.db import database_sync_to_async
 from django.test import Client
+from django.utils import timezone
 from prometheus_client import generate_latest
 
+from interaction.services import session_start
 from telemetry.models import StreamConnection, StreamSample
 from telemetry.recorder import ConnectionRecorder
 from tests.interaction.scripted_asr import Script
@@ -94,9 +96,28 @@ def test_samples_are_written_in_batches(learner, django_assert_num_queries) -> N
         recorder.rtt(ms)
     recorder.rtt(float("nan"))
     recorder.rtt(-1)
-    with django_assert_num_queries(2):  # the connection row, one insert of five samples
+    with django_assert_num_queries(1):  # the connection row and its five samples
         recorder._write(closed=None)
     assert StreamSample.objects.count() == 5
+
+
+@pytest.mark.django_db
+def test_a_later_write_brings_the_connection_up_to_date(learner, scenario) -> None:
+    """The first write inserts the connection's row; later ones (a batch, the close) update
+    it with the session it joined and how it ended, and add their samples."""
+    recorder = ConnectionRecorder(learner_id=learner.pk, batch_size=50)
+    recorder.rtt(10)
+    recorder._write(closed=None)
+    recorder.session_id = str(session_start(learner=learner, scenario=scenario).pk)
+    recorder.resumed = True
+    recorder.rtt(20)
+    recorder._write(closed=(timezone.now(), 1000))
+    row = StreamConnection.objects.get()
+    assert (str(row.session_id), row.resumed, row.close_code) == (recorder.session_id, True, 1000)
+    assert row.closed_at is not None
+    assert row.opened_at <= row.closed_at
+    stored = StreamSample.objects.order_by("value_ms").values_list("value_ms", flat=True)
+    assert list(stored) == [10.0, 20.0]
 
 
 @pytest.mark.django_db
