@@ -160,6 +160,8 @@ class WhisperLiveStream:
             self._reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._reader
+        # Awaited, not only cancelled: a task left holding its CancelledError keeps this
+        # stream (and its connection) in a reference cycle.
         with contextlib.suppress(asyncio.CancelledError):
             await self._keepalive_task
         if not self._final.done():

@@ -2,12 +2,12 @@
 
 Audio goes to the ASR from a task of its own (the receive path only converts and queues), so
 a slow recogniser never blocks the socket; it goes in chunks of `relay_chunk_s` (a few of
-the client's frames: each relayed frame is a wake-up of that task and a WebSocket send, the
-largest per-frame cost of a stream), and at once before a pause's evaluation or the end;
-its partial hypotheses come back throttled. A
-mid-stream evaluation (`evaluate`) and the end (`finish`) go through the same queue, so
-they cover every sample queued before them. What comes back is posted to the turn's inbox,
-never called back. An utterance's tasks are its own: abandoning it cancels them all.
+the client's frames: each relayed frame was a wake-up of that task and a WebSocket send, a
+per-frame cost of every stream), and at once before a pause's evaluation or the end;
+its partial hypotheses come back throttled. A mid-stream evaluation (`evaluate`) and the
+end (`finish`) go through the same queue, so they cover every sample queued before them.
+What comes back is posted to the turn's inbox, never called back. An utterance's tasks are
+its own: abandoning it cancels them all.
 """
 
 from __future__ import annotations
