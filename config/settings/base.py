@@ -224,12 +224,15 @@ STREAM_RATE = {
 # verdict committed; any other verdict waits for silence_end_s (or the stop gesture), or
 # unfinished_silence_end_s after words that do not end an answer (interaction.ws.pauses).
 # Voice that begins within tail_hold_s of an early commit is that answer's tail.
+# relay_chunk_s: audio goes on to the recogniser in chunks of this much (each relayed chunk
+# is a task wake-up and a WebSocket send), and at once before an evaluation or the end.
 STREAM_LIMITS = {
     "max_utterance_s": env.float("STREAM_MAX_UTTERANCE_S", default=30.0),
     "speculate_silence_s": env.float("STREAM_SPECULATE_SILENCE_S", default=0.3),
     "silence_end_s": env.float("STREAM_SILENCE_END_S", default=1.0),
     "unfinished_silence_end_s": env.float("STREAM_UNFINISHED_SILENCE_END_S", default=2.5),
     "tail_hold_s": env.float("STREAM_TAIL_HOLD_S", default=0.8),
+    "relay_chunk_s": env.float("STREAM_RELAY_CHUNK_S", default=0.3),
 }
 
 # --- HTTP: abuse limits, upload size, errors (docs/reliability.md) ---

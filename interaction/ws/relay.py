@@ -1,10 +1,12 @@
 """One utterance's trip to the recogniser: the relay task, and the partials' throttle.
 
 Audio goes to the ASR from a task of its own (the receive path only converts and queues), so
-a slow recogniser never blocks the socket; it goes in chunks of `relay_chunk_s` (a few of
-the client's frames: each relayed frame was a wake-up of that task and a WebSocket send, a
-per-frame cost of every stream), and at once before a pause's evaluation or the end;
-its partial hypotheses come back throttled. A mid-stream evaluation (`evaluate`) and the
+a slow recogniser never blocks the socket. Until the first partial of an utterance is out,
+every frame goes at once (the learner is waiting for a sign of being heard: chunks held
+that first partial back by 0.1 s); after it, audio goes in chunks of `relay_chunk_s` (a
+few of the client's frames: each relayed frame was a wake-up of that task and a WebSocket
+send, a per-frame cost of every stream), and at once before a pause's evaluation or the
+end. Its partial hypotheses come back throttled. A mid-stream evaluation (`evaluate`) and the
 end (`finish`) go through the same queue, so they cover every sample queued before them.
 What comes back is posted to the turn's inbox, never called back. An utterance's tasks are
 its own: abandoning it cancels them all.
@@ -186,7 +188,8 @@ class AsrRelay:
         utterance.queued_samples += samples.size
         utterance.chunk.append(np.asarray(samples, dtype=np.float32).tobytes())
         utterance.chunk_samples += samples.size
-        if utterance.chunk_samples >= self.relay_chunk_samples:
+        heard = bool(utterance.throttle.last_text)  # the learner has seen words of it
+        if utterance.chunk_samples >= self.relay_chunk_samples or not heard:
             _release(utterance)
 
     def evaluate(self, utterance_id: str, pause: int) -> None:

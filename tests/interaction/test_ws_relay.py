@@ -131,27 +131,39 @@ async def test_a_final_pass_that_fails_is_posted_with_its_failure() -> None:
     assert isinstance(posted.failure, AsrUnavailable)
 
 
-async def test_audio_goes_in_chunks_and_all_of_it_before_a_pause_and_the_end() -> None:
-    """A relayed frame is a wake-up and a WebSocket send: frames go in chunks of
-    relay_chunk_s, and whatever waits goes before an evaluation or the final pass."""
-    provider = ScriptedProvider(Script(final=final(CAFE), evaluations=[evaluated(CAFE)]))
+async def test_audio_goes_in_chunks_once_words_are_heard_and_all_of_it_before_the_end() -> None:
+    """A relayed frame is a wake-up and a WebSocket send: once the utterance's first partial
+    is out, frames go in chunks of relay_chunk_s, and whatever waits goes before an
+    evaluation or the final pass. Before it every frame goes at once (the first words are
+    what the learner waits for)."""
+    provider = ScriptedProvider(
+        Script(
+            partials=[(0.2, hypothesis("Je", 0.5))],
+            final=final(CAFE),
+            evaluations=[evaluated(CAFE)],
+        )
+    )
     asr, inbox = relay(provider, relay_chunk_s=0.3)
     frame = np.full(1_600, 0.3, np.float32)  # 0.1 s
     await asr.carry_out(t.Open("u1"))
     await asr.carry_out(t.Recognise("u1", OPTIONS))
+    for _ in range(2):
+        await asr.carry_out(t.SendAudio("u1", frame))
+    assert isinstance(await asyncio.wait_for(inbox.get(), 1), t.Partial)
     for _ in range(7):
         await asr.carry_out(t.SendAudio("u1", frame))
     await asyncio.sleep(0.05)
     stream = provider.streams[0]
-    assert stream.sends == [3 * frame.nbytes, 3 * frame.nbytes]  # the 7th waits for more
+    one = frame.nbytes
+    assert stream.sends == [one, one, 3 * one, 3 * one]  # the last frame waits for more
     await asr.carry_out(t.Evaluate("u1", 1))
     assert isinstance(await asyncio.wait_for(inbox.get(), 1), t.Evidence)
-    assert stream.evaluated == [0.7]  # the frame waiting went first
+    assert stream.evaluated == [0.9]  # the frame waiting went first
     await asr.carry_out(t.SendAudio("u1", frame))
     await asr.carry_out(t.Finish("u1"))
     assert (await asyncio.wait_for(inbox.get(), 1)) == t.Final("u1", final(CAFE))
-    assert stream.sends[2:] == [frame.nbytes, frame.nbytes]
-    assert stream.received == 8 * frame.nbytes
+    assert stream.sends[4:] == [one, one]
+    assert stream.received == 10 * one
 
 
 @pytest.mark.parametrize("end", ["abandon", "finish"])
