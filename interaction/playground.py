@@ -24,7 +24,7 @@ from interaction.selectors import learner_other_languages_get
 from interaction.services import Answer, Judgement, turn_answer_judge
 from interaction.vocabulary import Outcome, Source
 from scenarios.models import Turn
-from scenarios.selectors import scenario_rules_get
+from scenarios.selectors import scenario_rules_get, scenario_turn_count_get
 
 AMPLE_SCORE = 1_000_000
 """The tried session's score: enough that a penalty's points are charged in full."""
@@ -56,7 +56,7 @@ def answer_try(*, turn: Turn, answer: Answer, learner: Any) -> TriedAnswer:
         score=AMPLE_SCORE,
         lives_remaining=rules.lives,
         turn_index=turn.order,
-        turn_count=turn.scenario.turns.count(),
+        turn_count=scenario_turn_count_get(scenario=turn.scenario),
     )
     return TriedAnswer(
         turn=turn,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -167,8 +168,15 @@ def session_learner_languages_get(*, session: Session) -> tuple[str, ...]:
     return learner_other_languages_get(learner=session.learner)
 
 
+def session_learner_languages_attach(*, session: Session, named: str | None) -> Session:
+    """`session`, carrying its learner's languages as read with it in the same statement
+    (the profile's JSON text; None: no profile), for `session_learner_languages_get`."""
+    setattr(session, LEARNER_LANGUAGES, json.loads(named) if named is not None else None)
+    return session
+
+
 LEARNER_LANGUAGES = "learner_languages"
-"""The annotation of a session read with its learner's languages (NULL: no profile)."""
+"""The annotation of a session read with its learner's languages (None: no profile)."""
 
 
 def _named_or_default(named: Sequence[str] | None) -> tuple[str, ...]:

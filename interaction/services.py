@@ -7,7 +7,6 @@ scores, and writes the attempt, its ledger row and the session in one transactio
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -35,7 +34,7 @@ from interaction.ledger_rows import attempt_rows_insert, column_quoted, session_
 from interaction.models import Attempt, LearnerProfile, ScoreEvent, Session
 from interaction.scoring import Change, SessionNotActive, SessionState, score_apply
 from interaction.selectors import (
-    LEARNER_LANGUAGES,
+    session_learner_languages_attach,
     session_learner_languages_get,
     turn_reveal_get,
 )
@@ -394,8 +393,7 @@ def session_lock(*, session_id: Any) -> Session:
     # work of matching columns to fields: its fields need no converters.
     session = Session.from_db(connection.alias, _session_columns(), values)
     session.scenario = scenario_version_get(scenario_id=session.scenario_id, version=version)
-    setattr(session, LEARNER_LANGUAGES, json.loads(named) if named is not None else None)
-    return session
+    return session_learner_languages_attach(session=session, named=named)
 
 
 @cache

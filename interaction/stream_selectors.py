@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -14,7 +13,7 @@ from interaction.audio_judging import AudioJudgingPolicy
 from interaction.events import Standing, StoredEvent, TurnInfo
 from interaction.models import LearnerProfile, Session, SessionEvent
 from interaction.presenters import session_standing, turn_payload
-from interaction.selectors import LEARNER_LANGUAGES, session_learner_languages_get
+from interaction.selectors import session_learner_languages_get
 from interaction.services import audio_policy_get
 from interaction.vocabulary import SessionStatus
 from scenarios.models import Scenario, Turn
@@ -103,16 +102,11 @@ def stream_session_owner_get(*, learner: Any, session_id: str) -> str:
 @dataclass(frozen=True)
 class StreamOpening:
     """What opening a stream's session reads: the scenario (as of its version, shared: read
-    it, never change it) and the learner's languages (None: no profile)."""
+    it, never change it) and the learner's languages as stored (their profile's JSON text;
+    None: no profile), for `selectors.session_learner_languages_attach`."""
 
     scenario: Scenario
-    learner_languages: list[str] | None
-
-    def annotate(self, session: Session) -> Session:
-        """The new session, carrying the learner's languages as `services.session_lock`
-        reads them (`selectors.session_learner_languages_get`: no query more)."""
-        setattr(session, LEARNER_LANGUAGES, self.learner_languages)
-        return session
+    learner_languages: str | None
 
 
 def stream_opening_get(*, learner: Any, scenario_slug: str) -> StreamOpening | None:
@@ -127,7 +121,7 @@ def stream_opening_get(*, learner: Any, scenario_slug: str) -> StreamOpening | N
     scenario_id, version, named = row
     return StreamOpening(
         scenario=scenario_version_get(scenario_id=scenario_id, version=version),
-        learner_languages=json.loads(named) if named is not None else None,
+        learner_languages=named,
     )
 
 

@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from interaction.events import StoredEvent
 from interaction.models import PartialTranscript, Session, SessionEvent
 from interaction.presenters import attempt_events
+from interaction.selectors import session_learner_languages_attach
 from interaction.services import (
     Answer,
     ScenarioNotPlayable,
@@ -73,7 +74,8 @@ def stream_session_open(*, learner: Any, scenario_slug: str, owner: str) -> Stre
             )
     except ScenarioNotPlayable as refused:
         raise StreamRefused("streaming_unavailable", str(refused), fallback=True) from refused
-    return stream_context_get(session=opening.annotate(session))
+    session_learner_languages_attach(session=session, named=opening.learner_languages)
+    return stream_context_get(session=session)
 
 
 @transaction.atomic(savepoint=False)
