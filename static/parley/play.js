@@ -145,6 +145,8 @@ class Game {
     this.unjudged = []; // live: the chunks since the last judged event (the answer in flight)
     this.lastAnswer = []; // the learner's last answer, for "Hear my answer" (never uploaded again)
     this.pendingAnswer = null; // a spoken answer waiting for speech recognition to come back
+    this.micOpening = false; // going live: the stream may be ready before the microphone
+    this.heldGreeting = null; // a greeting that waits for the microphone
     this.retries = 0;
     this.retryTimer = null;
     this.liveTimer = null;
@@ -226,9 +228,7 @@ class Game {
   async perform(command) {
     switch (command.type) {
       case "goLive":
-        this.hud.feedback(command.resume ? "Welcome back — reconnecting…" : "Connecting…");
-        this.openStream();
-        if (await this.openMic()) this.setRecording(true);
+        await this.goLive(command);
         break;
       case "startTimeStop":
         await this.startTimeStop();
@@ -269,6 +269,20 @@ class Game {
       default:
         throw new Error(`unknown command ${command.type}`);
     }
+  }
+
+  // The stream and the microphone open side by side. A greeting that comes before the
+  // microphone is open waits for it, so "Listening…" never covers "Welcome back".
+  async goLive({ resume }) {
+    this.hud.feedback(resume ? "Welcome back — reconnecting…" : "Connecting…");
+    this.micOpening = true;
+    this.openStream();
+    const open = await this.openMic();
+    this.micOpening = false;
+    if (open) this.setRecording(true);
+    const held = this.heldGreeting;
+    this.heldGreeting = null;
+    if (open && held) this.greet(held);
   }
 
   async openMic() {
@@ -517,7 +531,12 @@ class Game {
   }
 
   // The stream is ready: say so (modes.js's `greet` command).
-  greet({ how, first }) {
+  greet(command) {
+    if (this.micOpening) {
+      this.heldGreeting = command;
+      return;
+    }
+    const { how, first } = command;
     if (how === "welcomeBack") {
       this.hud.feedback("Welcome back — carry on where you left off.", "good");
       this.speakPrompt();

@@ -31,6 +31,15 @@ PROMPT1 = "Pardon ? Vous pouvez répéter ?"
 WRONG = "Une pizza"
 
 
+SLOW_MICROPHONE = """
+const openDevice = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+navigator.mediaDevices.getUserMedia = async (constraints) => {
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  return openDevice(constraints);
+};
+"""
+
+
 @pytest.fixture
 def twice(make_scenario) -> Scenario:
     """Two turns with the same answer: a microphone that plays its WAV again after a reload
@@ -59,6 +68,9 @@ def test_a_reload_mid_session_resumes_the_same_turn_and_score(
     expect(page.locator("#score")).to_have_text("15")
     session = Session.objects.get(learner__username="fay")
 
+    # After the reload the microphone opens slowly, as a real one can: the stream is ready
+    # first, and its greeting must not give way to "Listening…" when the microphone opens.
+    page.add_init_script(SLOW_MICROPHONE)
     page.reload()
     # Before anything is clicked, the page shows where the game stands and offers Continue.
     expect(page.locator("#score")).to_have_text("15")
@@ -71,6 +83,7 @@ def test_a_reload_mid_session_resumes_the_same_turn_and_score(
 
     page.click("#continue")
     expect(page.locator("#prompt")).to_have_text(PROMPT1)
+    page.wait_for_function("window.parley.stats().mic.chunks > 0")  # the microphone is open
     expect(page.locator("#feedback")).to_contain_text("Welcome back — carry on")
     expect(page.locator("#mode-badge")).to_have_text("Live")
     assert stats(page)["stream"]["resumes"] == 1  # `start` with the session and its last_seq
