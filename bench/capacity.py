@@ -50,6 +50,7 @@ import threading
 import time
 import wave
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -374,6 +375,23 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK  # utime + stime
 
 
+def sys_s(pid: int) -> float:
+    """The kernel's share of `cpu_s`: system calls (socket sends and receives) and switches."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[12]) / CLK
+
+
+def switches(pid: int) -> int:
+    """Context switches of all the process's threads (the GIL's hand-offs among them)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            for line in (task / "status").read_text().splitlines():
+                if "ctxt_switches:" in line:
+                    total += int(line.split()[1])
+    return total
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -398,6 +416,14 @@ def tree_cpu_s(pid: int) -> float:
     for member in tree(pid):
         with contextlib.suppress(OSError):
             total += cpu_s(member)
+    return total
+
+
+def tree_sum(pid: int, measure: Callable[[int], float]) -> float:
+    total = 0.0
+    for member in tree(pid):
+        with contextlib.suppress(OSError):
+            total += measure(member)
     return total
 
 
@@ -617,6 +643,7 @@ def run_step(
     app_log: Path = ctx["workdir"] / "app.log"
     log_from = app_log.stat().st_size if app_log.exists() else 0
     rss0, cpu0 = tree_rss_mb(server_pid), tree_cpu_s(server_pid)
+    sys0, switches0 = tree_sum(server_pid, sys_s), tree_sum(server_pid, switches)
     pg0, t0 = postgres_cpu_s(), time.monotonic()
     for index, share in enumerate(shares):
         spec = {
@@ -653,6 +680,8 @@ def run_step(
                 loader.stop()
     wall = time.monotonic() - t0
     cpu, pg = tree_cpu_s(server_pid) - cpu0, postgres_cpu_s() - pg0
+    kernel = tree_sum(server_pid, sys_s) - sys0
+    switched = tree_sum(server_pid, switches) - switches0
     parts = [json.loads(out.read_text()) for out in outs if out.exists()]
     merged: dict[str, Any] = {"errors": Counter(), "outcomes": Counter(), "sessions": {}}
     for part in parts:
@@ -691,6 +720,8 @@ def run_step(
             1000 * cpu / max(1, merged.get("frames", 0) * FRAME_S), 2
         ),
         "server_cpu_s": round(cpu, 2),
+        "server_sys_pct": round(100 * kernel / wall, 1),
+        "server_switches_per_s": round(switched / wall),
         "server_rss_mb": round(tree_rss_mb(server_pid), 1),
         "server_peak_rss_mb": round(peak, 1),
         "server_rss_start_mb": round(rss0, 1),
@@ -717,7 +748,8 @@ def summary_line(row: dict[str, Any]) -> str:
         f"{row['target']:>6} {row['learners']:>5}: ping {ms(row['rtt_p50_ms'])} / "
         f"{ms(row['rtt_p99_ms'])} ms, lost {row['pongs_lost']}/{row['pings']}, verdict "
         f"{ms(row['verdict_p50_ms'])} / {ms(row['verdict_p99_ms'])} ms (n {row['verdicts']}), "
-        f"cpu {row['server_cpu_pct']} %, pg {row['postgres_cpu_pct']} %, rss "
+        f"cpu {row['server_cpu_pct']} % (sys {row['server_sys_pct']} %, "
+        f"{row['server_switches_per_s']} switches/s), pg {row['postgres_cpu_pct']} %, rss "
         f"{row['server_rss_mb']} MB, load cpu {row['load_cpu_pct']} %, errors {row['errors']}"
     )
     if "events_stored" in row:
