@@ -129,9 +129,18 @@ def collector_settle() -> None:
     out of the cyclic collector's way: a full collection walks every tracked object, and
     those are never garbage. A full collection is a pause on the event loop, every socket's
     ping waiting; at 100 streaming learners they took 85-243 ms before, 51-114 ms after
-    (docs/performance.md, issue 19's third round)."""
+    (docs/performance.md, issue 19's third round).
+
+    Then the young generation's threshold (`PARLEY_GC_YOUNG_THRESHOLD`): at Python's 700 a
+    streaming server ran ~8 young collections a second, 2.5 % of a core at 100 learners;
+    at 3,000 about one, a third of that CPU, each pause under ~15 ms (issue 19's fourth
+    round)."""
+    from django.conf import settings
+
     gc.collect()
     gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(int(settings.PARLEY_GC_YOUNG_THRESHOLD), older, oldest)
 
 
 class ParleyServer(Server):
