@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from django.db import connection, transaction
 
 from interaction.events import StoredEvent
+from interaction.json_rows import json_rows, json_rows_sql
 from interaction.models import PartialTranscript, Session, SessionEvent
 from interaction.presenters import attempt_events
 from interaction.selectors import session_learner_languages_attach
@@ -144,45 +145,55 @@ class EventBatch:
 
 
 def _insert(batches: Sequence[EventBatch]) -> None:
-    """Every batch's events and partials: one statement each, whatever the count.
+    """Every batch's events and partials: one statement each, whatever the count, the rows
+    passed as one JSON parameter (interaction.json_rows).
 
     A batch put back after a store whose outcome was lost may be stored twice: the
     (session, seq) pair is unique, so the second copy of an event is skipped, not an error."""
-    events = [(b.session_id, e) for b in batches for e in b.events]
-    partials = [(b.session_id, p) for b in batches for p in b.partials]
+    events = [(b.session_id, e.seq, e.type, e.text) for b in batches for e in b.events]
+    partials = [(b.session_id, *_partial_values(p)) for b in batches for p in b.partials]
     with connection.cursor() as cursor:
         if events:
             cursor.execute(
                 f"INSERT INTO {SessionEvent._meta.db_table} "
                 "(session_id, seq, type, payload, created_at) "
-                "SELECT s, q, t, p::jsonb, now() "
-                "FROM unnest(%s::uuid[], %s::int[], %s::text[], %s::text[]) AS x(s, q, t, p) "
-                "ON CONFLICT (session_id, seq) DO NOTHING",
-                [
-                    [session for session, _ in events],
-                    [event.seq for _, event in events],
-                    [event.type for _, event in events],
-                    [event.text for _, event in events],
-                ],
+                "SELECT session_id, seq, type, payload::jsonb, now() "
+                f"FROM {_EVENTS_FROM} ON CONFLICT (session_id, seq) DO NOTHING",
+                [json_rows([name for name, _ in EVENT_COLUMNS], events)],
             )
         if partials:
-            columns = [f.name for f in fields(PartialRow)]
+            names = [name for name, _ in PARTIAL_COLUMNS]
             cursor.execute(
                 f"INSERT INTO {PartialTranscript._meta.db_table} "
-                f"(session_id, {', '.join(columns)}, created_at) "
-                f"SELECT *, now() FROM unnest(%s::uuid[], {PARTIAL_ARRAYS})",
-                [
-                    [s for s, _ in partials],
-                    *([getattr(p, c) for _, p in partials] for c in columns),
-                ],
+                f"({', '.join(names)}, created_at) "
+                f"SELECT {', '.join(names)}, now() FROM {_PARTIALS_FROM}",
+                [json_rows(names, partials)],
             )
 
 
-PARTIAL_ARRAYS = (
-    "%s::smallint[], %s::uuid[], %s::int[], %s::text[], %s::float8[], %s::float8[], "
-    "%s::int[], %s::int[]"
+EVENT_COLUMNS = (("session_id", "uuid"), ("seq", "int"), ("type", "text"), ("payload", "text"))
+"""A stored event's columns and SQL types; the payload is the JSON text as sent."""
+
+PARTIAL_COLUMNS = (
+    ("session_id", "uuid"),
+    ("turn_index", "smallint"),
+    ("utterance", "uuid"),
+    ("seq", "int"),
+    ("transcript", "text"),
+    ("confidence", "float8"),
+    ("similarity", "float8"),
+    ("audio_ms", "int"),
+    ("latency_ms", "int"),
 )
-"""The SQL types of PartialRow's fields, in order."""
+"""A stored partial's columns and SQL types: the session's, then PartialRow's in order."""
+
+
+_EVENTS_FROM, _PARTIALS_FROM = json_rows_sql(EVENT_COLUMNS), json_rows_sql(PARTIAL_COLUMNS)
+_TOPS_FROM = json_rows_sql([("id", "uuid"), ("q", "int")])
+
+
+def _partial_values(partial: PartialRow) -> tuple[Any, ...]:
+    return tuple(getattr(partial, name) for name, _ in PARTIAL_COLUMNS[1:])
 
 
 def _advance_seq(session_id: str, seq: int) -> None:
@@ -246,8 +257,8 @@ def stream_events_store_many(*, batches: Sequence[EventBatch]) -> StoreOutcome:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {Session._meta.db_table} AS s SET event_seq = GREATEST(s.event_seq, x.q) "
-                "FROM unnest(%s::uuid[], %s::int[]) AS x(id, q) WHERE s.id = x.id",
-                [list(tops), list(tops.values())],
+                f"FROM {_TOPS_FROM} WHERE s.id = x.id",
+                [json_rows(("id", "q"), tops.items())],
             )
     return StoreOutcome(
         superseded_owners=frozenset(superseded),

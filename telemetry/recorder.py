@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from interaction.json_rows import json_rows, json_rows_sql
 from interaction.ws.db import db_call
 from interaction.ws.errors import StreamError
 from telemetry import metrics
@@ -120,12 +121,16 @@ class ConnectionRecorder:
                     self.resumed,
                     closed_at,
                     code,
-                    [sample.kind for sample in pending],
-                    [sample.value_ms for sample in pending],
-                    [sample.code for sample in pending],
-                    [sample.at for sample in pending],
+                    json_rows(
+                        [name for name, _ in SAMPLE_COLUMNS],
+                        [(s.kind, s.value_ms, s.code, s.at) for s in pending],
+                    ),
                 ],
             )
+
+
+SAMPLE_COLUMNS = (("kind", "text"), ("value_ms", "float8"), ("code", "text"), ("at", "timestamptz"))
+_SAMPLES_FROM = json_rows_sql(SAMPLE_COLUMNS)
 
 
 @cache
@@ -143,9 +148,7 @@ def _write_sql() -> str:
         "resumed = EXCLUDED.resumed, closed_at = COALESCE(EXCLUDED.closed_at, c.closed_at), "
         "close_code = COALESCE(EXCLUDED.close_code, c.close_code) RETURNING c.id) "
         f"INSERT INTO {samples} (connection_id, kind, value_ms, code, at) "
-        "SELECT c.id, x.kind, x.value_ms, x.code, x.at FROM c, "
-        "unnest(%s::text[], %s::float8[], %s::text[], %s::timestamptz[]) "
-        "AS x(kind, value_ms, code, at)"
+        f"SELECT c.id, x.kind, x.value_ms, x.code, x.at FROM c, {_SAMPLES_FROM}"
     )
 
 
