@@ -13,23 +13,31 @@ compiled. Postgres runs every CTE of the statement, in one snapshot, all or noth
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Field, Model
 
 from interaction.models import Attempt, ScoreEvent, Session
 
 
-def _columns(obj: Model, *, skip: Sequence[str] = ()) -> tuple[list[str], list[Any]]:
+def _columns(obj: Model, *, skip: tuple[str, ...] = ()) -> tuple[list[str], list[Any]]:
     """An insert's columns and values for `obj` (no primary key), as `Model.save` makes them."""
-    columns, values = [], []
-    for field in obj._meta.concrete_fields:
-        if field.primary_key or field.name in skip:
-            continue
-        columns.append(column_quoted(field))
-        values.append(field.get_db_prep_save(field.pre_save(obj, add=True), connection))
-    return columns, values
+    fields, columns = _insert_fields(type(obj), skip)
+    here = connections[DEFAULT_DB_ALIAS]  # once: each use of the `connection` proxy costs
+    return list(columns), [f.get_db_prep_save(f.pre_save(obj, add=True), here) for f in fields]
+
+
+@cache
+def _insert_fields(
+    model: type[Model], skip: tuple[str, ...]
+) -> tuple[tuple[Field[Any, Any], ...], tuple[str, ...]]:
+    """A model's inserted fields and their quoted columns: found once per process."""
+    fields = tuple(
+        f for f in model._meta.concrete_fields if not f.primary_key and f.name not in skip
+    )
+    return fields, tuple(column_quoted(f) for f in fields)
 
 
 def column_quoted(field: Field[Any, Any]) -> str:
@@ -62,14 +70,11 @@ def attempt_rows_insert(
             f"VALUES ({_marks(ledger_values)}, (SELECT id FROM a)))"
         )
         params += ledger_values
-    assignments = []
-    for name in session_fields:
-        field = Session._meta.get_field(name)
-        assert isinstance(field, Field)  # a column of the session's own
-        assignments.append(f"{column_quoted(field)} = %s")
-        params.append(field.get_db_prep_save(field.pre_save(session, add=False), connection))
+    fields, assignments = _session_assignments(tuple(session_fields))
+    here = connections[DEFAULT_DB_ALIAS]
+    params += [f.get_db_prep_save(f.pre_save(session, add=False), here) for f in fields]
     sql.append(
-        f", s AS (UPDATE {quote(Session._meta.db_table)} SET {', '.join(assignments)} "
+        f", s AS (UPDATE {quote(Session._meta.db_table)} SET {assignments} "
         f"WHERE id = %s) SELECT id FROM a"
     )
     params.append(session.pk)
@@ -78,6 +83,15 @@ def attempt_rows_insert(
         (attempt.pk,) = cursor.fetchone()
     attempt._state.adding = False
     attempt._state.db = connection.alias
+
+
+@cache
+def _session_assignments(names: tuple[str, ...]) -> tuple[tuple[Field[Any, Any], ...], str]:
+    """The session's fields named, and their `SET` list: found once per process."""
+    fields = tuple(Session._meta.get_field(name) for name in names)
+    assert all(isinstance(f, Field) for f in fields)  # columns of the session's own
+    concrete = cast("tuple[Field[Any, Any], ...]", fields)
+    return concrete, ", ".join(f"{column_quoted(f)} = %s" for f in concrete)
 
 
 def session_rows_insert(*, session: Session, ledger: ScoreEvent) -> None:
