@@ -5,7 +5,7 @@ every socket of the process shares one worker thread, so one call waiting on a r
 stalls every other socket (their pings included). Here each call runs on one of
 `STREAM_DB["threads"]` threads of its own, each with its own connection (Django's
 connections are per thread; `CONN_MAX_AGE` keeps them, `CONN_HEALTH_CHECKS` drops dead
-ones), inside one transaction; the connection's lock waits and statements are bounded
+ones, though not one that committed within the last second), inside one transaction; the connection's lock waits and statements are bounded
 (`lock_timeout_ms`, `statement_timeout_ms`, set once per connection). A call that fails in
 the database becomes a retryable `database_unavailable` StreamError: the client hears of it
 at once, never silence.
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -50,11 +51,29 @@ def _pool() -> ThreadPoolExecutor:
         return _executor
 
 
+HEALTHY_FOR_S = 1.0
+"""A pool connection used without error this recently is not health-checked again."""
+
+
 def _bounded_transaction(function: Callable[..., T], kwargs: dict[str, Any]) -> T:
     """Run `function(**kwargs)` in one transaction whose lock waits and statements time out."""
     _bound_connection()
+    _trust_if_just_used()
     with transaction.atomic():
-        return function(**kwargs)
+        result = function(**kwargs)
+    connection._stream_used_at = time.monotonic()  # type: ignore[attr-defined]
+    return result
+
+
+def _trust_if_just_used() -> None:
+    """Skip Django's health check (a `SELECT 1` round trip before every call, with
+    CONN_HEALTH_CHECKS) on a connection that committed less than HEALTHY_FOR_S ago: under
+    load that is every call. A connection that fails is checked before its next use (Django
+    checks one whose last statement raised); one lost in that second fails one call with a
+    retryable `database_unavailable`, as any outage does."""
+    used_at = getattr(connection, "_stream_used_at", None)
+    if used_at is not None and time.monotonic() - used_at < HEALTHY_FOR_S:
+        connection.health_check_done = True  # type: ignore[attr-defined]  # (not in the stubs)
 
 
 def _bound_connection() -> None:
