@@ -14,6 +14,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from num2words import num2words
 from rapidfuzz import fuzz, process
@@ -67,10 +68,12 @@ class Verdict:
     suspect_language: str | None = None
 
 
+@lru_cache(maxsize=4096)
 def normalise(text: str, *, language: str, ignore_accents: bool = True) -> str:
     """Fold case, numbers (spelled out in `language`), accents, punctuation and spacing.
 
     Apostrophes join (s'il → sil) so elisions match however the recogniser writes them.
+    Remembered (a pure function): a turn's accepted answers are folded on every judgement.
     """
     text = unicodedata.normalize("NFKC", text).casefold()
     text = _APOSTROPHES.sub("", text)
@@ -115,7 +118,16 @@ def similarity(spoken: str, answer: str, **_: object) -> float:
 def answer_match(
     transcript: str, answers: Iterable[str], *, language: str, ignore_accents: bool = True
 ) -> Match:
-    """The accepted answer closest to `transcript` by `similarity` (0..100) after folding."""
+    """The accepted answer closest to `transcript` by `similarity` (0..100) after folding.
+
+    Remembered (a pure function): the judge and its features ask for the same match."""
+    return _answer_match(transcript, tuple(answers), language, ignore_accents)
+
+
+@lru_cache(maxsize=1024)
+def _answer_match(
+    transcript: str, answers: tuple[str, ...], language: str, ignore_accents: bool
+) -> Match:
     candidates = {
         answer: normalise(answer, language=language, ignore_accents=ignore_accents)
         for answer in answers
