@@ -132,9 +132,9 @@ def collector_settle() -> None:
     (docs/performance.md, issue 19's third round).
 
     Then the young generation's threshold (`PARLEY_GC_YOUNG_THRESHOLD`): at Python's 700 a
-    streaming server ran ~8 young collections a second, 2.5 % of a core at 100 learners;
-    at 3,000 about one, a third of that CPU, each pause under ~15 ms (issue 19's fourth
-    round)."""
+    streaming server ran ~8 young collections a second, 2.5-3.5 % of a core at 100
+    learners; at 3,000 about one, half that CPU or less, young pauses of ~10 ms and the
+    middle generation's up to ~50 ms (issue 19's fourth round)."""
     from django.conf import settings
 
     gc.collect()

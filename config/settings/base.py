@@ -272,7 +272,7 @@ PARLEY_MAX_REQUEST_BYTES = env.int(
 )
 # The server's cyclic collector (config.server.collector_settle): how many new container
 # objects start a young collection. Python's default is 700; a streaming server allocates
-# and frees so many that 3,000 runs a third of the collector's CPU (docs/performance.md).
+# and frees so many that 3,000 halves the collector's CPU or better (docs/performance.md).
 PARLEY_GC_YOUNG_THRESHOLD = env.int("PARLEY_GC_YOUNG_THRESHOLD", default=3000)
 # Non-file request bodies (JSON, forms) Django reads into memory; larger is a 400.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
