@@ -5,10 +5,11 @@ every socket of the process shares one worker thread, so one call waiting on a r
 stalls every other socket (their pings included). Here each call runs on one of
 `STREAM_DB["threads"]` threads of its own, each with its own connection (Django's
 connections are per thread; `CONN_MAX_AGE` keeps them, `CONN_HEALTH_CHECKS` drops dead
-ones, though not one that committed within the last second), inside one transaction; the connection's lock waits and statements are bounded
-(`lock_timeout_ms`, `statement_timeout_ms`, set once per connection). A call that fails in
-the database becomes a retryable `database_unavailable` StreamError: the client hears of it
-at once, never silence.
+ones, though not one that committed within the last second), inside one transaction; the
+connection's lock waits and statements are bounded (`lock_timeout_ms`,
+`statement_timeout_ms`, set once per connection). A call that fails in the database
+becomes a retryable `database_unavailable` StreamError: the client hears of it at once,
+never silence.
 """
 
 from __future__ import annotations

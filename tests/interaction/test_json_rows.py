@@ -46,7 +46,7 @@ def test_nan_and_infinity_are_stored_as_unknown() -> None:
 def test_a_value_json_cannot_carry_is_refused() -> None:
     with pytest.raises(TypeError, match="bytes is not a JSON row value"):
         json_rows(["b"], [(b"raw",)])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="zip"):
         json_rows(["a", "b"], [(1,)])  # a row shorter than its columns
 
 
