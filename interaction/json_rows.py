@@ -15,20 +15,24 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+Columns = Sequence[tuple[str, str]]
+"""(name, SQL type) pairs: what `json_rows` names and `json_rows_sql` types."""
 
-def json_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+
+def json_rows(columns: Columns, rows: Iterable[Sequence[Any]]) -> str:
     """`rows` (values in `columns`' order: str, int, float, bool, None or datetime) as one
-    JSON array of objects, the parameter of `json_rows_sql(...)`. JSON has no NaN or
+    JSON array of objects, the parameter of `json_rows_sql(columns)`. JSON has no NaN or
     infinity: such a float is stored as NULL (unknown)."""
+    names = [name for name, _ in columns]
     return json.dumps(
-        [{c: _finite(v) for c, v in zip(columns, row, strict=True)} for row in rows],
+        [{c: _finite(v) for c, v in zip(names, row, strict=True)} for row in rows],
         default=_encode,
         allow_nan=False,
         separators=(",", ":"),
     )
 
 
-def json_rows_sql(columns: Sequence[tuple[str, str]], *, alias: str = "x") -> str:
+def json_rows_sql(columns: Columns, *, alias: str = "x") -> str:
     """`json_to_recordset(%s::json) AS alias(column type, …)`: a FROM item whose rows are
     the JSON parameter's objects, typed column by column."""
     typed = ", ".join(f"{name} {sql_type}" for name, sql_type in columns)

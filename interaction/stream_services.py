@@ -154,21 +154,9 @@ def _insert(batches: Sequence[EventBatch]) -> None:
     partials = [(b.session_id, *_partial_values(p)) for b in batches for p in b.partials]
     with connection.cursor() as cursor:
         if events:
-            cursor.execute(
-                f"INSERT INTO {SessionEvent._meta.db_table} "
-                "(session_id, seq, type, payload, created_at) "
-                "SELECT session_id, seq, type, payload::jsonb, now() "
-                f"FROM {_EVENTS_FROM} ON CONFLICT (session_id, seq) DO NOTHING",
-                [json_rows([name for name, _ in EVENT_COLUMNS], events)],
-            )
+            cursor.execute(_EVENTS_INSERT, [json_rows(EVENT_COLUMNS, events)])
         if partials:
-            names = [name for name, _ in PARTIAL_COLUMNS]
-            cursor.execute(
-                f"INSERT INTO {PartialTranscript._meta.db_table} "
-                f"({', '.join(names)}, created_at) "
-                f"SELECT {', '.join(names)}, now() FROM {_PARTIALS_FROM}",
-                [json_rows(names, partials)],
-            )
+            cursor.execute(_PARTIALS_INSERT, [json_rows(PARTIAL_COLUMNS, partials)])
 
 
 EVENT_COLUMNS = (("session_id", "uuid"), ("seq", "int"), ("type", "text"), ("payload", "text"))
@@ -188,8 +176,18 @@ PARTIAL_COLUMNS = (
 """A stored partial's columns and SQL types: the session's, then PartialRow's in order."""
 
 
-_EVENTS_FROM, _PARTIALS_FROM = json_rows_sql(EVENT_COLUMNS), json_rows_sql(PARTIAL_COLUMNS)
-_TOPS_FROM = json_rows_sql([("id", "uuid"), ("q", "int")])
+_EVENTS_INSERT = (
+    f"INSERT INTO {SessionEvent._meta.db_table} (session_id, seq, type, payload, created_at) "
+    f"SELECT session_id, seq, type, payload::jsonb, now() FROM {json_rows_sql(EVENT_COLUMNS)} "
+    "ON CONFLICT (session_id, seq) DO NOTHING"
+)
+_PARTIAL_NAMES = ", ".join(name for name, _ in PARTIAL_COLUMNS)
+_PARTIALS_INSERT = (
+    f"INSERT INTO {PartialTranscript._meta.db_table} ({_PARTIAL_NAMES}, created_at) "
+    f"SELECT {_PARTIAL_NAMES}, now() FROM {json_rows_sql(PARTIAL_COLUMNS)}"
+)
+TOP_COLUMNS = (("id", "uuid"), ("q", "int"))
+"""A session and its highest stored seq, for the flusher's `event_seq` update."""
 
 
 def _partial_values(partial: PartialRow) -> tuple[Any, ...]:
@@ -257,8 +255,8 @@ def stream_events_store_many(*, batches: Sequence[EventBatch]) -> StoreOutcome:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {Session._meta.db_table} AS s SET event_seq = GREATEST(s.event_seq, x.q) "
-                f"FROM {_TOPS_FROM} WHERE s.id = x.id",
-                [json_rows(("id", "q"), tops.items())],
+                f"FROM {json_rows_sql(TOP_COLUMNS)} WHERE s.id = x.id",
+                [json_rows(TOP_COLUMNS, tops.items())],
             )
     return StoreOutcome(
         superseded_owners=frozenset(superseded),

@@ -110,6 +110,7 @@ class ConnectionRecorder:
         one statement: every closing socket writes here, and three ORM statements were a
         tenth of a streaming server's database work (docs/performance.md)."""
         pending, self._pending = self._pending, []
+        samples = [(s.kind, s.value_ms, s.code, s.at) for s in pending]
         closed_at, code = closed if closed is not None else (None, None)
         with connection.cursor() as cursor:
             cursor.execute(
@@ -121,10 +122,7 @@ class ConnectionRecorder:
                     self.resumed,
                     closed_at,
                     code,
-                    json_rows(
-                        [name for name, _ in SAMPLE_COLUMNS],
-                        [(s.kind, s.value_ms, s.code, s.at) for s in pending],
-                    ),
+                    json_rows(SAMPLE_COLUMNS, samples),
                 ],
             )
 

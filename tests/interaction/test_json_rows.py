@@ -28,7 +28,7 @@ def test_rows_come_back_from_postgres_as_they_went_in() -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT id::text, n, text, x, at FROM {json_rows_sql(COLUMNS)}",
-            [json_rows([name for name, _ in COLUMNS], rows)],
+            [json_rows(COLUMNS, rows)],
         )
         back = cursor.fetchall()
     assert back == rows
@@ -36,7 +36,7 @@ def test_rows_come_back_from_postgres_as_they_went_in() -> None:
 
 @pytest.mark.django_db
 def test_nan_and_infinity_are_stored_as_unknown() -> None:
-    text = json_rows(["x"], [(math.nan,), (math.inf,), (1.5,)])
+    text = json_rows([("x", "float8")], [(math.nan,), (math.inf,), (1.5,)])
     assert text == '[{"x":null},{"x":null},{"x":1.5}]'
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT x FROM {json_rows_sql([('x', 'float8')])}", [text])
@@ -45,9 +45,9 @@ def test_nan_and_infinity_are_stored_as_unknown() -> None:
 
 def test_a_value_json_cannot_carry_is_refused() -> None:
     with pytest.raises(TypeError, match="bytes is not a JSON row value"):
-        json_rows(["b"], [(b"raw",)])
+        json_rows([("b", "bytea")], [(b"raw",)])
     with pytest.raises(ValueError, match="zip"):
-        json_rows(["a", "b"], [(1,)])  # a row shorter than its columns
+        json_rows([("a", "int"), ("b", "int")], [(1,)])  # a row shorter than its columns
 
 
 def test_the_stored_partials_columns_are_partial_rows_fields_in_order() -> None:
