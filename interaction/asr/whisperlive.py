@@ -184,6 +184,10 @@ class WhisperLiveProvider:
                     compression=None,
                     ping_interval=None,  # the stream pings (WhisperLiveStream._keepalive)
                     max_size=2**22,
+                    # ASR servers are on the deployment's own network, never behind an HTTP
+                    # proxy; the library's default reads the proxy environment on every
+                    # connect (every utterance), scanning all of os.environ.
+                    proxy=None,
                 )
                 await ws.send(
                     json.dumps(self.connection_options(uid, options, streaming=streaming))

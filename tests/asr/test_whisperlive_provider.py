@@ -93,6 +93,18 @@ async def test_no_prompt_is_ever_sent(streaming):
     assert sent["parley"]["candidates"] == ["Oui"]
 
 
+async def test_an_http_proxy_in_the_environment_is_not_used_for_the_asr(monkeypatch):
+    """ASR servers are on the deployment's own network: a proxy set for outbound HTTP (here
+    one that refuses every connection) must not carry the utterance."""
+    monkeypatch.setenv("HTTP_PROXY", closed_port_url().replace("ws://", "http://"))
+    monkeypatch.setenv("ALL_PROXY", closed_port_url().replace("ws://", "http://"))
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    async with ScriptedPeer(Script(final=final_message())) as peer:
+        hypothesis = await provider(peer.url).transcribe(audio(0.5), FRENCH)
+    assert hypothesis.text == "Je voudrais un café."
+
+
 async def test_evaluate_returns_the_evidence_so_far_while_the_stream_goes_on():
     def evidence(received: int) -> dict:
         return evidence_payload("Je voudrais" if received < 64_000 else "Je voudrais un café.")
