@@ -145,18 +145,20 @@ class EventBatch:
 
 
 def _insert(batches: Sequence[EventBatch]) -> None:
-    """Every batch's events and partials: one statement each, whatever the count, the rows
-    passed as one JSON parameter (interaction.json_rows).
+    """Every batch's events and partials, and each session's `event_seq` moved up to its
+    highest event stored: one statement, whatever the count, the rows passed as two JSON
+    parameters (interaction.json_rows).
 
     A batch put back after a store whose outcome was lost may be stored twice: the
-    (session, seq) pair is unique, so the second copy of an event is skipped, not an error."""
+    (session, seq) pair is unique, so the second copy of an event is skipped, not an error;
+    `event_seq` never moves back."""
     events = [(b.session_id, e.seq, e.type, e.text) for b in batches for e in b.events]
     partials = [(b.session_id, *_partial_values(p)) for b in batches for p in b.partials]
-    with connection.cursor() as cursor:
-        if events:
-            cursor.execute(_EVENTS_INSERT, [json_rows(EVENT_COLUMNS, events)])
-        if partials:
-            cursor.execute(_PARTIALS_INSERT, [json_rows(PARTIAL_COLUMNS, partials)])
+    if events or partials:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _STORE, [json_rows(EVENT_COLUMNS, events), json_rows(PARTIAL_COLUMNS, partials)]
+            )
 
 
 EVENT_COLUMNS = (("session_id", "uuid"), ("seq", "int"), ("type", "text"), ("payload", "text"))
@@ -176,33 +178,28 @@ PARTIAL_COLUMNS = (
 """A stored partial's columns and SQL types: the session's, then PartialRow's in order."""
 
 
-_EVENTS_INSERT = (
-    f"INSERT INTO {SessionEvent._meta.db_table} (session_id, seq, type, payload, created_at) "
-    f"SELECT session_id, seq, type, payload::jsonb, now() FROM {json_rows_sql(EVENT_COLUMNS)} "
-    "ON CONFLICT (session_id, seq) DO NOTHING"
-)
 _PARTIAL_NAMES = ", ".join(name for name, _ in PARTIAL_COLUMNS)
-_PARTIALS_INSERT = (
-    f"INSERT INTO {PartialTranscript._meta.db_table} ({_PARTIAL_NAMES}, created_at) "
-    f"SELECT {_PARTIAL_NAMES}, now() FROM {json_rows_sql(PARTIAL_COLUMNS)}"
+_STORE = (
+    f"WITH e AS (SELECT * FROM {json_rows_sql(EVENT_COLUMNS)}), "
+    f"stored AS (INSERT INTO {SessionEvent._meta.db_table} "
+    "(session_id, seq, type, payload, created_at) "
+    "SELECT session_id, seq, type, payload::jsonb, now() FROM e "
+    "ON CONFLICT (session_id, seq) DO NOTHING), "
+    f"heard AS (INSERT INTO {PartialTranscript._meta.db_table} ({_PARTIAL_NAMES}, created_at) "
+    f"SELECT {_PARTIAL_NAMES}, now() FROM {json_rows_sql(PARTIAL_COLUMNS, alias='p')}) "
+    f"UPDATE {Session._meta.db_table} AS s SET event_seq = t.q "
+    "FROM (SELECT session_id, max(seq) AS q FROM e GROUP BY session_id) AS t "
+    # The planner takes a JSON recordset for 100 rows, and joined to it as it is, it read
+    # every session ever played; an array of the ids is an index lookup.
+    "WHERE s.id = ANY(ARRAY(SELECT session_id FROM e)) AND s.id = t.session_id "
+    "AND s.event_seq < t.q"
 )
-TOP_COLUMNS = (("id", "uuid"), ("q", "int"))
-"""A session and its highest stored seq, for the flusher's `event_seq` update."""
+"""Events, partials and the sessions' `event_seq` tops: one round trip for a whole flush or
+an answer's events (the data-modifying CTEs run whether or not the update reads them)."""
 
 
 def _partial_values(partial: PartialRow) -> tuple[Any, ...]:
     return tuple(getattr(partial, name) for name, _ in PARTIAL_COLUMNS[1:])
-
-
-def _advance_seq(session_id: str, seq: int) -> None:
-    """The session's last stored seq is at least `seq` (never moved back)."""
-    if seq:
-        with connection.cursor() as cursor:  # runs with every record: nothing to compile
-            cursor.execute(
-                f"UPDATE {Session._meta.db_table} SET event_seq = %s "
-                "WHERE id = %s AND event_seq < %s",
-                [seq, session_id, seq],
-            )
 
 
 @transaction.atomic(savepoint=False)
@@ -216,7 +213,6 @@ def stream_events_store(
     """Store events already sent (and partial transcripts) in one batch."""
     _lock_owned(session_id, owner)
     _insert([EventBatch(session_id, owner, events, partials)])
-    _advance_seq(session_id, max((e.seq for e in events), default=0))
 
 
 @dataclass(frozen=True)
@@ -247,17 +243,6 @@ def stream_events_store_many(*, batches: Sequence[EventBatch]) -> StoreOutcome:
     stored = [b for b in batches if owners.get(b.session_id) == b.owner]
     superseded = {b.owner for b in batches if owners.get(b.session_id, b.owner) != b.owner}
     _insert(stored)
-    tops: dict[str, int] = {}
-    for batch in stored:
-        for event in batch.events:
-            tops[batch.session_id] = max(tops.get(batch.session_id, 0), event.seq)
-    if tops:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {Session._meta.db_table} AS s SET event_seq = GREATEST(s.event_seq, x.q) "
-                f"FROM {json_rows_sql(TOP_COLUMNS)} WHERE s.id = x.id",
-                [json_rows(TOP_COLUMNS, tops.items())],
-            )
     return StoreOutcome(
         superseded_owners=frozenset(superseded),
         busy=frozenset(set(ids) - set(owners)),
@@ -289,7 +274,6 @@ def stream_attempt_record(
     events = attempt_events(result, next_seq=next_seq, utterance=utterance, auto=auto)
     sent = [*pending_events, *map(encoded, events)]
     _insert([EventBatch(session_id, owner, sent, pending_partials)])
-    _advance_seq(session_id, max((e.seq for e in sent), default=0))
     result.session.event_seq = max([result.session.event_seq, *(e.seq for e in sent)])
     return events, stream_context_get(session=result.session, turn_due=result.next_turn)
 

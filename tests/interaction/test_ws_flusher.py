@@ -8,14 +8,16 @@ session whose row another transaction holds, storing it once the row is free.
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
-from django.db import OperationalError
+from django.db import OperationalError, connection
 
 from interaction import stream_services
 from interaction.events import Standing, reset_event
+from interaction.json_rows import json_rows
 from interaction.models import PartialTranscript, Session, SessionEvent
 from interaction.stream_services import EncodedEvent, PartialRow, stream_session_open
 from interaction.ws.flusher import EventFlusher, Unstored
@@ -121,3 +123,42 @@ async def test_a_failed_store_puts_every_batch_back_for_the_next_round(
     assert [event["seq"] for event in (await stored(sessions["a"]))[0]] == [2, 3]
     assert [event["seq"] for event in (await stored(sessions["c"]))[0]] == [2, 3, 4]
     assert (a.events, c.events) == ([], [])
+
+
+def _plan_rows(node: dict[str, Any], table: str) -> int:
+    """Rows the plan read from `table`: returned by its scans, or read and filtered out."""
+    own = (
+        node.get("Actual Rows", 0) + node.get("Rows Removed by Filter", 0)
+        if node.get("Relation Name") == table
+        else 0
+    )
+    return own + sum(_plan_rows(child, table) for child in node.get("Plans", ()))
+
+
+def test_a_store_reads_only_its_own_sessions_rows(sessions) -> None:
+    """The rows come as a JSON recordset, which the planner takes for 100 rows; joined to
+    the sessions as they are, every session was scanned to move `event_seq` (a store a
+    second, per process, growing with every session ever played)."""
+    template = Session.objects.get(pk=sessions["c"])
+    others = []
+    for _ in range(3000):
+        other = Session.objects.get(pk=template.pk)
+        other.pk, other.status, other.stream_owner = uuid.uuid4(), "abandoned", ""
+        others.append(other)
+    Session.objects.bulk_create(others)
+    session_id = sessions["a"]
+    events = [(session_id, seq, "reset", json.dumps({"seq": seq})) for seq in (2, 3)]
+    partial = PartialRow(0, UTTERANCE, 3, "je", 0.5, 40.0, 500, 20)
+    partials = [(session_id, *stream_services._partial_values(partial))]
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {Session._meta.db_table}")
+        cursor.execute(
+            "EXPLAIN (ANALYZE, FORMAT JSON) " + stream_services._STORE,
+            [
+                json_rows(stream_services.EVENT_COLUMNS, events),
+                json_rows(stream_services.PARTIAL_COLUMNS, partials),
+            ],
+        )
+        (plan,) = cursor.fetchone()[0]
+    assert _plan_rows(plan["Plan"], Session._meta.db_table) <= 1
+    assert Session.objects.get(pk=session_id).event_seq == 3  # and it did its work
