@@ -20,6 +20,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Field, Model
 
 from interaction.models import Attempt, ScoreEvent, Session
+from interaction.prepared import prepared_cursor
 
 
 def _columns(obj: Model, *, skip: tuple[str, ...] = ()) -> tuple[list[str], list[Any]]:
@@ -78,7 +79,7 @@ def attempt_rows_insert(
         f"WHERE id = %s) SELECT id FROM a"
     )
     params.append(session.pk)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute("".join(sql), params)
         (attempt.pk,) = cursor.fetchone()
     attempt._state.adding = False
@@ -103,7 +104,7 @@ def session_rows_insert(*, session: Session, ledger: ScoreEvent) -> None:
     columns.insert(0, column_quoted(key))
     params.insert(0, key.get_db_prep_save(session.pk, connection))
     ledger_columns, ledger_values = _columns(ledger)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             f"WITH s AS (INSERT INTO {quote(Session._meta.db_table)} ({', '.join(columns)}) "
             f"VALUES ({_marks(params)})) "

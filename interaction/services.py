@@ -32,6 +32,7 @@ from interaction.language_text import text_language_probabilities
 from interaction.languages import LanguagesInvalid, other_languages_clean
 from interaction.ledger_rows import attempt_rows_insert, column_quoted, session_rows_insert
 from interaction.models import Attempt, LearnerProfile, ScoreEvent, Session
+from interaction.prepared import prepared_cursor
 from interaction.scoring import Change, SessionNotActive, SessionState, score_apply
 from interaction.selectors import (
     session_learner_languages_attach,
@@ -383,7 +384,7 @@ def session_lock(*, session_id: Any) -> Session:
     (`selectors.session_learner_languages_get`). One statement whose SQL is made once per
     process: every live answer takes this lock, and compiling the ORM's query with its joins
     was a fifth of recording one."""
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_session_lock_sql(), [session_id])
         row = cursor.fetchone()
     if row is None:

@@ -13,11 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from django.db import connection, transaction
+from django.db import transaction
 
 from interaction.events import StoredEvent
 from interaction.json_rows import json_rows, json_rows_sql
 from interaction.models import PartialTranscript, Session, SessionEvent
+from interaction.prepared import prepared_cursor
 from interaction.presenters import attempt_events
 from interaction.selectors import session_learner_languages_attach
 from interaction.services import (
@@ -155,7 +156,7 @@ def _insert(batches: Sequence[EventBatch]) -> None:
     events = [(b.session_id, e.seq, e.type, e.text) for b in batches for e in b.events]
     partials = [(b.session_id, *_partial_values(p)) for b in batches for p in b.partials]
     if events or partials:
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(
                 _STORE, [json_rows(EVENT_COLUMNS, events), json_rows(PARTIAL_COLUMNS, partials)]
             )

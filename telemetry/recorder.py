@@ -24,6 +24,7 @@ from django.db import connection
 from django.utils import timezone
 
 from interaction.json_rows import json_rows, json_rows_sql
+from interaction.prepared import prepared_cursor
 from interaction.ws.db import db_call
 from interaction.ws.errors import StreamError
 from telemetry import metrics
@@ -112,7 +113,7 @@ class ConnectionRecorder:
         pending, self._pending = self._pending, []
         samples = [(s.kind, s.value_ms, s.code, s.at) for s in pending]
         closed_at, code = closed if closed is not None else (None, None)
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(
                 _write_sql(),
                 [

@@ -84,6 +84,12 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int(
     "DB_CONNECT_TIMEOUT_S", default=3
 )
+# The few statements every answer runs are prepared once per connection (interaction.prepared;
+# Django's own cursors never prepare). Behind a pooler in transaction mode, which cannot keep
+# a connection's prepared statements, set DB_PREPARED_STATEMENTS=false.
+DATABASES["default"]["OPTIONS"]["prepare_threshold"] = (
+    5 if env.bool("DB_PREPARED_STATEMENTS", default=True) else None
+)
 # The socket's DB work (interaction.ws.db): a pool of `threads` (one connection each) and, per
 # call, one transaction whose lock waits and statements are cut short, so a held row lock
 # ends in a retryable `error` event within 2 s instead of a silent stall.
