@@ -12,6 +12,7 @@ from interaction.asr.types import RecognitionOptions
 from interaction.audio_judging import AudioJudgingPolicy
 from interaction.events import Standing, StoredEvent, TurnInfo
 from interaction.models import LearnerProfile, Session, SessionEvent
+from interaction.prepared import prepared_cursor
 from interaction.presenters import session_standing, turn_payload
 from interaction.selectors import session_learner_languages_get
 from interaction.services import audio_policy_get
@@ -113,7 +114,7 @@ def stream_opening_get(*, learner: Any, scenario_slug: str) -> StreamOpening | N
     """The scenario named `scenario_slug` and the learner's languages, in one statement whose
     SQL is made once per process (a learner opens a session every few answers: three
     compiled ORM queries were over half of opening one); None: no such scenario."""
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_opening_sql(), [learner.pk, scenario_slug])
         row = cursor.fetchone()
     if row is None:

