@@ -4,9 +4,9 @@ Django's psycopg cursors bind parameters in Python (client-side binding) and nev
 so Postgres parses and plans each statement anew. The statements every streamed answer runs
 (the session's lock, the attempt's rows, the events' store, the connection's telemetry) are
 long CTEs whose planning cost more than their execution: measured alone, binding them on the
-server and preparing them once per connection took a recorded answer's database wall time
-from 3.2–3.6 ms to 2.1–2.7 ms and its client CPU down by a tenth (docs/performance.md, issue
-19's fifth round). Their SQL is fixed text made once per process, so each connection holds a
+server and preparing them once per connection took a recorded answer's wall time from
+3.9–4.5 ms to 3.1–3.4 ms and its client CPU down by 5–10 % (docs/performance.md, issue 19's
+fifth round). Their SQL is fixed text made once per process, so each connection holds a
 handful of prepared statements.
 
 The cursor is Django's own wrapper around a psycopg server-binding cursor: database errors
