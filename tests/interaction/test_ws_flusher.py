@@ -20,6 +20,7 @@ from interaction.events import Standing, reset_event
 from interaction.json_rows import json_rows
 from interaction.models import PartialTranscript, Session, SessionEvent
 from interaction.stream_services import EncodedEvent, PartialRow, stream_session_open
+from interaction.vocabulary import SessionStatus
 from interaction.ws.flusher import EventFlusher, Unstored
 from tests.reliability.row_lock import session_row_locked
 
@@ -140,12 +141,12 @@ def test_a_store_reads_only_its_own_sessions_rows(sessions) -> None:
     the sessions as they are, every session was scanned to move `event_seq` (a store a
     second, per process, growing with every session ever played)."""
     template = Session.objects.get(pk=sessions["c"])
-    others = []
-    for _ in range(3000):
-        other = Session.objects.get(pk=template.pk)
-        other.pk, other.status, other.stream_owner = uuid.uuid4(), "abandoned", ""
-        others.append(other)
-    Session.objects.bulk_create(others)
+    fields = {
+        f.attname: getattr(template, f.attname)
+        for f in Session._meta.concrete_fields
+        if not f.primary_key
+    } | {"status": SessionStatus.ABANDONED, "stream_owner": ""}
+    Session.objects.bulk_create(Session(pk=uuid.uuid4(), **fields) for _ in range(3000))
     session_id = sessions["a"]
     events = [(session_id, seq, "reset", json.dumps({"seq": seq})) for seq in (2, 3)]
     partial = PartialRow(0, UTTERANCE, 3, "je", 0.5, 40.0, 500, 20)
