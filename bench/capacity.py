@@ -370,15 +370,19 @@ def run_load(spec_path: str, out_path: str) -> None:
 # --------------------------------------------------------------------------- the conductor
 
 
+def _stat(pid: int) -> list[str]:
+    """/proc/PID/stat's fields after the command name (utime is [11], stime [12])."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = _stat(pid)
     return (int(fields[11]) + int(fields[12])) / CLK  # utime + stime
 
 
 def sys_s(pid: int) -> float:
     """The kernel's share of `cpu_s`: system calls (socket sends and receives) and switches."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[12]) / CLK
+    return int(_stat(pid)[12]) / CLK
 
 
 def switches(pid: int) -> int:
@@ -411,15 +415,8 @@ def tree(pid: int) -> list[int]:
     return pids
 
 
-def tree_cpu_s(pid: int) -> float:
-    total = 0.0
-    for member in tree(pid):
-        with contextlib.suppress(OSError):
-            total += cpu_s(member)
-    return total
-
-
 def tree_sum(pid: int, measure: Callable[[int], float]) -> float:
+    """`measure` summed over `pid` and its descendants (one that has just exited counts 0)."""
     total = 0.0
     for member in tree(pid):
         with contextlib.suppress(OSError):
@@ -427,12 +424,12 @@ def tree_sum(pid: int, measure: Callable[[int], float]) -> float:
     return total
 
 
+def tree_cpu_s(pid: int) -> float:
+    return tree_sum(pid, cpu_s)
+
+
 def tree_rss_mb(pid: int) -> float:
-    total = 0.0
-    for member in tree(pid):
-        with contextlib.suppress(OSError):
-            total += rss_mb(member)
-    return total
+    return tree_sum(pid, rss_mb)
 
 
 def postgres_cpu_s() -> float:
