@@ -5,6 +5,8 @@ a Python quoting step for every element: about 120 µs for each stored event (60
 JSON), most of a streamed answer's statement building (docs/performance.md, issue 19's
 fourth round). One JSON string is quoted once, in C: the same six events cost 22 µs.
 `json_rows_sql` unpacks it with `json_to_recordset`, each column cast to its SQL type.
+(Those figures are for client-side binding; the statements that use this are now bound on
+the server and prepared, `interaction.prepared`, where the one string is sent as it is.)
 """
 
 from __future__ import annotations
