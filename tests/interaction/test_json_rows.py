@@ -11,6 +11,7 @@ import pytest
 from django.db import connection
 
 from interaction.json_rows import json_rows, json_rows_sql
+from interaction.prepared import prepared_cursor
 from interaction.stream_services import PARTIAL_COLUMNS, PartialRow
 
 COLUMNS = (("id", "uuid"), ("n", "int"), ("text", "text"), ("x", "float8"), ("at", "timestamptz"))
@@ -18,14 +19,17 @@ AWKWARD = 'quote " backslash \\ brace {a,b} newline \n tab \t é ß 中文 😀 
 
 
 @pytest.mark.django_db
-def test_rows_come_back_from_postgres_as_they_went_in() -> None:
+@pytest.mark.parametrize(
+    "cursor_of", [lambda: connection.cursor(), prepared_cursor], ids=["client-bound", "prepared"]
+)
+def test_rows_come_back_from_postgres_as_they_went_in(cursor_of) -> None:
     at = datetime(2026, 12, 7, 12, 30, 1, 123456, tzinfo=UTC)
     rows = [
         (str(uuid.uuid4()), 7, AWKWARD, 0.1 + 0.2, at),
         (str(uuid.uuid4()), -1, "", None, None),
         (str(uuid.uuid4()), 2**31 - 1, "{}", 1e-300, at),
     ]
-    with connection.cursor() as cursor:
+    with cursor_of() as cursor:
         cursor.execute(
             f"SELECT id::text, n, text, x, at FROM {json_rows_sql(COLUMNS)}",
             [json_rows(COLUMNS, rows)],
