@@ -10,7 +10,8 @@ connection is closed and nothing reaches the application. The settings are Djang
 application is imported before the server starts), read at each request.
 
 `--processes N` (or `PARLEY_WEB_PROCESSES=N`, `auto` for one per core) runs N such servers
-on the one port (config/workers.py): one process uses one core at most.
+on the one port (config/workers.py): one process uses one core at most. Each runs on uvloop
+unless `PARLEY_EVENT_LOOP=asyncio` (config/event_loop.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ import logging
 import os
 import sys
 from typing import Any
+
+from config.event_loop import event_loop_install
+
+if __name__ == "__main__":  # the server: its loop is chosen before daphne.server makes it
+    event_loop_install()
 
 from daphne import server as daphne_server
 from daphne.cli import CommandLineInterface
@@ -146,6 +152,8 @@ def collector_settle() -> None:
 class ParleyServer(Server):
     def run(self) -> None:
         collector_settle()
+        loop = daphne_server.twisted_loop
+        logger.info("serving on the %s event loop", type(loop).__module__.split(".")[0])
         # daphne.server.Server.run builds its factory from this module-level name.
         daphne_server.HTTPFactory = SizeLimitedHTTPFactory
         super().run()
