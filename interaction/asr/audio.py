@@ -169,8 +169,7 @@ class PcmResampler:
             return np.zeros(0, dtype=np.float32)
         pcm = np.frombuffer(data, dtype="<i2")
         if self._resampler is None:
-            # One ufunc, straight to float32: × 2**-15 is exact, as FFmpeg's x / 2**15 is.
-            return np.multiply(pcm, _S16_STEP, dtype=np.float32)
+            return pcm.astype(np.float32) / _S16_FULL_SCALE
         frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = self.sample_rate
         return _frames_to_array(self._resampler.resample(frame))
@@ -181,7 +180,7 @@ class PcmResampler:
         return _frames_to_array(self._resampler.resample(None))
 
 
-_S16_STEP = np.float32(1 / 32768)
+_S16_FULL_SCALE = np.float32(32768.0)
 """s16 → float as FFmpeg converts it (x / 2**15), so both paths give the same samples."""
 
 

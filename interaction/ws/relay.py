@@ -88,7 +88,7 @@ class _Utterance:
     reader: asyncio.Task[None] | None = None
     stream: AsrStream | None = None
     queued_samples: int = 0  # converted audio waiting for the ASR task
-    chunk: list[np.ndarray] = field(default_factory=list)  # not handed to the ASR task yet
+    chunk: list[bytes] = field(default_factory=list)  # not handed to the ASR task yet
     chunk_samples: int = 0
     closed: bool = False
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -186,9 +186,7 @@ class AsrRelay:
                 "overloaded", "Speech recognition is falling behind; try again.", retryable=True
             )
         utterance.queued_samples += samples.size
-        # Kept as the array (its buffer): `_release` joins the chunk's arrays into one bytes,
-        # a copy per chunk instead of one per frame as well.
-        utterance.chunk.append(np.ascontiguousarray(samples, dtype=np.float32))
+        utterance.chunk.append(np.asarray(samples, dtype=np.float32).tobytes())
         utterance.chunk_samples += samples.size
         heard = bool(utterance.throttle.last_text)  # the learner has seen words of it
         if utterance.chunk_samples >= self.relay_chunk_samples or not heard:
@@ -308,7 +306,7 @@ class AsrRelay:
 def _release(utterance: _Utterance) -> None:
     """Hand the audio chunked so far to the utterance's ASR task."""
     if utterance.chunk:
-        utterance.audio.put_nowait(b"".join([part.data for part in utterance.chunk]))
+        utterance.audio.put_nowait(b"".join(utterance.chunk))
         utterance.chunk.clear()
         utterance.chunk_samples = 0
 
