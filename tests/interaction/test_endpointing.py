@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from interaction.ws.endpointing import Action, Endpointer, EndpointingParams
+from interaction.ws.endpointing import Action, Endpointer, EndpointingParams, is_voiced
 
 BLOCK = 1_600  # 0.1 s at 16 kHz
 BLOCKS = {"V": np.full(BLOCK, 0.3, np.float32), "S": np.zeros(BLOCK, np.float32)}
@@ -175,3 +175,17 @@ def test_a_failed_utterance_drops_its_voice_until_the_long_silence() -> None:
     play(endpointer, "VVVV")
     endpointer.end(discard=True)
     assert play(endpointer, "VV" + "S" * 10 + "V") == "dd" + "w" * 10 + "S"
+
+
+@pytest.mark.parametrize("level", [0.0099, 0.01005, 0.0101, 0.05, 0.5])
+def test_the_voice_check_on_float32_samples_decides_as_the_exact_rms(level: float) -> None:
+    """The RMS is summed in float32 (no float64 copy per frame): blocks of real-looking
+    noise scaled to within 1 % of the threshold, either side, still fall on the side the
+    float64 RMS puts them."""
+    rng = np.random.default_rng(7)
+    for _ in range(50):
+        noise = rng.standard_normal(BLOCK)
+        block = (noise * (level / np.sqrt(np.mean(noise**2)))).astype(np.float32)
+        exact = float(np.sqrt(np.mean(block.astype(np.float64) ** 2)))
+        assert is_voiced(block, voice_rms=0.01) == (exact >= 0.01)
+    assert not is_voiced(np.zeros(0, np.float32), voice_rms=0.01)
