@@ -159,7 +159,7 @@ async def answer(base_url: str, token: str, item: dict[str, Any], way: str) -> d
     finally:
         await client.close()
     onset, end = item["bounds"]
-    verdict = next((e for e in reversed(events) if e["type"] in VERDICTS), {})
+    verdict: dict[str, Any] = next((e for e in reversed(events) if e["type"] in VERDICTS), {})
     return {
         "id": item["id"],
         "family": item["family"],
