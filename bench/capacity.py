@@ -42,6 +42,7 @@ import json
 import math
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -571,6 +572,17 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
 
 
+SERVING_ON = re.compile(r"serving on the (\w+) event loop")
+
+
+def event_loops(log: Path) -> str | None:
+    """The event loop(s) the run command's server processes said they serve on (comma-joined,
+    one per kind); None from a server that does not say (plain Daphne, uvicorn). Timings
+    compare only between runs on the same loop."""
+    found = sorted(set(SERVING_ON.findall(log.read_text(errors="replace"))))
+    return ", ".join(found) or None
+
+
 def tracebacks(log: Path, offset: int) -> dict[str, int]:
     """Tracebacks the server logged since `offset`, by their last line (the exception)."""
     with log.open("rb") as handle:
@@ -729,6 +741,7 @@ def run_step(
     }
     if target != "raw":
         row["server_tracebacks"] = tracebacks(app_log, log_from)
+        row["event_loop"] = event_loops(app_log)
     if spy is not None:
         row["profile"] = finish_profile(spy, n, args)
     if target == "parley":
@@ -756,6 +769,8 @@ def summary_line(row: dict[str, Any]) -> str:
         )
     if row.get("server_tracebacks"):
         text += f", server tracebacks {row['server_tracebacks']}"
+    if row.get("event_loop"):
+        text += f", loop {row['event_loop']}"
     return text
 
 
