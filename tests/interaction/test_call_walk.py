@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 
 from interaction import services
+from interaction.judge_model import judge_model
 from interaction.ws import db
 from telemetry.recorder import _write_sql as recorder_write_sql
 from tests.interaction.scripted_asr import Script
@@ -135,6 +136,7 @@ def start_walk(recorder: Walk) -> None:
     # (the walk is the same whichever tests ran first in this process).
     services._session_lock_sql()
     recorder_write_sql()
+    judge_model()  # the shipped judge, read once per process (a cached call is not seen)
     db._executor = None  # fresh DB threads, started (and profiled) from here on
     threading.setprofile(recorder.profile)
     sys.setprofile(recorder.profile)
