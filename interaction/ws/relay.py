@@ -260,6 +260,9 @@ class AsrRelay:
                     return
                 if isinstance(chunk, int):
                     utterance.spawn(self._evaluate(utterance, chunk), name="asr-evaluate")
+                    # Its request goes out before the audio queued after the pause (a burst
+                    # of frames queues it all at once): the evidence is the pause's.
+                    await asyncio.sleep(0)
                     continue
                 utterance.queued_samples -= len(chunk) // 4
                 await stream.send_audio(chunk)

@@ -69,6 +69,23 @@ async def test_audio_waits_for_the_turn_then_partials_and_evidence_are_posted() 
     assert provider.streams[0].received == 2 * SECOND.nbytes  # every sample queued before it
 
 
+async def test_evidence_asked_at_a_pause_covers_the_audio_before_it_not_after() -> None:
+    """A burst of frames (a socket that stalled, then delivered) queues the pause's
+    evaluation and the audio after it at once: the request still goes out before that audio."""
+    provider = ScriptedProvider(Script(final=final(CAFE), evaluations=[evaluated(CAFE)]))
+    asr, inbox = relay(provider)
+    await asr.carry_out(t.Open("u1"))
+    await asr.carry_out(t.Recognise("u1", OPTIONS))
+    await asr.carry_out(t.SendAudio("u1", SECOND))
+    await asr.carry_out(t.Evaluate("u1", 1))
+    await asr.carry_out(t.SendAudio("u1", SECOND))
+    await asr.carry_out(t.SendAudio("u1", SECOND))
+    evidence = await asyncio.wait_for(inbox.get(), 1)
+    assert (evidence.utterance, evidence.pause) == ("u1", 1)
+    assert provider.streams[0].evaluated == [1.0]
+    await asr.close()
+
+
 async def test_a_recogniser_that_never_comes_up_is_posted_as_a_failure() -> None:
     asr, inbox = relay(ScriptedProvider(unavailable=True))
     await asr.carry_out(t.Open("u1"))
