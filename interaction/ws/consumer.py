@@ -6,6 +6,8 @@ Thin on purpose: no ORM work and no scoring here (see interaction/ws/session.py)
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import json
 import logging
 import math
@@ -14,13 +16,16 @@ from typing import Any
 
 from autobahn.exception import Disconnected
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 
 from interaction import stream_selectors
 from interaction.asr import get_provider
 from interaction.events import Standing, error_event, pong_event
 from interaction.ws.db import db_call
+from interaction.ws.dispatching import dispatch_one_at_a_time
 from interaction.ws.errors import StreamError
 from interaction.ws.messages import Ping, Reset, Start, Stop, message_parse
 from interaction.ws.rate import user_rate_join, user_rate_leave
@@ -60,7 +65,16 @@ class InteractionConsumer(AsyncWebsocketConsumer):
                 self.gone = True
                 logger.debug("the client closed the socket; %s dropped: %s", message["type"], gone)
 
-        await super().__call__(scope, receive, send_unless_gone)
+        # What Channels' AsyncConsumer.__call__ does, but for its per-message dispatch loop
+        # (interaction/ws/dispatching.py).
+        self.scope, self.base_send = scope, send_unless_gone
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        listen = None
+        if self.channel_layer is not None:
+            self.channel_name = await self.channel_layer.new_channel()
+            listen = functools.partial(self.channel_layer.receive, self.channel_name)
+        with contextlib.suppress(StopConsumer):
+            await dispatch_one_at_a_time(receive, listen, self.dispatch)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels closes stale DB connections before every message through the

@@ -308,11 +308,12 @@ async def test_silence_or_an_empty_stop_resets_without_a_penalty(provider, token
 
 
 async def test_reset_discards_the_utterance(provider, token, scenario) -> None:
-    scripted = provider(Script(final=final(CAFE)))
+    scripted = provider(Script(partials=[(0.2, hypothesis("Je", 0.5))], final=final(CAFE)))
     communicator = await connect(token)
     await start(communicator)
     for _ in range(5):
         await communicator.send_to(bytes_data=tone(0.1))
+    await receive_until(communicator, "partial")  # heard: the utterance's stream is open
     await communicator.send_json_to({"type": "reset"})
     reset = await receive(communicator)
     assert (reset["type"], reset["reason"]) == ("reset", "asked")
