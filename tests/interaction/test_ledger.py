@@ -65,3 +65,22 @@ def test_the_lock_reads_the_session_as_the_orm_does(learner, scenario) -> None:
     assert [getattr(locked, n) for n in names] == [getattr(orm, n) for n in names]
     assert locked.scenario == scenario
     assert getattr(locked, LEARNER_LANGUAGES) is None  # no profile: the defaults apply
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_streamed_session_opens_in_one_transaction_without_a_savepoint(learner, scenario):
+    """Its rows are one statement: a savepoint around them was two round trips more."""
+    from django.test.utils import CaptureQueriesContext
+
+    from interaction.stream_services import stream_session_open
+    from interaction.ws.db import _bounded_transaction
+
+    opening = {"learner": learner, "scenario_slug": scenario.slug, "owner": "a"}
+    _bounded_transaction(stream_session_open, opening)  # what a process reads once, read
+    with CaptureQueriesContext(connection) as run:
+        context = _bounded_transaction(stream_session_open, opening)
+    statements = [str(query["sql"]) for query in run.captured_queries]
+    assert not [sql for sql in statements if "SAVEPOINT" in sql.upper()], statements
+    assert len(statements) == 4, statements  # BEGIN, the opening read, the rows, COMMIT
+    session = Session.objects.get(pk=context.session_id)
+    assert session_ledger_totals(session=session) == (0, session.lives_total)
