@@ -29,11 +29,11 @@ async def dispatch_one_at_a_time(
     A handler's exception (Channels' `StopConsumer` included) ends it, wherever the message
     came from, as it ends `await_many_dispatch`; a failure of the listener reaches the
     caller only between two handlers, never inside one."""
-    in_turn = asyncio.Lock()
     if listen is None:
         while True:
             message = await receive()
             await dispatch(message)
+    in_turn = asyncio.Lock()
     consumer_task = asyncio.current_task()
     assert consumer_task is not None
     failure: list[BaseException] = []
