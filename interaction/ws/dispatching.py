@@ -2,8 +2,9 @@
 
 Channels' consumer races the client's `receive` against the channel layer's with
 `await_many_dispatch`: for every message, a new task for the next `receive` and an
-`asyncio.wait` over both (7 µs a message on uvloop, 16 µs on asyncio's loop, measured
-alone). Every 100 ms audio frame and every ping of every learner is a message, and the
+`asyncio.wait` over both: 10.9 µs a message on uvloop against 4.0 µs for a task awaiting
+`receive` itself (16.5 against 6.5 µs on asyncio's loop; measured alone, 100,000 messages).
+Every 100 ms audio frame and every ping of every learner is a message, and the
 channel layer brings almost nothing (a takeover, a hand-over: once per resumed session).
 Here the consumer's own task awaits `receive` directly and a listener task awaits the
 channel layer; a lock keeps what Channels promises, one handler at a time, in arrival order
