@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import IntegrityError, InternalError, connection, transaction
 from django.db.utils import DatabaseError
+from django.test.utils import CaptureQueriesContext
 
 from interaction.models import ScoreEvent, Session
 from interaction.selectors import LEARNER_LANGUAGES, session_ledger_totals
@@ -15,7 +16,9 @@ from interaction.services import (
     session_lock,
     session_start,
 )
+from interaction.stream_services import stream_session_open
 from interaction.vocabulary import Source
+from interaction.ws.db import _bounded_transaction
 
 
 @pytest.mark.django_db
@@ -70,11 +73,6 @@ def test_the_lock_reads_the_session_as_the_orm_does(learner, scenario) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_a_streamed_session_opens_in_one_transaction_without_a_savepoint(learner, scenario):
     """Its rows are one statement: a savepoint around them was two round trips more."""
-    from django.test.utils import CaptureQueriesContext
-
-    from interaction.stream_services import stream_session_open
-    from interaction.ws.db import _bounded_transaction
-
     opening = {"learner": learner, "scenario_slug": scenario.slug, "owner": "a"}
     _bounded_transaction(stream_session_open, opening)  # what a process reads once, read
     with CaptureQueriesContext(connection) as run:
