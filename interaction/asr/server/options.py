@@ -26,13 +26,15 @@ class FinalPassOptions:
     """The `"parley"` connection options, validated leniently (never reject a connection).
 
     target_language: None when neither the block nor WhisperLive's `language` names one
-    (the evidence pass then has nothing to judge against and uses English).
+    (the evidence pass then has nothing to judge against and uses English). reuse: only a
+    literal `true` keeps the connection after the final.
     """
 
     target_language: str | None
     other_languages: tuple[str, ...] = DEFAULT_OTHER_LANGUAGES
     candidates: tuple[str, ...] = ()
     streaming: bool = True
+    reuse: bool = False
 
     @classmethod
     def from_connection(cls, options: Mapping[str, Any]) -> FinalPassOptions | None:
@@ -64,6 +66,7 @@ class FinalPassOptions:
             else tuple(lang for lang in DEFAULT_OTHER_LANGUAGES if lang != target),
             candidates=tuple(dict.fromkeys(candidates)),
             streaming=bool(raw.get("streaming", True)),
+            reuse=raw.get("reuse") is True,
         )
 
 

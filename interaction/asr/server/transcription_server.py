@@ -12,6 +12,13 @@ Stock WhisperLive reads every frame as audio; this server also takes one text fr
 `{"type": "parley.evaluate", "id": N}`: the evidence over the audio received so far, sent
 back as `parley.evidence` with the same `id` while the stream goes on (the pass runs in a
 thread of its own, so audio keeps arriving). Clients without the block get stock behaviour.
+
+Stock WhisperLive serves one utterance per connection. A Parley client that sends
+`"reuse": true` in its block keeps the connection after the final: the server then waits
+for the next utterance's options on it (for at most `KEPT_IDLE_S`), and serves that
+utterance as if it had just connected (admission, a fresh client and uid). Between two
+utterances the connection holds no recogniser slot. A client saves the TCP connect, the
+HTTP upgrade and the closing handshake of every utterance after its first.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import threading
 from typing import Any
 
 import numpy as np
+from websockets.exceptions import ConnectionClosed
 from whisper_live.backend.faster_whisper_backend import ServeClientFasterWhisper
 from whisper_live.server import TranscriptionServer
 
@@ -40,13 +48,72 @@ STREAM_JOIN_TIMEOUT_S = 10.0
 # no temperature fallback. WhisperLive's defaults (beam 5 with fallback re-decodes) make
 # each pass slower, which delays both the next partial and the final pass that waits for it.
 PARTIAL_DECODE = {"beam_size": 1, "best_of": 1, "temperature": 0.0}
+KEPT_IDLE_ENV = "PARLEY_ASR_KEPT_IDLE_S"
+KEPT_IDLE_S = 30.0
+"""How long a kept connection may wait for its next utterance before the server closes it
+(overridden by the environment variable KEPT_IDLE_ENV). Parley's client lets an idle
+connection go sooner (ASR_KEEP_IDLE_S, 10 s), so it rarely finds one closed under it."""
 PARTIALS_ENV = "PARLEY_ASR_PARTIALS"
 """Set to "legacy" for WhisperLive's own streaming loop (with PARTIAL_DECODE) instead of
 `partials.start_partials`: the bench measures both side by side."""
 
 
+class UtteranceSocket:
+    """The connection as one utterance's WhisperLive client sees it.
+
+    Its first `recv()` returns the options frame the server already read (a kept
+    connection's next utterance); its `close()` leaves the socket open when the utterance
+    ended with END_OF_AUDIO and a final, for a client that asked to reuse the connection
+    (`kept`). Everything else is the socket's own.
+    """
+
+    def __init__(self, websocket: Any, first_frame: str | bytes | None = None) -> None:
+        self._websocket = websocket
+        self._first_frame = first_frame
+        self.end_of_audio = False
+        self.kept = False
+
+    def recv(self, *args: Any, **kwargs: Any) -> Any:
+        if self._first_frame is not None:
+            frame, self._first_frame = self._first_frame, None
+            return frame
+        return self._websocket.recv(*args, **kwargs)
+
+    def send(self, *args: Any, **kwargs: Any) -> Any:
+        return self._websocket.send(*args, **kwargs)
+
+    def close(self, *args: Any, **kwargs: Any) -> None:
+        if not self.kept:
+            self._websocket.close(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._websocket, name)
+
+
+def kept_idle_s() -> float:
+    return float(os.environ.get(KEPT_IDLE_ENV) or KEPT_IDLE_S)
+
+
 class ParleyTranscriptionServer(TranscriptionServer):
     """WhisperLive's server, plus evidence passes per Parley connection (mid-stream and final)."""
+
+    def recv_audio(self, websocket: Any, *args: Any, **kwargs: Any) -> None:
+        """Serve the connection's utterances: one, as stock WhisperLive does, or each in turn
+        while the client keeps the connection (closed after KEPT_IDLE_S without one)."""
+        first_frame: str | bytes | None = None
+        while True:
+            utterance = UtteranceSocket(websocket, first_frame)
+            super().recv_audio(utterance, *args, **kwargs)
+            if not utterance.kept:
+                return
+            try:
+                first_frame = websocket.recv(timeout=kept_idle_s())
+            except TimeoutError:
+                logger.info("closing a kept connection idle for %g s", kept_idle_s())
+                websocket.close()
+                return
+            except ConnectionClosed:
+                return
 
     def initialize_client(
         self, websocket: Any, options: dict[str, Any], *args: Any, **kwargs: Any
@@ -86,6 +153,8 @@ class ParleyTranscriptionServer(TranscriptionServer):
     def _audio_from_frame(self, websocket: Any, frame: bytes) -> Any:
         """WhisperLive's own frame decoding (`get_audio_from_websocket`), on a frame in hand."""
         if frame == b"END_OF_AUDIO":
+            if isinstance(websocket, UtteranceSocket):
+                websocket.end_of_audio = True
             return False
         audio_format = self.audio_formats.get(websocket)
         if audio_format == "uint8":
@@ -143,6 +212,10 @@ class ParleyTranscriptionServer(TranscriptionServer):
         except Exception as exc:
             logger.exception("final pass failed for client %s", client.client_uid)
             return {"type": FINAL_TYPE, "error": f"final pass failed: {exc}"}
+        if options.reuse and isinstance(client.websocket, UtteranceSocket):
+            # Kept only after END_OF_AUDIO (not a time limit's end): the client is done
+            # sending this utterance and waits for the final.
+            client.websocket.kept = client.websocket.end_of_audio
         evidence = payload.get("evidence") or {}
         logger.info(
             "final pass %s: %.1f s audio, %d ms, language %s, no_speech=%s",

@@ -6,6 +6,7 @@ is the real base model, spied on, so the test sees every prompt a deciding pass 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections.abc import Callable
@@ -15,9 +16,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+from whisper_live.server import TranscriptionServer
 
 from interaction.asr.server.options import FinalPassOptions
-from interaction.asr.server.transcription_server import ParleyTranscriptionServer
+from interaction.asr.server.transcription_server import (
+    KEPT_IDLE_ENV,
+    ParleyTranscriptionServer,
+    UtteranceSocket,
+)
 from interaction.asr.wire import EVIDENCE_TYPE, FINAL_TYPE
 from tests.asr.server.model_spy import ModelSpy
 from tests.speech import read_wav
@@ -109,6 +115,104 @@ def test_a_failed_evaluation_answers_with_an_error_and_the_id(
     (reply,) = ws.sent
     assert (reply["type"], reply["id"], reply["uid"]) == (EVIDENCE_TYPE, 3, "c1")
     assert "no model" in reply["error"]
+
+
+# --- a kept connection (reuse) -----------------------------------------------------------
+
+
+class IdleSocket:
+    """A connection's frames; once they run out it stays silent (recv times out)."""
+
+    def __init__(self, *frames: str) -> None:
+        self.frames = list(frames)
+        self.timeouts: list[float | None] = []
+        self.closed = False
+
+    def recv(self, timeout: float | None = None) -> str:
+        self.timeouts.append(timeout)
+        if not self.frames:
+            raise TimeoutError
+        return self.frames.pop(0)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def stock_utterances(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Stand in for WhisperLive's own one-utterance `recv_audio`: read the options, end as
+    `_finalize_client` would (kept when the options ask), close as stock code does."""
+    served: list[str] = []
+
+    def one_utterance(_server: Any, websocket: Any, *_args: Any, **_kwargs: Any) -> None:
+        options = json.loads(websocket.recv())
+        served.append(options["uid"])
+        websocket.kept = options["kept"]
+        websocket.close()
+
+    monkeypatch.setattr(TranscriptionServer, "recv_audio", one_utterance)
+    return served
+
+
+def test_a_kept_connection_serves_the_next_utterance_until_it_idles(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    served = stock_utterances(monkeypatch)
+    monkeypatch.setenv(KEPT_IDLE_ENV, "2.5")
+    ws = IdleSocket(json.dumps({"uid": "a", "kept": True}), json.dumps({"uid": "b", "kept": True}))
+
+    ParleyTranscriptionServer().recv_audio(ws)
+
+    assert served == ["a", "b"]
+    assert ws.timeouts == [None, 2.5, 2.5]  # the first options as stock; then the idle bound
+    assert ws.closed
+
+
+def test_a_connection_not_kept_ends_with_its_utterance(monkeypatch: pytest.MonkeyPatch) -> None:
+    served = stock_utterances(monkeypatch)
+    ws = IdleSocket(json.dumps({"uid": "a", "kept": False}), json.dumps({"uid": "b", "kept": True}))
+
+    ParleyTranscriptionServer().recv_audio(ws)
+
+    assert served == ["a"]
+    assert ws.closed
+    assert len(ws.frames) == 1  # nothing read after it
+
+
+@pytest.mark.parametrize(
+    ("reuse", "end_of_audio", "pass_fails", "kept"),
+    [
+        (True, True, False, True),
+        (False, True, False, False),  # the client did not ask
+        (True, False, False, False),  # ended by the server's time limit, not END_OF_AUDIO
+        (True, True, True, False),  # the final pass failed
+    ],
+)
+def test_the_connection_is_kept_only_after_end_of_audio_and_a_final(
+    monkeypatch: pytest.MonkeyPatch, reuse: bool, end_of_audio: bool, pass_fails: bool, kept: bool
+) -> None:
+    from interaction.asr.server import transcription_server
+
+    def final(*_args: Any, **_kwargs: Any) -> Any:
+        if pass_fails:
+            raise RuntimeError("no model")
+        return {"type": FINAL_TYPE, "evidence": {"audio_s": 0.1}, "asr_ms": 1}
+
+    monkeypatch.setattr(transcription_server, "final_pass", final)
+    ws = UtteranceSocket(FakeSocket())
+    ws.end_of_audio = end_of_audio
+    client = client_with(np.zeros(1_600, dtype=np.float32), websocket=ws)
+    client.frames_ready = threading.Event()
+    options = dataclasses.replace(OPTIONS, reuse=reuse)
+
+    server_with(client)._finalize_client(client, options, [])
+
+    assert ws.kept is kept
+
+
+def test_end_of_audio_marks_the_utterance_socket() -> None:
+    ws = UtteranceSocket(FakeSocket(b"END_OF_AUDIO"))
+    assert server_with(client_with(None)).get_audio_from_websocket(ws) is False
+    assert ws.end_of_audio
 
 
 # --- with the real model ------------------------------------------------------------------
