@@ -134,10 +134,15 @@ def run_peer(port: int) -> None:
             reply = {"uid": uid, "type": "parley.evidence", "id": request["id"]}
             await ws.send(json.dumps(reply | {"evidence": heard(conn), "asr_ms": 1}))
 
-        async def _end(self, ws: Any, uid: str) -> None:
-            conn = self.connections.by_uid.get(uid)  # type: ignore[attr-defined]
+        async def _end(self, ws: Any, uid: str, conn: Connection) -> bool:
+            """The final; the connection kept for the next utterance when the client asks,
+            as Parley's server keeps it."""
+            self.connections.by_uid.pop(uid, None)  # type: ignore[attr-defined]
             await ws.send(json.dumps({"uid": uid, "type": "parley.final", "evidence": heard(conn)}))
+            if conn.reuse:
+                return True
             await ws.close()
+            return False
 
     async def main() -> None:
         from websockets.asyncio.server import serve

@@ -194,6 +194,10 @@ ASR_MODEL_DIR = Path(env("ASR_MODEL_DIR", default=str(BASE_DIR / "var" / "models
 ASR_CONNECT_TIMEOUT_S = env.float("ASR_CONNECT_TIMEOUT_S", default=5.0)
 ASR_READ_TIMEOUT_S = env.float("ASR_READ_TIMEOUT_S", default=20.0)
 ASR_FINAL_TIMEOUT_S = env.float("ASR_FINAL_TIMEOUT_S", default=15.0)
+# Seconds a connection an ASR server kept after a final waits for this process's next
+# utterance to that server; 0: a new connection per utterance. Below the server's own bound
+# (PARLEY_ASR_KEPT_IDLE_S, 30 s), so the app rarely finds a kept connection closed.
+ASR_KEEP_IDLE_S = env.float("ASR_KEEP_IDLE_S", default=10.0)
 # Concurrent utterances one ASR server accepts before answering WAIT (the client then tries
 # the next server of ASR_SERVERS, or says `asr_busy`). 3: what a 2-core server finishes with
 # the slowest final within half of ASR_FINAL_TIMEOUT_S (bench/asr_admission.py,

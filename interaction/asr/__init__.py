@@ -23,6 +23,7 @@ def get_provider() -> WhisperLiveProvider:
         float(settings.ASR_READ_TIMEOUT_S),
         float(settings.ASR_FINAL_TIMEOUT_S),
         settings.ASR_MODEL,
+        float(settings.ASR_KEEP_IDLE_S),
     )
 
 
@@ -33,8 +34,9 @@ def _provider(
     read_timeout: float,
     final_timeout: float,
     model: str,
+    keep_idle_s: float,
 ) -> WhisperLiveProvider:
-    # Cached so the pool's rotation is shared by every request of the process.
+    # Cached so the pool's rotation and kept connections are shared by the whole process.
     from .whisperlive import WhisperLiveProvider
 
     return WhisperLiveProvider(
@@ -43,4 +45,5 @@ def _provider(
         read_timeout=read_timeout,
         final_timeout=final_timeout,
         model=model,
+        keep_idle_s=keep_idle_s,
     )

@@ -1,10 +1,15 @@
 """The WhisperLive ASR provider: WhisperLive's WebSocket protocol, spoken with asyncio.
 
-One connection per utterance. The client sends its options as JSON, waits for
-`SERVER_READY`, streams float32 16 kHz mono frames, reads revised segments as partial
-hypotheses, and ends with `END_OF_AUDIO`; Parley's server (`interaction.asr.server`)
-then answers with one `parley.final` message from the evidence pass over the whole
-utterance (the accepted answers are sent as `candidates` to be scored, never as a prompt).
+Each utterance sends its options as JSON, waits for `SERVER_READY`, streams float32 16 kHz
+mono frames, reads revised segments as partial hypotheses, and ends with `END_OF_AUDIO`;
+Parley's server (`interaction.asr.server`) then answers with one `parley.final` message
+from the evidence pass over the whole utterance (the accepted answers are sent as
+`candidates` to be scored, never as a prompt). The server keeps the connection after the
+final when asked (`"reuse"`), and the next utterance to that server starts on it: its
+options, then `SERVER_READY` or a refusal as on a new connection. A kept connection holds
+no recogniser slot; the provider lets it go after `keep_idle_s` unused (the server after
+its own, longer bound). Opening a connection costs the app about 0.8 ms of CPU per
+utterance (docs/performance.md), most of a streamed answer's ASR traffic.
 This module opens connections (the pool, its rotation, the handshake and the options);
 `whisperlive_stream` speaks the utterance, `hypotheses` reads its messages, and `wire`
 holds what client and server both spell.
@@ -20,6 +25,8 @@ error is `AsrBusy` ("try again in a moment") at once, not a timeout.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import itertools
 import json
 import time
@@ -30,6 +37,7 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+from websockets.protocol import State
 
 from .admission import Failure, ServerBreaker
 from .types import AsrBusy, AsrError, AsrUnavailable, Hypothesis, RecognitionOptions
@@ -44,6 +52,10 @@ from .wire import PARLEY_OPTIONS_KEY, SERVER_READY, ParleyOptions, parse_message
 
 # Every segment of an utterance in each update (WhisperLive's default sends the last 10).
 _SEND_LAST_N_SEGMENTS = 100
+MAX_KEPT_PER_SERVER = 256
+"""Idle kept connections per server and app process; past it, the oldest is closed. A
+server's slots bound how many utterances it serves at once, so a pool of real servers
+never fills this; the scripted peer of the capacity bench, which has no slots, can."""
 
 
 class _ServerRefused(Exception):
@@ -52,6 +64,63 @@ class _ServerRefused(Exception):
     def __init__(self, reason: str, kind: Failure = Failure.DOWN) -> None:
         super().__init__(reason)
         self.kind = kind
+
+
+class KeptConnections:
+    """Connections the servers kept after a final, newest last, per server URL.
+
+    They belong to the event loop that kept them (a server process's one loop, where the
+    sockets stream); a call from another loop (a test's next one) drops them and starts
+    afresh. One thread at a time: the loop's.
+    """
+
+    def __init__(self, keep_s: float, most: int = MAX_KEPT_PER_SERVER) -> None:
+        self.keep_s = keep_s
+        self.most = most
+        self._idle: dict[str, list[tuple[float, ClientConnection]]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def put(self, url: str, ws: ClientConnection) -> None:
+        idle = self._on_this_loop().setdefault(url, [])
+        idle.append((time.monotonic(), ws))
+        while len(idle) > self.most or self._stale(idle[0]):
+            self._let_go(idle.pop(0)[1])
+
+    def take(self, url: str) -> ClientConnection | None:
+        """The newest open connection kept for `url`, or None; stale ones are closed."""
+        idle = self._on_this_loop().get(url) or []
+        while idle:
+            entry = idle.pop()
+            if not self._stale(entry):
+                return entry[1]
+            self._let_go(entry[1])
+        return None
+
+    def __len__(self) -> int:
+        return sum(len(idle) for idle in self._idle.values())
+
+    def _on_this_loop(self) -> dict[str, list[tuple[float, ClientConnection]]]:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            for idle in self._idle.values():
+                for _, ws in idle:
+                    with contextlib.suppress(Exception):  # its loop may be closed
+                        ws.transport.abort()
+            self._idle = {}
+            self._loop = loop
+        return self._idle
+
+    def _stale(self, entry: tuple[float, ClientConnection]) -> bool:
+        since, ws = entry
+        return ws.state is not State.OPEN or time.monotonic() - since >= self.keep_s
+
+    def _let_go(self, ws: ClientConnection) -> None:
+        if ws.state is State.CLOSED:
+            return
+        task = asyncio.get_running_loop().create_task(close_quietly(ws))
+        self._closing.add(task)  # held until done: a task nobody holds may be collected
+        task.add_done_callback(self._closing.discard)
 
 
 class WhisperLiveProvider:
@@ -64,6 +133,8 @@ class WhisperLiveProvider:
     keepalive_interval / keepalive_timeout: seconds between WebSocket pings to a server
         during an utterance, and for its pong: a server that stopped (crashed, paused,
         unplugged) fails the utterance within their sum, not after the final timeout.
+    keep_idle_s: seconds a connection the server kept after a final waits for the next
+        utterance before it is closed; 0: a connection per utterance.
     """
 
     def __init__(
@@ -77,6 +148,7 @@ class WhisperLiveProvider:
         same_output_threshold: int = 1,
         keepalive_interval: float = 0.5,
         keepalive_timeout: float = 1.0,
+        keep_idle_s: float = 10.0,
     ) -> None:
         if not servers:
             raise ValueError("WhisperLiveProvider needs at least one server URL")
@@ -90,6 +162,7 @@ class WhisperLiveProvider:
         self.keepalive_timeout = keepalive_timeout
         self._cursor = itertools.count()
         self.breakers = {url: ServerBreaker() for url in self.servers}
+        self.kept = KeptConnections(keep_idle_s)
 
     def _rotation(self) -> list[str]:
         start = next(self._cursor) % len(self.servers)
@@ -141,6 +214,12 @@ class WhisperLiveProvider:
             return replace(hypothesis, asr_ms=ms_since(started))
         raise AsrError("The ASR servers dropped the utterance: " + "; ".join(lost))
 
+    def _reuses(self, streaming: bool) -> bool:
+        """Streamed utterances keep their connections; whole clips do not: `transcribe` is
+        called through `async_to_sync`, on a loop that may last one call (and a thread of
+        its own), where a kept connection could never be used again."""
+        return streaming and self.kept.keep_s > 0
+
     def connection_options(
         self, uid: str, options: RecognitionOptions, *, streaming: bool
     ) -> dict[str, Any]:
@@ -156,6 +235,7 @@ class WhisperLiveProvider:
             ],
             "candidates": list(options.candidates),
             "streaming": streaming,
+            "reuse": self._reuses(streaming),
         }
         return {
             "uid": uid,
@@ -172,27 +252,22 @@ class WhisperLiveProvider:
     async def _open(
         self, url: str, options: RecognitionOptions, *, streaming: bool
     ) -> WhisperLiveStream:
+        """Start the utterance on a connection the server kept, or else on a new one."""
         uid = uuid.uuid4().hex
-        ws: ClientConnection | None = None
+        hello = json.dumps(self.connection_options(uid, options, streaming=streaming))
+        reuses = self._reuses(streaming)
+        ws = self.kept.take(url) if reuses else None
         kind = Failure.DOWN
         try:
             async with asyncio.timeout(self.connect_timeout):
-                ws = await connect(
-                    url,
-                    open_timeout=None,
-                    close_timeout=1,
-                    compression=None,
-                    ping_interval=None,  # the stream pings (WhisperLiveStream._keepalive)
-                    max_size=2**22,
-                    # ASR servers are on the deployment's own network, never behind an HTTP
-                    # proxy; the library's default reads the proxy environment on every
-                    # connect (every utterance), scanning all of os.environ.
-                    proxy=None,
-                )
-                await ws.send(
-                    json.dumps(self.connection_options(uid, options, streaming=streaming))
-                )
-                await _await_ready(ws)
+                if ws is not None:
+                    try:
+                        await _greet(ws, hello, uid)
+                    except ConnectionClosed:  # the server let it go meanwhile
+                        ws = None
+                if ws is None:
+                    ws = await self._connect(url)
+                    await _greet(ws, hello, uid)
             return WhisperLiveStream(
                 ws,
                 url=url,
@@ -201,6 +276,8 @@ class WhisperLiveProvider:
                 breaker=self.breakers.get(url),
                 keepalive_interval=self.keepalive_interval,
                 keepalive_timeout=self.keepalive_timeout,
+                uid=uid,
+                keep=functools.partial(self.kept.put, url) if reuses else None,
             )
         except TimeoutError:
             reason, kind = f"no SERVER_READY within {self.connect_timeout:g} s", Failure.BUSY
@@ -216,14 +293,39 @@ class WhisperLiveProvider:
             await close_quietly(ws)
         raise _ServerRefused(reason, kind)
 
+    @staticmethod
+    async def _connect(url: str) -> ClientConnection:
+        return await connect(
+            url,
+            open_timeout=None,
+            close_timeout=1,
+            compression=None,
+            ping_interval=None,  # the stream pings (WhisperLiveStream._keepalive)
+            max_size=2**22,
+            # ASR servers are on the deployment's own network, never behind an HTTP proxy;
+            # the library's default reads the proxy environment on every connect, scanning
+            # all of os.environ.
+            proxy=None,
+        )
 
-async def _await_ready(ws: ClientConnection) -> None:
-    """Read handshake messages until SERVER_READY; WAIT and ERROR refuse the utterance."""
+
+async def _greet(ws: ClientConnection, hello: str, uid: str) -> None:
+    """Send the utterance's options and wait for the server to take it."""
+    await ws.send(hello)
+    await _await_ready(ws, uid)
+
+
+async def _await_ready(ws: ClientConnection, uid: str) -> None:
+    """Read handshake messages until SERVER_READY; WAIT and ERROR refuse the utterance.
+
+    Messages naming another uid are an earlier utterance's, late on a kept connection."""
     while True:
         raw = await ws.recv()
         message = parse_message(raw)
         if message is None:
             raise _ServerRefused("sent a message that is not JSON before SERVER_READY")
+        if message.get("uid", uid) != uid:
+            continue
         if message.get("message") == SERVER_READY:
             return
         status = message.get("status")

@@ -4,7 +4,9 @@ The client half of the stream protocol (docs/asr.md): float32 16 kHz mono frames
 one second, revised segments read as partial hypotheses while audio arrives, mid-stream
 `parley.evaluate` requests answered by `parley.evidence`, then `END_OF_AUDIO` and Parley's
 `parley.final` message. `WhisperLiveProvider`
-(`interaction.asr.whisperlive`) opens the connection and hands it over.
+(`interaction.asr.whisperlive`) opens the connection and hands it over; after a final, a
+connection the server keeps (`"reuse"`) goes back to the provider for the next utterance.
+Messages that name another utterance's uid (a late reply on a kept connection) are skipped.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ import contextlib
 import itertools
 import json
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 from .admission import Failure, ServerBreaker
 from .hypotheses import final_hypothesis, partial_hypothesis
@@ -44,7 +47,11 @@ class ConnectionLost(AsrError):
 
 
 class WhisperLiveStream:
-    """One utterance on one WhisperLive connection (`AsrStream`)."""
+    """One utterance on one WhisperLive connection (`AsrStream`).
+
+    uid: the utterance's, as sent in its options (messages naming another are skipped).
+    keep: takes the connection after a final, when the server kept it for another utterance.
+    """
 
     def __init__(
         self,
@@ -56,8 +63,13 @@ class WhisperLiveStream:
         breaker: ServerBreaker | None = None,
         keepalive_interval: float = 0.5,
         keepalive_timeout: float = 1.0,
+        uid: str | None = None,
+        keep: Callable[[ClientConnection], None] | None = None,
     ) -> None:
         self.url = url
+        self._uid = uid
+        self._keep = keep
+        self._kept = False
         self._breaker = breaker  # told when the server drops or stalls the utterance
         self._ws = ws
         self._read_timeout = read_timeout
@@ -149,13 +161,27 @@ class WhisperLiveStream:
                 f"{self.url} gave no final result within {self._final_timeout:g} s"
             ) from None
         finally:
+            if self._reusable():
+                self._kept = True
             await self.close()
+
+    def _reusable(self) -> bool:
+        """After a final (not an error), on a connection the server kept open."""
+        return (
+            self._keep is not None
+            and self._final.done()
+            and not self._final.cancelled()
+            and self._final.exception() is None
+            and self._reader.done()
+            and self._ws.state is State.OPEN
+        )
 
     async def close(self) -> None:
         """Abandon the utterance (or tidy up after finish); safe to call twice."""
         self._ended = self._closing = True
         self._keepalive_task.cancel()
-        await close_quietly(self._ws)
+        if not self._kept:
+            await close_quietly(self._ws)
         if not self._reader.done():
             self._reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -168,6 +194,9 @@ class WhisperLiveStream:
             self._final.set_exception(AsrError("The utterance was closed before its final."))
         if not self._final.cancelled():
             self._final.exception()  # retrieved: no "never retrieved" warning
+        if self._kept and self._keep is not None:
+            keep, self._keep = self._keep, None  # handed over once
+            keep(self._ws)
 
     async def _send(self, data: bytes | str) -> None:
         try:
@@ -196,6 +225,8 @@ class WhisperLiveStream:
                 if message is None:
                     self._fail(AsrError(f"{self.url} sent a message that is not JSON"))
                     return
+                if self._uid is not None and message.get("uid", self._uid) != self._uid:
+                    continue  # an earlier utterance's, late, on a kept connection
                 if message.get("type") == FINAL_TYPE:
                     self._on_final(message)
                     return

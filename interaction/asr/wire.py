@@ -36,13 +36,15 @@ class ParleyOptions(TypedDict):
     target_language: the answer's language (the decode is forced to it); other_languages:
     the learner's other languages, the suspects of a wrong-language answer; candidates: the
     turn's accepted answers, **scored** against the audio (teacher forcing), never given to
-    the recogniser as a prompt or hotwords; streaming: whether to decode partials.
+    the recogniser as a prompt or hotwords; streaming: whether to decode partials; reuse:
+    keep the connection after the final, for the client's next utterance.
     """
 
     target_language: str
     other_languages: list[str]
     candidates: list[str]
     streaming: bool
+    reuse: bool
 
 
 class EvaluateRequest(TypedDict):

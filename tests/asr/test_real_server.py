@@ -165,3 +165,31 @@ async def test_pool_fails_over_to_the_real_server(asr_server, speech_clip, unuse
 
     with pytest.raises(AsrUnavailable, match=re.escape(dead)):
         await provider(dead).transcribe(samples, RecognitionOptions(language="en"))
+
+
+async def test_the_server_keeps_the_connection_for_the_next_streamed_utterance(
+    asr_server, speech_clip
+):
+    """Two answers on one connection: each judged on its own audio only, the second
+    after the first's recogniser slot was given back (max_clients does not fill)."""
+    pool = provider(asr_server)
+    options = RecognitionOptions(
+        language="fr", other_languages=("en",), candidates=(FRENCH_ANSWER,)
+    )
+    finals, sockets, seconds = [], [], []
+    for text, language in ((FRENCH_ANSWER, "fr"), (ENGLISH_ANSWER, "en")):
+        samples = read_wav(speech_clip(text, language))
+        seconds.append(samples.size / 16_000)
+        stream = await pool.open_stream(options)
+        sockets.append(stream._ws)
+        await stream.send_audio(samples.tobytes())
+        finals.append(await stream.finish())
+
+    assert sockets[0] is sockets[1]
+    assert len(pool.kept) == 1
+    first, second = finals
+    for final, clip_s in zip(finals, seconds, strict=True):
+        assert final.evidence["audio_s"] == pytest.approx(clip_s, abs=0.05)  # its own audio
+    assert similarity(first.text, FRENCH_ANSWER) >= 75, first.text
+    assert verdict(first, options) == "correct"
+    assert verdict(second, options) == "wrong_language"

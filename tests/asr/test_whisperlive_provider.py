@@ -10,10 +10,11 @@ import weakref
 
 import numpy as np
 import pytest
+from websockets.protocol import State
 
 from interaction.asr.confidence import SegmentStats, utterance_confidence
 from interaction.asr.hypotheses import final_hypothesis, partial_hypothesis
-from interaction.asr.types import AsrError, AsrUnavailable, RecognitionOptions
+from interaction.asr.types import AsrError, AsrUnavailable, Hypothesis, RecognitionOptions
 from interaction.asr.whisperlive import WhisperLiveProvider
 from tests.asr.whisperlive_peer import Script, ScriptedPeer, evidence_payload, final_message
 
@@ -59,6 +60,7 @@ async def test_transcribe_sends_whisperlive_options_and_returns_the_final():
         "other_languages": ["en", "de"],
         "candidates": ["Je voudrais un café."],
         "streaming": False,
+        "reuse": False,
     }
     assert "initial_prompt" not in conn.options  # the candidates are scored, never prompted
     assert "hotwords" not in conn.options
@@ -401,3 +403,137 @@ def test_final_hypothesis_without_evidence_is_no_speech():
     assert hypothesis.final
     assert hypothesis.audio_ms == 1500
     assert hypothesis.confidence == 0.0
+
+
+# --------------------------------------------------------------- kept connections (reuse)
+
+
+async def streamed_answer(pool: WhisperLiveProvider, seconds: float = 0.3) -> Hypothesis:
+    stream = await pool.open_stream(FRENCH)
+    await stream.send_audio(audio(seconds))
+    return await stream.finish()
+
+
+async def test_the_next_streamed_utterance_starts_on_the_connection_the_server_kept():
+    async with ScriptedPeer(Script(final=final_message())) as peer:
+        pool = provider(peer.url)
+        first = await streamed_answer(pool)
+        assert len(pool.kept) == 1
+        second = await streamed_answer(pool)
+
+    assert first.text == second.text == "Je voudrais un café."
+    assert peer.sockets == 1
+    assert [c.end_of_audio for c in peer.connections] == [True, True]
+    assert [c.reuse for c in peer.connections] == [True, True]
+    assert peer.connections[0].options["uid"] != peer.connections[1].options["uid"]
+    assert peer.connections[1].audio_bytes == len(audio(0.3))  # nothing of the first's
+
+
+async def test_a_server_that_closes_after_the_final_gets_a_connection_per_utterance():
+    async with ScriptedPeer(Script(final=final_message(), keeps=False)) as peer:
+        pool = provider(peer.url)
+        for _ in range(2):
+            assert (await streamed_answer(pool)).final
+        await asyncio.sleep(0.05)
+        assert len(pool.kept) == 0
+
+    assert peer.sockets == 2
+    assert pool.breakers[peer.url].last_failure is None
+
+
+async def test_a_kept_connection_closed_as_the_next_utterance_starts_is_passed_over():
+    """The server's idle bound ran out just as the options came: a new connection takes
+    the utterance, and the server is not counted as failing."""
+    async with ScriptedPeer(Script(final=final_message(), closes_kept=True)) as peer:
+        pool = provider(peer.url)
+        await streamed_answer(pool)
+        assert (await streamed_answer(pool)).text == "Je voudrais un café."
+
+    assert peer.sockets == 2
+    assert len(peer.connections) == 2  # the closed one carried no utterance
+    assert pool.breakers[peer.url].last_failure is None
+
+
+async def test_an_abandoned_or_failed_utterance_never_leaves_its_connection_to_the_next():
+    async with ScriptedPeer(Script(final=final_message())) as peer:
+        pool = provider(peer.url)
+        stream = await pool.open_stream(FRENCH)
+        await stream.send_audio(audio(0.2))
+        await stream.close()  # a reset: the server is still mid-utterance
+        assert len(pool.kept) == 0
+        await streamed_answer(pool)
+        assert peer.sockets == 2
+
+    async with ScriptedPeer(Script(at_end="error_final")) as peer:
+        pool = provider(peer.url)
+        with pytest.raises(AsrError, match="boom"):
+            await streamed_answer(pool)
+        assert len(pool.kept) == 0
+
+
+async def test_an_earlier_utterances_late_messages_are_skipped():
+    """A late reply names its own utterance's uid: before SERVER_READY it is no refusal,
+    after it no final of this utterance."""
+    strays = (
+        {"uid": "earlier", "status": "ERROR", "message": "not yours"},
+        {"uid": "earlier", "type": "parley.final", "error": "not yours"},
+        {"uid": "earlier", "segments": [{"start": "0.000", "end": "0.5", "text": "nope"}]},
+    )
+    async with ScriptedPeer(Script(final=final_message(), strays=strays)) as peer:
+        pool = provider(peer.url)
+        stream = await pool.open_stream(FRENCH)
+        await stream.send_audio(audio(0.3))
+        hypothesis = await stream.finish()
+
+    assert hypothesis.text == "Je voudrais un café."
+    assert [p async for p in stream.partials()] == []
+
+
+async def test_kept_connections_are_closed_once_idle_past_keep_idle_s():
+    async with ScriptedPeer(Script(final=final_message())) as peer:
+        pool = WhisperLiveProvider([peer.url], final_timeout=1.0, keep_idle_s=0.1)
+        first = await pool.open_stream(FRENCH)
+        kept_ws = first._ws
+        await first.finish()
+        await asyncio.sleep(0.15)
+        await streamed_answer(pool)
+        await asyncio.sleep(0.05)
+        assert kept_ws.state is State.CLOSED
+
+    assert peer.sockets == 2
+
+
+async def test_keep_idle_s_zero_asks_for_no_reuse_and_keeps_nothing():
+    async with ScriptedPeer(Script(final=final_message())) as peer:
+        pool = WhisperLiveProvider([peer.url], final_timeout=1.0, keep_idle_s=0)
+        for _ in range(2):
+            await streamed_answer(pool)
+
+    assert peer.sockets == 2
+    assert [c.reuse for c in peer.connections] == [False, False]
+
+
+async def test_past_the_cap_the_oldest_kept_connection_is_closed():
+    async with ScriptedPeer(Script(final=final_message())) as peer:
+        pool = provider(peer.url)
+        pool.kept.most = 1
+        streams = [await pool.open_stream(FRENCH) for _ in range(2)]  # two at once
+        for stream in streams:
+            await stream.send_audio(audio(0.1))
+        await asyncio.gather(*(stream.finish() for stream in streams))
+        await asyncio.sleep(0.05)
+
+        assert len(pool.kept) == 1
+        assert streams[0]._ws.state is State.CLOSED
+        assert streams[1]._ws.state is State.OPEN
+
+
+async def test_a_whole_clip_neither_takes_nor_leaves_a_kept_connection():
+    """`transcribe` runs through `async_to_sync`, on a loop that may last one call."""
+    async with ScriptedPeer(Script(final=final_message())) as peer:
+        pool = provider(peer.url)
+        await streamed_answer(pool)
+        await pool.transcribe(audio(0.3), FRENCH)
+        assert len(pool.kept) == 1
+
+    assert peer.sockets == 2

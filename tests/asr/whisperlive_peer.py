@@ -31,6 +31,12 @@ class Script:
     `error_after_bytes`: send an ERROR status once this much audio arrived.
     `evidence`: given the audio bytes received so far, the `evidence` body a
     `parley.evaluate` request gets back (None: answer with an error; unset: never answer).
+    `keeps`: after a final, keep the connection for the next utterance when the client asks
+    (`"reuse": true`), as Parley's server does; False: close, as stock WhisperLive does.
+    `closes_kept`: close a kept connection when the next utterance's options arrive on it
+    (the server's idle bound ran out just then).
+    `strays`: messages naming another utterance (late replies on a kept connection), sent
+    before SERVER_READY and again after it.
     """
 
     before_ready: str = "ready"
@@ -40,6 +46,9 @@ class Script:
     error_after_bytes: int | None = None
     warning_first: bool = False
     evidence: Callable[[int], dict[str, Any] | None] | None = None
+    keeps: bool = True
+    closes_kept: bool = False
+    strays: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass
@@ -56,6 +65,11 @@ class Connection:
     def audio_bytes(self) -> int:
         return sum(len(f) for f in self.frames)
 
+    @property
+    def reuse(self) -> bool:
+        parley = self.options.get("parley")
+        return isinstance(parley, dict) and parley.get("reuse") is True
+
 
 class ScriptedPeer:
     """`async with ScriptedPeer(Script(...)) as peer:` then connect to `peer.url`."""
@@ -63,6 +77,8 @@ class ScriptedPeer:
     def __init__(self, script: Script | None = None) -> None:
         self.script = script or Script()
         self.connections: list[Connection] = []
+        self.sockets = 0
+        """WebSocket connections accepted (a kept one carries several `connections`)."""
         self._server: Server | None = None
         self.url = ""
 
@@ -78,46 +94,56 @@ class ScriptedPeer:
         await self._server.wait_closed()
 
     async def _handle(self, ws: ServerConnection) -> None:
+        self.sockets += 1
+        kept = False
         with contextlib.suppress(ConnectionClosed):
-            await self._converse(ws)
+            while await self._converse(ws, kept=kept):
+                kept = True  # the next utterance's options come on the same connection
 
-    async def _converse(self, ws: ServerConnection) -> None:
+    async def _converse(self, ws: ServerConnection, *, kept: bool = False) -> bool:
+        """One utterance; True when the connection was kept for the next one."""
         script = self.script
         options = json.loads(await ws.recv())
+        if kept and script.closes_kept:
+            await ws.close()
+            return False
         conn = Connection(options=options)
         self.connections.append(conn)
         uid = options.get("uid")
+        for stray in script.strays:
+            await ws.send(json.dumps(stray))
         if script.before_ready == "hang":
             await ws.wait_closed()
-            return
+            return False
         if script.before_ready == "close":
             await ws.close()
-            return
+            return False
         if script.before_ready == "garbage":
             await ws.send("this is not json")
             await ws.wait_closed()
-            return
+            return False
         if script.before_ready == "wait":
             await ws.send(json.dumps({"uid": uid, "status": "WAIT", "message": 2.5}))
             await ws.close()
-            return
+            return False
         if script.before_ready == "error":
             await ws.send(
                 json.dumps({"uid": uid, "status": "ERROR", "message": "Failed to load model"})
             )
             await ws.close()
-            return
+            return False
         if script.warning_first:
             await ws.send(json.dumps({"uid": uid, "status": "WARNING", "message": "fallback"}))
         await ws.send(
             json.dumps({"uid": uid, "message": "SERVER_READY", "backend": "faster_whisper"})
         )
+        for stray in script.strays:
+            await ws.send(json.dumps(stray))
         error_sent = False
         async for frame in ws:
             if frame == b"END_OF_AUDIO":
                 conn.end_of_audio = True
-                await self._end(ws, uid)
-                return
+                return await self._end(ws, uid, conn)
             if isinstance(frame, str):
                 await self._evaluate(ws, uid, conn, json.loads(frame))
                 continue
@@ -133,6 +159,7 @@ class ScriptedPeer:
                 segments = script.segments(conn.audio_bytes)
                 if segments is not None:
                     await ws.send(json.dumps({"uid": uid, "segments": segments}))
+        return False
 
     async def _evaluate(
         self, ws: ServerConnection, uid: str, conn: Connection, request: dict[str, Any]
@@ -146,7 +173,7 @@ class ScriptedPeer:
         reply |= {"evidence": body, "asr_ms": 123} if body is not None else {"error": "boom"}
         await ws.send(json.dumps(reply))
 
-    async def _end(self, ws: ServerConnection, uid: str) -> None:
+    async def _end(self, ws: ServerConnection, uid: str, conn: Connection) -> bool:
         at_end = self.script.at_end
         if at_end == "hang":
             await ws.wait_closed()
@@ -157,7 +184,10 @@ class ScriptedPeer:
             await ws.close()
         else:
             await ws.send(json.dumps({"uid": uid, "type": "parley.final", **self.script.final}))
+            if conn.reuse and self.script.keeps:
+                return True
             await ws.close()
+        return False
 
 
 def evidence_payload(
