@@ -8,8 +8,8 @@ from the evidence pass over the whole utterance (the accepted answers are sent a
 final when asked (`"reuse"`), and the next utterance to that server starts on it: its
 options, then `SERVER_READY` or a refusal as on a new connection. A kept connection holds
 no recogniser slot; the provider lets it go after `keep_idle_s` unused (the server after
-its own, longer bound). Opening a connection costs the app about 0.8 ms of CPU per
-utterance (docs/performance.md), most of a streamed answer's ASR traffic.
+its own, longer bound). A new connection costs the app about 0.45 ms of CPU more than a
+kept one, of about 1 ms for a two-second answer's ASR traffic (bench/asr_connection.py).
 This module opens connections (the pool, its rotation, the handshake and the options);
 `whisperlive_stream` speaks the utterance, `hypotheses` reads its messages, and `wire`
 holds what client and server both spell.
