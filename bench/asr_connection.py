@@ -1,13 +1,14 @@
 """What a streamed utterance's ASR traffic costs the app: a new connection against a kept one.
 
-    python -m bench.asr_connection [--utterances 300] [--rounds 3]
+    python -m bench.asr_connection [--utterances 300] [--rounds 4]
 
 The capacity bench's scripted WhisperLive peer runs in a process of its own; this process
 plays utterances through `WhisperLiveProvider` as the socket does (open, audio in 0.3 s
 chunks, finish), on uvloop, with kept connections off (`keep_idle_s=0`: a new connection
-per utterance) and on, the two alternating `--rounds` times. It reports this process's CPU
-per utterance (what a learner's answer costs the app server), for an utterance of one chunk
-and for a two-second answer's seven. No database, no Django settings.
+per utterance) and on, alternating `--rounds` times, the order flipped each round. It
+reports this process's CPU per utterance (what a learner's answer costs the app server),
+for an utterance of one chunk and for a two-second answer's seven. No database, no Django
+settings.
 """
 
 from __future__ import annotations
@@ -57,8 +58,9 @@ def measure(url: str, *, count: int, rounds: int) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for chunks in (1, 7):
         runs: dict[str, list[float]] = {"new": [], "kept": []}
-        for _ in range(rounds):
-            for name, keep in (("new", 0.0), ("kept", 10.0)):
+        for round_ in range(rounds):
+            order = (("new", 0.0), ("kept", 10.0))
+            for name, keep in order if round_ % 2 == 0 else order[::-1]:  # ABBA: no order bias
                 ms = uvloop.run(utterances(url, keep_idle_s=keep, count=count, chunks=chunks))
                 runs[name].append(round(ms, 3))
         results[f"{chunks}_chunks"] = runs
@@ -69,7 +71,7 @@ def measure(url: str, *, count: int, rounds: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--utterances", type=int, default=300)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=4)
     args = parser.parse_args()
     port = free_port()
     peer = subprocess.Popen(
