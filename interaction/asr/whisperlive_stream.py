@@ -4,8 +4,9 @@ The client half of the stream protocol (docs/asr.md): float32 16 kHz mono frames
 one second, revised segments read as partial hypotheses while audio arrives, mid-stream
 `parley.evaluate` requests answered by `parley.evidence`, then `END_OF_AUDIO` and Parley's
 `parley.final` message. `WhisperLiveProvider`
-(`interaction.asr.whisperlive`) opens the connection and hands it over; after a final, a
-connection the server keeps (`"reuse"`) goes back to the provider for the next utterance.
+(`interaction.asr.whisperlive`) opens the connection and hands it over; after a final, or
+after an abandoned utterance was cancelled (`parley.cancel`, answered `parley.cancelled`),
+a connection the server keeps (`"reuse"`) goes back to the provider for the next utterance.
 Messages that name another utterance's uid (a late reply on a kept connection) are skipped.
 """
 
@@ -28,6 +29,8 @@ from .admission import Failure, ServerBreaker
 from .hypotheses import final_hypothesis, partial_hypothesis
 from .types import SAMPLE_RATE, AsrError, Hypothesis, Word
 from .wire import (
+    CANCEL_TYPE,
+    CANCELLED_TYPE,
     END_OF_AUDIO,
     EVALUATE_TYPE,
     EVIDENCE_TYPE,
@@ -40,6 +43,9 @@ MAX_FRAME_SECONDS = 1.0
 _BYTES_PER_SAMPLE = 4
 _MAX_FRAME_BYTES = int(MAX_FRAME_SECONDS * SAMPLE_RATE) * _BYTES_PER_SAMPLE
 _PARTIAL_BUFFER = 32
+CANCEL_TIMEOUT_S = 2.0
+"""How long an abandoned utterance waits for `parley.cancelled` before its connection is
+closed instead of kept (the server answers once its partial decode in progress ends)."""
 
 
 class ConnectionLost(AsrError):
@@ -76,6 +82,7 @@ class WhisperLiveStream:
         self._final_timeout = final_timeout
         self._partials: asyncio.Queue[Hypothesis | None] = asyncio.Queue(maxsize=_PARTIAL_BUFFER)
         self._final: asyncio.Future[Hypothesis] = asyncio.get_running_loop().create_future()
+        self._cancelled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._words_by_text: dict[str, tuple[Word, ...]] = {}
         self._last_partial_text: str | None = None
         self._finish_started: float | None = None
@@ -165,6 +172,24 @@ class WhisperLiveStream:
                 self._kept = True
             await self.close()
 
+    def _cancellable(self) -> bool:
+        return (
+            self._keep is not None
+            and not self._final.done()
+            and not self._reader.done()
+            and self._ws.state is State.OPEN
+        )
+
+    async def _cancel(self) -> bool:
+        """Drop the utterance on the server, keeping the connection: whether it confirmed."""
+        try:
+            async with asyncio.timeout(CANCEL_TIMEOUT_S):
+                await self._ws.send(json.dumps({"type": CANCEL_TYPE}))
+                await asyncio.shield(self._cancelled)
+        except (TimeoutError, ConnectionClosed, AsrError):
+            return False
+        return self._ws.state is State.OPEN
+
     def _reusable(self) -> bool:
         """After a final (not an error), on a connection the server kept open."""
         return (
@@ -177,7 +202,13 @@ class WhisperLiveStream:
         )
 
     async def close(self) -> None:
-        """Abandon the utterance (or tidy up after finish); safe to call twice."""
+        """Abandon the utterance (or tidy up after finish); safe to call twice.
+
+        On a connection the server keeps, an unfinished utterance is cancelled
+        (`parley.cancel`) and the connection kept when the server confirms in time."""
+        if not self._ended and self._cancellable():
+            self._ended = True
+            self._kept = await self._cancel()
         self._ended = self._closing = True
         self._keepalive_task.cancel()
         if not self._kept:
@@ -192,8 +223,9 @@ class WhisperLiveStream:
             await self._keepalive_task
         if not self._final.done():
             self._final.set_exception(AsrError("The utterance was closed before its final."))
-        if not self._final.cancelled():
-            self._final.exception()  # retrieved: no "never retrieved" warning
+        for future in (self._final, self._cancelled):
+            if future.done() and not future.cancelled():
+                future.exception()  # retrieved: no "never retrieved" warning
         if self._kept and self._keep is not None:
             keep, self._keep = self._keep, None  # handed over once
             keep(self._ws)
@@ -229,6 +261,10 @@ class WhisperLiveStream:
                     continue  # an earlier utterance's, late, on a kept connection
                 if message.get("type") == FINAL_TYPE:
                     self._on_final(message)
+                    return
+                if message.get("type") == CANCELLED_TYPE:
+                    if not self._cancelled.done():
+                        self._cancelled.set_result(None)
                     return
                 if message.get("type") == EVIDENCE_TYPE:
                     self._on_evidence(message)
@@ -312,6 +348,8 @@ class WhisperLiveStream:
             self._breaker.failed(Failure.DOWN)  # gone mid-utterance (crashed, paused, cut off)
         if not self._final.done():
             self._final.set_exception(error)
+        if not self._cancelled.done():
+            self._cancelled.set_exception(error)
         for reply in self._evaluations.values():
             if not reply.done():
                 reply.set_exception(error)

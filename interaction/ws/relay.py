@@ -213,8 +213,9 @@ class AsrRelay:
 
     def abandon(self, utterance_id: str) -> None:
         """Let the utterance go: its tasks cancelled at once, its stream closed meanwhile (a
-        recogniser told at once stops decoding it; the close handshake is not waited for:
-        an answer committed early is recorded meanwhile)."""
+        recogniser told at once stops decoding it; the close, or on a kept connection the
+        cancel's answer, is not waited for: an answer committed early is recorded
+        meanwhile)."""
         utterance = self._utterances.pop(utterance_id, None) or self._ending.pop(utterance_id, None)
         if utterance is None:
             return

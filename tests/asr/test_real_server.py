@@ -193,3 +193,28 @@ async def test_the_server_keeps_the_connection_for_the_next_streamed_utterance(
     assert similarity(first.text, FRENCH_ANSWER) >= 75, first.text
     assert verdict(first, options) == "correct"
     assert verdict(second, options) == "wrong_language"
+
+
+async def test_an_abandoned_utterance_is_cancelled_and_the_next_answer_judged_alone(
+    asr_server, speech_clip
+):
+    """An answer judged at a pause abandons its utterance: the server drops it without a
+    pass and the next answer, on the same connection, is judged on its own audio only."""
+    pool = provider(asr_server)
+    options = RecognitionOptions(
+        language="fr", other_languages=("en",), candidates=(FRENCH_ANSWER,)
+    )
+    english = read_wav(speech_clip(ENGLISH_ANSWER, "en"))
+    abandoned = await pool.open_stream(options)
+    await abandoned.send_audio(english.tobytes())
+    await abandoned.close()
+    assert len(pool.kept) == 1
+
+    french = read_wav(speech_clip(FRENCH_ANSWER, "fr"))
+    stream = await pool.open_stream(options)
+    assert stream._ws is abandoned._ws
+    await stream.send_audio(french.tobytes())
+    final = await stream.finish()
+
+    assert final.evidence["audio_s"] == pytest.approx(french.size / 16_000, abs=0.05)
+    assert verdict(final, options) == "correct"

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from websockets.protocol import State
 
+from interaction.asr import whisperlive_stream
 from interaction.asr.confidence import SegmentStats, utterance_confidence
 from interaction.asr.hypotheses import final_hypothesis, partial_hypothesis
 from interaction.asr.types import AsrError, AsrUnavailable, Hypothesis, RecognitionOptions
@@ -454,16 +455,37 @@ async def test_a_kept_connection_closed_as_the_next_utterance_starts_is_passed_o
     assert pool.breakers[peer.url].last_failure is None
 
 
-async def test_an_abandoned_or_failed_utterance_never_leaves_its_connection_to_the_next():
+async def test_an_abandoned_utterance_is_cancelled_and_its_connection_kept():
+    """An answer judged at a pause needs no final: the server drops the utterance without
+    a pass and keeps the connection."""
     async with ScriptedPeer(Script(final=final_message())) as peer:
         pool = provider(peer.url)
         stream = await pool.open_stream(FRENCH)
         await stream.send_audio(audio(0.2))
-        await stream.close()  # a reset: the server is still mid-utterance
-        assert len(pool.kept) == 0
+        await stream.close()  # the relay's abandon
+        assert len(pool.kept) == 1
         await streamed_answer(pool)
-        assert peer.sockets == 2
 
+    assert peer.sockets == 1
+    assert [c.cancelled for c in peer.connections] == [True, False]
+    assert not peer.connections[0].end_of_audio
+
+
+@pytest.mark.parametrize("script", [Script(keeps=False), Script(on_cancel="ignore")])
+async def test_an_abandoned_utterance_not_confirmed_closes_its_connection(
+    script: Script, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(whisperlive_stream, "CANCEL_TIMEOUT_S", 0.2)
+    async with ScriptedPeer(script) as peer:
+        pool = provider(peer.url)
+        stream = await pool.open_stream(FRENCH)
+        await stream.send_audio(audio(0.2))
+        await stream.close()
+        assert len(pool.kept) == 0
+        assert stream._ws.state is State.CLOSED
+
+
+async def test_a_failed_utterance_never_leaves_its_connection_to_the_next():
     async with ScriptedPeer(Script(at_end="error_final")) as peer:
         pool = provider(peer.url)
         with pytest.raises(AsrError, match="boom"):

@@ -37,6 +37,8 @@ class Script:
     (the server's idle bound ran out just then).
     `strays`: messages naming another utterance (late replies on a kept connection), sent
     before SERVER_READY and again after it.
+    `on_cancel`: what `parley.cancel` gets: "answer" (`parley.cancelled`, then as after a
+    final) or "ignore".
     """
 
     before_ready: str = "ready"
@@ -49,6 +51,7 @@ class Script:
     keeps: bool = True
     closes_kept: bool = False
     strays: tuple[dict[str, Any], ...] = ()
+    on_cancel: str = "answer"
 
 
 @dataclass
@@ -58,6 +61,7 @@ class Connection:
     options: dict[str, Any]
     frames: list[bytes] = field(default_factory=list)
     end_of_audio: bool = False
+    cancelled: bool = False
     evaluations: list[tuple[int, int]] = field(default_factory=list)
     """(request id, audio bytes received when it came) of each parley.evaluate."""
 
@@ -145,7 +149,16 @@ class ScriptedPeer:
                 conn.end_of_audio = True
                 return await self._end(ws, uid, conn)
             if isinstance(frame, str):
-                await self._evaluate(ws, uid, conn, json.loads(frame))
+                request = json.loads(frame)
+                if request.get("type") != "parley.cancel":
+                    await self._evaluate(ws, uid, conn, request)
+                elif script.on_cancel == "answer":
+                    conn.cancelled = True
+                    await ws.send(json.dumps({"uid": uid, "type": "parley.cancelled"}))
+                    if conn.reuse and script.keeps:
+                        return True
+                    await ws.close()
+                    return False
                 continue
             conn.frames.append(frame)
             if (

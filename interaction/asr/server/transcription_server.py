@@ -14,7 +14,9 @@ back as `parley.evidence` with the same `id` while the stream goes on (the pass 
 thread of its own, so audio keeps arriving). Clients without the block get stock behaviour.
 
 Stock WhisperLive serves one utterance per connection. A Parley client that sends
-`"reuse": true` in its block keeps the connection after the final: the server then waits
+`"reuse": true` in its block keeps the connection after the final, or after dropping the
+utterance with a `{"type": "parley.cancel"}` text frame (answered `parley.cancelled`,
+without a pass: an answer judged at a pause needs no final): the server then waits
 for the next utterance's options on it (for at most `KEPT_IDLE_S`), and serves that
 utterance as if it had just connected (admission, a fresh client and uid). Between two
 utterances the connection holds no recogniser slot. A client saves the TCP connect, the
@@ -35,7 +37,15 @@ from websockets.exceptions import ConnectionClosed
 from whisper_live.backend.faster_whisper_backend import ServeClientFasterWhisper
 from whisper_live.server import TranscriptionServer
 
-from ..wire import EVALUATE_TYPE, EVIDENCE_TYPE, FINAL_TYPE, FinalMessage, parse_message
+from ..wire import (
+    CANCEL_TYPE,
+    CANCELLED_TYPE,
+    EVALUATE_TYPE,
+    EVIDENCE_TYPE,
+    FINAL_TYPE,
+    FinalMessage,
+    parse_message,
+)
 from .final_pass import final_pass
 from .locking import holding
 from .options import FinalPassOptions
@@ -63,14 +73,15 @@ class UtteranceSocket:
 
     Its first `recv()` returns the options frame the server already read (a kept
     connection's next utterance); its `close()` leaves the socket open when the utterance
-    ended with END_OF_AUDIO and a final, for a client that asked to reuse the connection
-    (`kept`). Everything else is the socket's own.
+    ended with END_OF_AUDIO and a final, or with `parley.cancel`, for a client that asked
+    to reuse the connection (`kept`). Everything else is the socket's own.
     """
 
     def __init__(self, websocket: Any, first_frame: str | bytes | None = None) -> None:
         self._websocket = websocket
         self._first_frame = first_frame
         self.end_of_audio = False
+        self.cancelled = False
         self.kept = False
 
     def recv(self, *args: Any, **kwargs: Any) -> Any:
@@ -140,14 +151,16 @@ class ParleyTranscriptionServer(TranscriptionServer):
     def get_audio_from_websocket(self, websocket: Any) -> Any:
         """The next audio frame, answering Parley's text requests on the way.
 
-        A text frame is never audio: `parley.evaluate` starts an evaluation; anything else
-        textual is logged and skipped (a stock server would have read it as samples).
+        A text frame is never audio: `parley.evaluate` starts an evaluation, `parley.cancel`
+        ends the utterance as END_OF_AUDIO does (its finalizer then runs no pass); anything
+        else textual is logged and skipped (a stock server would have read it as samples).
         """
         while True:
             frame = websocket.recv()
             if not isinstance(frame, str):
                 break
-            self._on_text_frame(websocket, frame)
+            if self._on_text_frame(websocket, frame) == CANCEL_TYPE:
+                return False
         return self._audio_from_frame(websocket, frame)
 
     def _audio_from_frame(self, websocket: Any, frame: bytes) -> Any:
@@ -163,13 +176,19 @@ class ParleyTranscriptionServer(TranscriptionServer):
             return np.frombuffer(frame, dtype=np.int16).astype(np.float32) / 32768.0
         return np.frombuffer(frame, dtype=np.float32)
 
-    def _on_text_frame(self, websocket: Any, frame: str) -> None:
+    def _on_text_frame(self, websocket: Any, frame: str) -> str | None:
+        """Carry out a Parley request; its type, or None when it was ignored."""
         message = parse_message(frame)
         client = self.client_manager.get_client(websocket)
         options = getattr(client, "parley_options", None) if client else None
-        if message is None or message.get("type") != EVALUATE_TYPE or options is None:
-            logger.warning("ignored a text frame that is not a parley.evaluate request")
-            return
+        kind = message.get("type") if message is not None and options is not None else None
+        if kind == CANCEL_TYPE and isinstance(websocket, UtteranceSocket):
+            websocket.cancelled = True
+            return kind
+        if kind != EVALUATE_TYPE:
+            logger.warning("ignored a text frame that is not a Parley request")
+            return None
+        assert message is not None
         request_id = message.get("id")
         threading.Thread(
             target=self._evaluate,
@@ -177,6 +196,7 @@ class ParleyTranscriptionServer(TranscriptionServer):
             name=f"parley-evaluate {getattr(client, 'client_uid', '?')}",
             daemon=True,
         ).start()
+        return kind
 
     def _evaluate(self, client: Any, options: FinalPassOptions, request_id: Any) -> None:
         """Run the evidence pass on the audio so far and send `parley.evidence` (id echoed)."""
@@ -205,6 +225,10 @@ class ParleyTranscriptionServer(TranscriptionServer):
         thread = getattr(client, "trans_thread", None)
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=STREAM_JOIN_TIMEOUT_S)
+        utterance = client.websocket if isinstance(client.websocket, UtteranceSocket) else None
+        if utterance is not None and utterance.cancelled:
+            utterance.kept = options.reuse  # the client dropped it: no pass, the next may come
+            return {"type": CANCELLED_TYPE}
         audio = _audio_so_far(client)
         lock = ServeClientFasterWhisper.SINGLE_MODEL_LOCK if self.single_model else None
         try:
@@ -212,10 +236,10 @@ class ParleyTranscriptionServer(TranscriptionServer):
         except Exception as exc:
             logger.exception("final pass failed for client %s", client.client_uid)
             return {"type": FINAL_TYPE, "error": f"final pass failed: {exc}"}
-        if options.reuse and isinstance(client.websocket, UtteranceSocket):
+        if options.reuse and utterance is not None:
             # Kept only after END_OF_AUDIO (not a time limit's end): the client is done
             # sending this utterance and waits for the final.
-            client.websocket.kept = client.websocket.end_of_audio
+            utterance.kept = utterance.end_of_audio
         evidence = payload.get("evidence") or {}
         logger.info(
             "final pass %s: %.1f s audio, %d ms, language %s, no_speech=%s",

@@ -24,7 +24,7 @@ from interaction.asr.server.transcription_server import (
     ParleyTranscriptionServer,
     UtteranceSocket,
 )
-from interaction.asr.wire import EVIDENCE_TYPE, FINAL_TYPE
+from interaction.asr.wire import CANCELLED_TYPE, EVIDENCE_TYPE, FINAL_TYPE
 from tests.asr.server.model_spy import ModelSpy
 from tests.speech import read_wav
 
@@ -213,6 +213,36 @@ def test_end_of_audio_marks_the_utterance_socket() -> None:
     ws = UtteranceSocket(FakeSocket(b"END_OF_AUDIO"))
     assert server_with(client_with(None)).get_audio_from_websocket(ws) is False
     assert ws.end_of_audio
+
+
+def test_a_cancel_request_ends_the_utterance_as_end_of_audio_does() -> None:
+    ws = UtteranceSocket(FakeSocket(json.dumps({"type": "parley.cancel"}), b"\0\0\0\0"))
+    assert server_with(client_with(None)).get_audio_from_websocket(ws) is False
+    assert ws.cancelled
+    assert not ws.end_of_audio
+
+
+@pytest.mark.parametrize("reuse", [True, False])
+def test_a_cancelled_utterance_gets_no_pass_and_its_connection_is_kept_when_asked(
+    monkeypatch: pytest.MonkeyPatch, reuse: bool
+) -> None:
+    from interaction.asr.server import transcription_server
+
+    def no_pass(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("a cancelled utterance runs no pass")
+
+    monkeypatch.setattr(transcription_server, "final_pass", no_pass)
+    ws = UtteranceSocket(FakeSocket())
+    ws.cancelled = True
+    client = client_with(np.zeros(1_600, dtype=np.float32), websocket=ws)
+    client.frames_ready = threading.Event()
+
+    reply = server_with(client)._finalize_client(
+        client, dataclasses.replace(OPTIONS, reuse=reuse), []
+    )
+
+    assert reply == {"type": CANCELLED_TYPE}
+    assert ws.kept is reuse
 
 
 # --- with the real model ------------------------------------------------------------------
