@@ -91,6 +91,9 @@ def run_peer(port: int) -> None:
             self.by_uid: dict[str, Connection] = {}
 
         def append(self, conn: Connection) -> None:
+            # A kept connection's next utterance: its handler's previous one is over (after
+            # a final or a cancel).
+            self.by_uid.pop(_conversation.get() or "", None)
             uid = str(conn.options.get("uid"))
             self.by_uid[uid] = conn
             _conversation.set(uid)  # the handler's own context: read back in _handle
@@ -137,7 +140,6 @@ def run_peer(port: int) -> None:
         async def _end(self, ws: Any, uid: str, conn: Connection) -> bool:
             """The final; the connection kept for the next utterance when the client asks,
             as Parley's server keeps it."""
-            self.connections.by_uid.pop(uid, None)  # type: ignore[attr-defined]
             await ws.send(json.dumps({"uid": uid, "type": "parley.final", "evidence": heard(conn)}))
             if conn.reuse:
                 return True
