@@ -117,10 +117,11 @@ class ParleyTranscriptionServer(TranscriptionServer):
             super().recv_audio(utterance, *args, **kwargs)
             if not utterance.kept:
                 return
+            idle_s = kept_idle_s()
             try:
-                first_frame = websocket.recv(timeout=kept_idle_s())
+                first_frame = websocket.recv(timeout=idle_s)
             except TimeoutError:
-                logger.info("closing a kept connection idle for %g s", kept_idle_s())
+                logger.info("closing a kept connection idle for %g s", idle_s)
                 websocket.close()
                 return
             except ConnectionClosed:
