@@ -231,6 +231,8 @@ class Conversation:
     def __init__(self, learner: Learner, ws: Any) -> None:
         self.learner, self.ws, self.tally = learner, ws, learner.tally
         self.pending: dict[float, float] = {}  # ping t → sent at
+        self.opening: set[float] = set()  # pings sent before the session's `ready`
+        self.ready = False
         self.events: asyncio.Queue[tuple[float, dict[str, Any]]] = asyncio.Queue()
         self.session: str | None = None
         self.seqs: list[int] = []
@@ -266,13 +268,16 @@ class Conversation:
                     self.tally.errors["seq_gap"] += 1
 
     async def _play(self, deadline: float) -> bool:
+        asked = time.monotonic()
         await self.ws.send(json.dumps({"type": "start", "scenario": SCENARIO}))
-        _, ready = await self._next(("ready", "error"), within=10)
+        at, ready = await self._next(("ready", "error"), within=10)
+        self.tally.ready_ms.append(1000 * (at - asked))
         if ready["type"] == "error":
             self.tally.errors[ready["code"]] += 1
             await asyncio.sleep(1)
             return True
         self.tally.ready += 1
+        self.ready = True
         self.session = ready.get("session")
         if self.learner.spec.get("idle"):  # a session open, nothing said, until the end
             await asyncio.sleep(max(0.0, deadline - time.monotonic()))
@@ -326,6 +331,8 @@ class Conversation:
         while True:
             t = time.monotonic()
             self.pending[t] = t
+            if not self.ready:
+                self.opening.add(t)
             self.tally.pings += 1
             await self.ws.send(json.dumps({"type": "ping", "t": t}))
             await asyncio.sleep(1.0)
@@ -338,6 +345,10 @@ class Conversation:
                 sent = self.pending.pop(event.get("t"), None)
                 if sent is not None:
                     self.tally.rtt_ms.append(1000 * (now - sent))
+                    opening = sent in self.opening
+                    (self.tally.rtt_opening_ms if opening else self.tally.rtt_playing_ms).append(
+                        1000 * (now - sent)
+                    )
                 continue
             if event.get("seq") and event.get("session"):
                 self.seqs.append(event["seq"])
@@ -349,8 +360,11 @@ class Conversation:
 class Tally:
     def __init__(self) -> None:
         self.rtt_ms: list[float] = []
+        self.rtt_opening_ms: list[float] = []  # the pings sent before the session was ready
+        self.rtt_playing_ms: list[float] = []  # and those sent after
         self.verdict_ms: list[float] = []
         self.handshake_ms: list[float] = []
+        self.ready_ms: list[float] = []  # a start sent → its `ready` (or error) received
         self.errors: Counter[str] = Counter()
         self.outcomes: Counter[str] = Counter()
         self.sessions: dict[str, int] = {}  # session → events received
@@ -719,6 +733,9 @@ def run_step(
         "wall_s": round(wall, 1),
         "rtt_p50_ms": percentile(merged.get("rtt_ms", []), 50),
         "rtt_p99_ms": percentile(merged.get("rtt_ms", []), 99),
+        "opening_pings": len(merged.get("rtt_opening_ms", [])),
+        "rtt_opening_p99_ms": percentile(merged.get("rtt_opening_ms", []), 99),
+        "rtt_playing_p99_ms": percentile(merged.get("rtt_playing_ms", []), 99),
         "pings": merged.get("pings", 0),
         "pongs_lost": merged.get("pings_lost", 0),
         "verdict_p50_ms": percentile(merged.get("verdict_ms", []), 50),
@@ -726,6 +743,7 @@ def run_step(
         "verdicts": len(merged.get("verdict_ms", [])),
         "verdicts_before_stop": merged.get("early", 0),
         "handshake_p99_ms": percentile(merged.get("handshake_ms", []), 99),
+        "ready_p99_ms": percentile(merged.get("ready_ms", []), 99),
         "connections": len(merged.get("handshake_ms", [])),
         "errors": dict(merged["errors"]),
         "outcomes": dict(merged["outcomes"]),
@@ -769,6 +787,12 @@ def summary_line(row: dict[str, Any]) -> str:
         f"{row['server_switches_per_s']} switches/s), pg {row['postgres_cpu_pct']} %, rss "
         f"{row['server_rss_mb']} MB, load cpu {row['load_cpu_pct']} %, errors {row['errors']}"
     )
+    if row.get("opening_pings"):
+        text += (
+            f", ping p99 while opening {ms(row['rtt_opening_p99_ms'])} ms "
+            f"(n {row['opening_pings']}), after {ms(row['rtt_playing_p99_ms'])} ms, "
+            f"ready p99 {ms(row['ready_p99_ms'])} ms"
+        )
     if "events_stored" in row:
         text += (
             f", events {row['events_stored']}/{row['events_received']}, "
