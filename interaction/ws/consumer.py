@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 from autobahn.exception import Disconnected
@@ -90,6 +91,7 @@ class InteractionConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.stream: StreamingSession | None = None
+        self.opening: asyncio.Task[None] | None = None
         self.idle_task: asyncio.Task[None] | None = None
         self.group: str | None = None
         user = self.scope.get("user")
@@ -116,6 +118,7 @@ class InteractionConsumer(AsyncWebsocketConsumer):
             idle, self.idle_task = self.idle_task, None  # a cancelled task kept is a cycle
             if idle is not None:
                 idle.cancel()
+            await self._opened()  # a session opened meanwhile is let go of below
             if self.group is not None:
                 await self.channel_layer.group_discard(self.group, self.channel_name)
             await self.stream.close()
@@ -131,13 +134,38 @@ class InteractionConsumer(AsyncWebsocketConsumer):
         self.last_seen = time.monotonic()
         if not await self._within_rate("audio" if bytes_data is not None else "text"):
             return
+        await self._failures_said(self._frame(self.stream, text_data, bytes_data))
+
+    async def _frame(
+        self, stream: StreamingSession, text_data: str | None, bytes_data: bytes | None
+    ) -> None:
+        if bytes_data is not None:
+            if len(bytes_data) > MAX_AUDIO_FRAME_BYTES:
+                raise StreamError("frame_too_large", "Audio frames may be at most 64 KiB.")
+            await self._opened()
+            await stream.audio(bytes_data)
+            return
+        message = message_parse(text_data or "")
+        if isinstance(message, Ping):  # answered at once, even while the session opens
+            self.telemetry.rtt(message.rtt)
+            await self.send(text_data=json.dumps(pong_event(t=message.t)))
+            return
+        await self._opened()
+        match message:
+            case Start() as start:
+                self.opening = asyncio.create_task(
+                    self._failures_said(self._start(stream, start)), name="stream-opening"
+                )
+            case Stop():
+                await stream.stop()
+            case Reset():
+                await stream.reset()
+
+    async def _failures_said(self, handling: Awaitable[None]) -> None:
+        """Run a frame's handling; what fails is said to the client, and the socket goes on
+        unless the failure is fatal."""
         try:
-            if bytes_data is not None:
-                if len(bytes_data) > MAX_AUDIO_FRAME_BYTES:
-                    raise StreamError("frame_too_large", "Audio frames may be at most 64 KiB.")
-                await self.stream.audio(bytes_data)
-                return
-            await self._control(self.stream, text_data or "")
+            await handling
         except StreamError as failure:
             await self._error(failure)
             if failure.fatal:
@@ -148,6 +176,24 @@ class InteractionConsumer(AsyncWebsocketConsumer):
             await self._error(
                 StreamError("internal_error", "Something went wrong; try again.", retryable=True)
             )
+
+    async def _opened(self) -> None:
+        """Wait for the session's opening, if one is under way: what the client sent after
+        its `start` is handled after it, in order, as if the opening had been inline."""
+        if self.opening is not None:
+            await asyncio.wait([self.opening])
+            self.opening = None  # a finished task kept would keep its frames
+
+    async def _start(self, stream: StreamingSession, start: Start) -> None:
+        """Open or resume the session (the database, and for a resume the connection that
+        held it), then listen for a later takeover. Runs beside the socket's dispatch, so
+        pings sent meanwhile are answered: under load an opening waits its turn for the
+        database for tens of milliseconds."""
+        self.telemetry.replayed_up_to(start.last_seq)
+        if start.session is not None:
+            await self._request_handover(stream, start.session)
+        context = await stream.start(start)
+        await self._join_session_group(context.session_id, stream.owner)
 
     async def _within_rate(self, kind: str) -> bool:
         """Whether a frame is within the user's rate; over it, the frame is dropped and
@@ -166,22 +212,6 @@ class InteractionConsumer(AsyncWebsocketConsumer):
                 )
             )
         return False
-
-    async def _control(self, stream: StreamingSession, text: str) -> None:
-        match message_parse(text):
-            case Ping(t=t, rtt=rtt):
-                self.telemetry.rtt(rtt)
-                await self.send(text_data=json.dumps(pong_event(t=t)))
-            case Start() as start:
-                self.telemetry.replayed_up_to(start.last_seq)
-                if start.session is not None:
-                    await self._request_handover(stream, start.session)
-                context = await stream.start(start)
-                await self._join_session_group(context.session_id, stream.owner)
-            case Stop():
-                await stream.stop()
-            case Reset():
-                await stream.reset()
 
     async def _join_session_group(self, session_id: str, owner: str) -> None:
         """Tell any other connection of this session to let go, then listen for the same."""

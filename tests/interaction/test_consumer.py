@@ -7,6 +7,7 @@ import json
 import logging
 import math
 import struct
+import threading
 from dataclasses import replace
 from typing import Any
 
@@ -17,6 +18,7 @@ from channels.testing import WebsocketCommunicator
 from rest_framework.authtoken.models import Token
 
 from config.asgi import application
+from interaction import stream_services
 from interaction.asr.types import Hypothesis, Word
 from interaction.events import EVENT_TYPES
 from interaction.models import Attempt, PartialTranscript, ScoreEvent, Session, SessionEvent
@@ -455,6 +457,59 @@ async def test_foreign_origins_are_refused(token) -> None:
     )
     connected, _ = await communicator.connect()
     assert not connected
+
+
+@pytest.fixture
+def slow_opening(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Session openings wait (on the socket's database thread) until the event is set."""
+    release = threading.Event()
+    session_open = stream_services.stream_session_open
+
+    def waiting(**kwargs: Any):
+        assert release.wait(5), "the test never let the opening go on"
+        return session_open(**kwargs)
+
+    monkeypatch.setattr(stream_services, "stream_session_open", waiting)
+    return release
+
+
+async def test_a_ping_is_answered_while_the_session_opens(
+    provider, token, scenario, slow_opening
+) -> None:
+    """The opening waits on the database; a ping sent meanwhile (the web client pings from
+    the moment it sends its start) is answered at once. Audio and a stop sent before the
+    session is ready are handled after the opening, in order, not refused as too early."""
+    provider(Script(final=final(CAFE)))
+    communicator = await connect(token)
+    await communicator.send_json_to({"type": "start", "scenario": "cafe-test"})
+    await communicator.send_json_to({"type": "ping", "t": 1})
+    assert await receive(communicator) == {"type": "pong", "t": 1}
+    for _ in range(5):
+        await communicator.send_to(bytes_data=tone(0.1))
+    await communicator.send_json_to({"type": "stop"})
+    slow_opening.set()
+    events = await receive_until(communicator, "final")
+    assert [event["type"] for event in events] == ["ready", "final"]
+    assert (events[-1]["outcome"], events[-1]["scoreDelta"]) == ("correct", 15)
+    await communicator.disconnect()
+
+
+async def test_a_session_opened_after_its_socket_closed_is_let_go(
+    provider, token, scenario, slow_opening
+) -> None:
+    provider()
+    communicator = await connect(token)
+    await communicator.send_json_to({"type": "start", "scenario": "cafe-test"})
+    await asyncio.sleep(0.1)  # the opening waits
+    closing = asyncio.create_task(communicator.disconnect())
+    await asyncio.sleep(0.1)
+    assert not closing.done()  # the disconnect waits for the opening
+    slow_opening.set()
+    await closing
+    owners = await database_sync_to_async(
+        lambda: list(Session.objects.values_list("stream_owner", flat=True))
+    )()
+    assert owners == [""]
 
 
 async def test_a_stop_while_the_answer_is_being_judged_changes_nothing(
