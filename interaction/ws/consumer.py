@@ -193,7 +193,9 @@ class InteractionConsumer(AsyncWebsocketConsumer):
         if start.session is not None:
             await self._request_handover(stream, start.session)
         context = await stream.start(start)
-        await self._join_session_group(context.session_id, stream.owner)
+        await self._join_session_group(
+            context.session_id, stream.owner, resumed=start.session is not None
+        )
 
     async def _within_rate(self, kind: str) -> bool:
         """Whether a frame is within the user's rate; over it, the frame is dropped and
@@ -213,10 +215,12 @@ class InteractionConsumer(AsyncWebsocketConsumer):
             )
         return False
 
-    async def _join_session_group(self, session_id: str, owner: str) -> None:
-        """Tell any other connection of this session to let go, then listen for the same."""
+    async def _join_session_group(self, session_id: str, owner: str, *, resumed: bool) -> None:
+        """Listen for a later takeover of this session; on a resume, first tell any other
+        connection of it to let go (a session just opened has no other connection)."""
         self.group = session_group(session_id)
-        await self.channel_layer.group_send(self.group, {"type": TAKEOVER, "owner": owner})
+        if resumed:
+            await self.channel_layer.group_send(self.group, {"type": TAKEOVER, "owner": owner})
         await self.channel_layer.group_add(self.group, self.channel_name)
 
     async def _request_handover(self, stream: StreamingSession, session_id: str) -> None:

@@ -24,6 +24,7 @@ from interaction.events import EVENT_TYPES
 from interaction.models import Attempt, PartialTranscript, ScoreEvent, Session, SessionEvent
 from interaction.ws import consumer
 from interaction.ws.outbox import Outbox
+from interaction.ws.takeover import TakeoverChannelLayer
 from tests.asr.whisperlive_peer import evidence_payload
 from tests.conftest import scenario_data
 from tests.interaction.scripted_asr import Script, ScriptedProvider
@@ -375,6 +376,31 @@ async def test_a_second_connection_takes_the_session_over(provider, token, scena
     superseded = await receive(first)
     assert (superseded["type"], superseded["code"]) == ("error", "superseded")
     assert (await first.receive_output(timeout=2))["type"] == "websocket.close"
+    await second.disconnect()
+
+
+async def test_only_a_resume_tells_other_connections_to_let_go(
+    provider, token, scenario, monkeypatch
+) -> None:
+    """A session just opened has no other connection to tell (a round trip to Redis saved
+    on every opening); a resumed one does."""
+    told: list[str] = []
+    group_send = TakeoverChannelLayer.group_send
+
+    async def spied(self, group: str, message: dict[str, Any]) -> None:
+        told.append(message["type"])
+        await group_send(self, group, message)
+
+    monkeypatch.setattr(TakeoverChannelLayer, "group_send", spied)
+    provider()
+    first = await connect(token)
+    ready = await start(first)
+    assert told == []
+    second = await connect(token)
+    await second.send_json_to({"type": "start", "session": ready["session"], "last_seq": 1})
+    assert (await receive(second))["type"] == "ready"
+    assert told.count(consumer.TAKEOVER) == 1
+    await first.disconnect()
     await second.disconnect()
 
 
