@@ -20,13 +20,15 @@ steps in a row, two by default, since the cores are shared; the ramp ends with t
   (reading the next prompt), and so on; a new session when one completes; a ping every
   second throughout.
 
-Steps: 10 → 25 → 50 → 100 → 200 → 400 → 700 → 1,000 concurrent learners (`--quick`:
-10 → 25 → 50 → 100, shorter); at each step Parley and the bare consumer alternate (which goes
-first alternates too), then the raw server. Per step and target: ping RTT p50/p99, lost
-pongs, stop → verdict latency, errors by code, server CPU (% of one core) and RSS, Postgres
-CPU (every backend of the server: other databases' work counts too), events stored vs
-received, ledger checks. With `--cpus` (default on a machine of 2+ cores) the app and raw
-servers run on core 0 and the load, the peer on the others; Postgres and Redis float.
+Steps: 10 → 25 → 50 → 100 → 200 → 400 → 700 → 1,000 concurrent learners (`--quick`: 10 → 25
+→ 50 → 100, shorter); at each step Parley and the bare consumer alternate (which goes first
+alternates too), then the raw server. Per step and target: ping RTT p50/p99 (and the p99
+apart of the pings a learner sent while its session opened, between its start and its
+`ready`, and of the rest), lost pongs, start → `ready` p99, stop → verdict latency, errors
+by code, server CPU (% of one core) and RSS, Postgres CPU (every backend of the server:
+other databases' work counts too), events stored vs received, ledger checks. With `--cpus`
+(default on a machine of 2+ cores) the app and raw servers run on core 0 and the load, the
+peer on the others; Postgres and Redis float.
 
 Rows: `bench/results/capacity[_<server>].json`; `--doc` rewrites the table in
 docs/performance.md and the plot `docs/img/capacity.svg`.
