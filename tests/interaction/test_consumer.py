@@ -523,6 +523,8 @@ async def test_a_ping_is_answered_while_the_session_opens(
 async def test_a_session_opened_after_its_socket_closed_is_let_go(
     provider, token, scenario, slow_opening
 ) -> None:
+    """The learner goes away while the session opens: the disconnect waits for the opening
+    and then lets go of the session, as it does of one opened before."""
     provider()
     communicator = await connect(token)
     await communicator.send_json_to({"type": "start", "scenario": "cafe-test"})
