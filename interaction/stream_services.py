@@ -1,7 +1,8 @@
 """Database side of streaming: attach a connection to a session, store its events, record.
 
 Synchronous (the socket calls them through `interaction.ws.db.db_call`: a thread pool, one
-transaction per call, bounded lock waits). A stream connection *owns* its session
+transaction per call, bounded lock waits; the release, one statement, through `db_statement`,
+in autocommit). A stream connection *owns* its session
 while attached (`Session.stream_owner`): every write checks ownership under the session's
 row lock, so after a resume elsewhere the old connection can no longer write.
 """
@@ -279,11 +280,11 @@ def stream_attempt_record(
     return events, stream_context_get(session=result.session, turn_due=result.next_turn)
 
 
-@transaction.atomic(savepoint=False)
 def stream_session_release(*, session_id: str, owner: str) -> None:
     """Let go of the session when the connection closes (if still its owner). Every
-    connection runs it once: fixed SQL, prepared (measured alone, 0.27-0.37 ms of CPU a call
-    with its transaction, against 0.59-0.64 ms as a compiled ORM update)."""
+    connection runs it once: one statement (atomic by itself: the socket runs it without a
+    transaction, `ws.db.db_statement`), fixed SQL, prepared (measured alone, 0.27-0.37 ms
+    of CPU a call with its transaction, against 0.59-0.64 ms as a compiled ORM update)."""
     with prepared_cursor() as cursor:
         cursor.execute(_RELEASE, [session_id, owner])
 

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from interaction.json_rows import json_rows, json_rows_sql
 from interaction.prepared import prepared_cursor
-from interaction.ws.db import db_call
+from interaction.ws.db import db_statement
 from interaction.ws.errors import StreamError
 from telemetry import metrics
 from telemetry.models import StreamConnection, StreamSample
@@ -94,7 +94,7 @@ class ConnectionRecorder:
         write would hold up every socket); telemetry is best-effort: a failed write is logged
         and its samples dropped, the learner's socket goes on."""
         try:
-            await db_call(self._write, closed=closed)
+            await db_statement(self._write, closed=closed)  # one statement
         except StreamError:
             logger.warning("stream telemetry of connection %s not stored", self.id)
 

@@ -5,11 +5,11 @@ every socket of the process shares one worker thread, so one call waiting on a r
 stalls every other socket (their pings included). Here each call runs on one of
 `STREAM_DB["threads"]` threads of its own, each with its own connection (Django's
 connections are per thread; `CONN_MAX_AGE` keeps them, `CONN_HEALTH_CHECKS` drops dead
-ones, though not one that committed within the last second), inside one transaction; the
-connection's lock waits and statements are bounded (`lock_timeout_ms`,
-`statement_timeout_ms`, set once per connection). A call that fails in the database
-becomes a retryable `database_unavailable` StreamError: the client hears of it at once,
-never silence.
+ones, though not one that committed within the last second), inside one transaction (a
+call of one statement, `db_statement`, in autocommit); the connection's lock waits and
+statements are bounded (`lock_timeout_ms`, `statement_timeout_ms`, set once per
+connection). A call that fails in the database becomes a retryable `database_unavailable`
+StreamError: the client hears of it at once, never silence.
 """
 
 from __future__ import annotations
@@ -66,6 +66,16 @@ def _bounded_transaction(function: Callable[..., T], kwargs: dict[str, Any]) -> 
     return result
 
 
+def _bounded_statement(function: Callable[..., T], kwargs: dict[str, Any]) -> T:
+    """Run `function(**kwargs)`, one statement, in autocommit: its lock waits and its
+    statement time out as a transaction's do."""
+    _bound_connection()
+    _trust_if_just_used()
+    result = function(**kwargs)
+    connection._stream_used_at = time.monotonic()  # type: ignore[attr-defined]
+    return result
+
+
 def _trust_if_just_used() -> None:
     """Skip Django's health check (a `SELECT 1` round trip before every call, with
     CONN_HEALTH_CHECKS) on a connection that committed less than HEALTHY_FOR_S ago: under
@@ -102,7 +112,23 @@ async def db_call(function: Callable[..., T], **kwargs: Any) -> T:
 
     Exceptions the function raises on purpose (StreamSuperseded, StreamRefused…) pass
     through; its transaction is rolled back either way."""
-    call = DatabaseSyncToAsync(_bounded_transaction, thread_sensitive=False, executor=_pool())
+    return await _on_pool(_bounded_transaction, function, kwargs)
+
+
+async def db_statement(function: Callable[..., T], **kwargs: Any) -> T:
+    """`db_call` for a function that runs a single statement: in autocommit, without a
+    transaction of its own. A statement is atomic by itself, and the transaction's `BEGIN`
+    and `COMMIT` were two round trips more: measured alone, 0.33-0.52 ms of the process's
+    CPU a call against 0.56-0.72 ms (docs/performance.md, issue 19's ninth round)."""
+    return await _on_pool(_bounded_statement, function, kwargs)
+
+
+async def _on_pool(
+    bounded: Callable[[Callable[..., T], dict[str, Any]], T],
+    function: Callable[..., T],
+    kwargs: dict[str, Any],
+) -> T:
+    call = DatabaseSyncToAsync(bounded, thread_sensitive=False, executor=_pool())
     try:
         return await call(function, kwargs)
     except Error as failed:  # OperationalError (timeouts, a lost server), InterfaceError…

@@ -39,7 +39,7 @@ from interaction.services import Answer, answer_from_hypothesis
 from interaction.stream_selectors import StreamContext
 from interaction.stream_services import EncodedEvent, PartialRow, StreamSuperseded
 from interaction.vocabulary import Mode
-from interaction.ws.db import db_call
+from interaction.ws.db import db_call, db_statement
 from interaction.ws.endpointing import SAMPLE_RATE
 from interaction.ws.errors import StreamError
 from interaction.ws.flusher import Unstored
@@ -296,7 +296,7 @@ class Outbox:
         self.unstored.keep()
         try:
             await self._store_pending()
-            await self._write(
+            await db_statement(
                 stream_services.stream_session_release,
                 session_id=self.session_id,
                 owner=self.owner,
@@ -312,7 +312,7 @@ class Outbox:
             return
         try:
             await self.flush()
-            await self._write(
+            await db_statement(
                 stream_services.stream_session_release,
                 session_id=self.session_id,
                 owner=self.owner,

@@ -1,4 +1,5 @@
-"""interaction/ws/db.py: one bounded transaction per call; database failures as errors."""
+"""interaction/ws/db.py: one bounded transaction per call (or one statement in autocommit);
+database failures as errors."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from asgiref.sync import sync_to_async
 from django.db import OperationalError, connection
 
 from interaction.ws import db
-from interaction.ws.db import db_call, stream_db_settings
+from interaction.ws.db import db_call, db_statement, stream_db_settings
 from interaction.ws.errors import StreamError
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -28,6 +29,20 @@ def inside() -> tuple[bool, str, str]:
 async def test_each_call_is_one_transaction_with_bounded_waits(settings) -> None:
     settings.STREAM_DB = {"lock_timeout_ms": 700, "statement_timeout_ms": 900}
     assert await db_call(inside) == (True, "700ms", "900ms")
+
+
+async def test_a_single_statement_runs_in_autocommit_with_bounded_waits(settings) -> None:
+    settings.STREAM_DB = {"lock_timeout_ms": 700, "statement_timeout_ms": 900}
+    assert await db_statement(inside) == (False, "700ms", "900ms")
+
+
+async def test_a_single_statement_s_failure_is_a_retryable_stream_error() -> None:
+    def broken() -> None:
+        raise OperationalError("server closed the connection unexpectedly")
+
+    with pytest.raises(StreamError) as failed:
+        await db_statement(broken)
+    assert (failed.value.code, failed.value.retryable) == ("database_unavailable", True)
 
 
 async def test_a_database_failure_is_a_retryable_stream_error() -> None:
