@@ -68,7 +68,8 @@ APPS = ("config", "interaction", "scenarios", "telemetry")
 # consumer, calls Channels' loop made before): 59, 22, 0 (docs/architecture.md).
 MAX_CALLS = 59
 MAX_SOCKET_CALLS = 22
-EXECUTORS = frozenset({"_bounded_transaction"})  # interaction.ws.db runs functions handed in
+# interaction.ws.db runs functions handed in
+EXECUTORS = frozenset({"_bounded_transaction", "_bounded_statement"})
 
 
 def room(frame: FrameType) -> str | None:

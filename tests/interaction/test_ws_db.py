@@ -36,21 +36,13 @@ async def test_a_single_statement_runs_in_autocommit_with_bounded_waits(settings
     assert await db_statement(inside) == (False, "700ms", "900ms")
 
 
-async def test_a_single_statement_s_failure_is_a_retryable_stream_error() -> None:
+@pytest.mark.parametrize("call", [db_call, db_statement])
+async def test_a_database_failure_is_a_retryable_stream_error(call) -> None:
     def broken() -> None:
         raise OperationalError("server closed the connection unexpectedly")
 
     with pytest.raises(StreamError) as failed:
-        await db_statement(broken)
-    assert (failed.value.code, failed.value.retryable) == ("database_unavailable", True)
-
-
-async def test_a_database_failure_is_a_retryable_stream_error() -> None:
-    def broken() -> None:
-        raise OperationalError("server closed the connection unexpectedly")
-
-    with pytest.raises(StreamError) as failed:
-        await db_call(broken)
+        await call(broken)
     assert (failed.value.code, failed.value.retryable) == ("database_unavailable", True)
 
 
