@@ -87,13 +87,14 @@ def answer_to_reveal(*, accepted: Sequence[str], closest: str | None) -> str | N
     return accepted[0] if accepted else None
 
 
-def turn_reveal_get(*, session: Session, turn: Turn) -> str | None:
+def turn_reveal_get(*, session: Session, turn: Turn, unsaved: Attempt | None = None) -> str | None:
     """The answer the learner has earned the right to see on `turn`, or None.
 
     Due once `turn.scenario.reveal_after` wrong answers (wrong language or incorrect) were
     given on it in this session, or when the session ended on it (game over, abandoned);
     never before, so an answer is not given away early. A passed turn was answered
-    correctly: its answers are no secret any more.
+    correctly: its answers are no secret any more. `unsaved`: a wrong answer on `turn`
+    about to be written with the session's new standing, counted as the newest.
     """
     if turn.order < session.turn_index or session.status == SessionStatus.COMPLETED:
         wrong: list[Attempt] = []
@@ -104,6 +105,8 @@ def turn_reveal_get(*, session: Session, turn: Turn) -> str | None:
             .order_by("-created_at", "-id")
             .only("matched_answer")
         )
+        if unsaved is not None:
+            wrong.insert(0, unsaved)
         due = not session.is_active or len(wrong) >= session.scenario.reveal_after
         if turn.order > session.turn_index:
             due = False  # a turn never reached

@@ -421,10 +421,37 @@ def _session_lock_sql() -> str:
 def locked_attempt_record(*, session: Session, answer: Answer) -> AttemptResult:
     """`attempt_record` on a session whose row the caller holds locked (`session_lock`).
 
-    The answer is judged (`turn_answer_judge`) and scored (`score_apply`), then the attempt,
-    its ledger row and the session written (`_attempt_write`). `unclear` and `no_speech`
+    The answer is judged and scored (`attempt_plan`), then the attempt, its ledger row and
+    the session written in one statement (`attempt_rows_insert`). `unclear` and `no_speech`
     attempts are stored with no ledger row: the turn stays.
     """
+    planned = attempt_plan(session=session, answer=answer)
+    attempt_rows_insert(
+        attempt=planned.result.attempt,
+        ledger=planned.ledger,
+        session=session,
+        session_fields=STANDING_FIELDS,
+    )
+    transaction.on_commit(lambda: attempt_counted(planned.result))
+    return planned.result
+
+
+@dataclass(frozen=True)
+class PlannedAttempt:
+    """An answer judged and scored, its rows built, nothing written: `result.session` holds
+    the new standing, `result.attempt` is not saved, `ledger` is its ledger row (None when
+    neither score nor lives changed)."""
+
+    result: AttemptResult
+    ledger: ScoreEvent | None
+
+
+def attempt_plan(*, session: Session, answer: Answer) -> PlannedAttempt:
+    """Judge `answer` for the turn `session` is on (`turn_answer_judge`), score it
+    (`score_apply`) and build its rows; `session` takes the new standing. Reads only (the
+    turn, its rules, earlier wrong answers for a reveal): the caller writes the rows with
+    the session's row locked, or on condition that it is as `session` was read
+    (`stream_services.stream_attempt_record_unlocked`). Raises SessionNotActive if ended."""
     if session.status != SessionStatus.ACTIVE:
         raise SessionNotActive(session.status)
     turn = _turn_due(session=session, source=answer.source)
@@ -445,25 +472,28 @@ def locked_attempt_record(*, session: Session, answer: Answer) -> AttemptResult:
         outcome=judgement.verdict.outcome,
         rules=rules,
     )
-    attempt = _attempt_write(
+    attempt, ledger = _attempt_rows(
         session=session, turn=turn, answer=answer, judgement=judgement, change=change
     )
-    transaction.on_commit(
-        lambda: metrics.attempt_counted(
-            outcome=judgement.verdict.outcome,
-            source=answer.source,
-            mode=session.mode,
-            score_delta=attempt.score_delta,
-            lives_delta=attempt.lives_delta,
-        )
-    )
-    return AttemptResult(
+    result = AttemptResult(
         attempt=attempt,
         session=session,
         verdict=judgement.verdict,
         change=change,
         next_turn=_turn_next(session=session),
-        reveal=_reveal_after(session=session, turn=turn, outcome=judgement.verdict.outcome),
+        reveal=_reveal_after(session=session, turn=turn, attempt=attempt),
+    )
+    return PlannedAttempt(result=result, ledger=ledger)
+
+
+def attempt_counted(result: AttemptResult) -> None:
+    """The attempt in the process's metrics, once its rows are committed."""
+    metrics.attempt_counted(
+        outcome=result.verdict.outcome,
+        source=result.attempt.source,
+        mode=result.session.mode,
+        score_delta=result.attempt.score_delta,
+        lives_delta=result.attempt.lives_delta,
     )
 
 
@@ -478,11 +508,11 @@ def _turn_due(*, session: Session, source: Source) -> Turn:
 STANDING_FIELDS = ("score", "lives_remaining", "turn_index", "status", "ended_at", "updated_at")
 
 
-def _attempt_write(
+def _attempt_rows(
     *, session: Session, turn: Turn, answer: Answer, judgement: Judgement, change: Change
-) -> Attempt:
-    """Store the attempt, its ledger row (when it changed score or lives) and the session's
-    new standing, in one statement (`attempt_rows_insert`). Under the session's row lock."""
+) -> tuple[Attempt, ScoreEvent | None]:
+    """The attempt and its ledger row (when it changed score or lives), not saved; the
+    session takes its new standing."""
     verdict = judgement.verdict
     attempt = Attempt(
         session=session,
@@ -522,13 +552,7 @@ def _attempt_write(
     session.status = change.state.status
     if session.status != SessionStatus.ACTIVE:
         session.ended_at = timezone.now()
-    attempt_rows_insert(
-        attempt=attempt,
-        ledger=ledger,
-        session=session,
-        session_fields=STANDING_FIELDS,
-    )
-    return attempt
+    return attempt, ledger
 
 
 def _turn_next(*, session: Session) -> Turn | None:
@@ -543,8 +567,9 @@ def _turn_at(*, session: Session) -> Turn:
     return turn_due_get(scenario=session.scenario, order=session.turn_index)
 
 
-def _reveal_after(*, session: Session, turn: Turn, outcome: Outcome) -> str | None:
-    """Only a wrong answer on a turn that stays (or that ended the game) reveals anything."""
-    if outcome in PENALISED_OUTCOMES and session.turn_index == turn.order:
-        return turn_reveal_get(session=session, turn=turn)
+def _reveal_after(*, session: Session, turn: Turn, attempt: Attempt) -> str | None:
+    """Only a wrong answer on a turn that stays (or that ended the game) reveals anything;
+    `attempt` (that answer, not written yet) counts as the newest wrong one."""
+    if attempt.outcome in PENALISED_OUTCOMES and session.turn_index == turn.order:
+        return turn_reveal_get(session=session, turn=turn, unsaved=attempt)
     return None

@@ -14,7 +14,7 @@ from interaction.events import Standing, StoredEvent, TurnInfo
 from interaction.models import LearnerProfile, Session, SessionEvent
 from interaction.prepared import prepared_cursor
 from interaction.presenters import session_standing, turn_payload
-from interaction.selectors import session_learner_languages_get
+from interaction.selectors import LEARNER_LANGUAGES, session_learner_languages_get
 from interaction.services import audio_policy_get
 from interaction.vocabulary import SessionStatus
 from scenarios.models import Scenario, Turn
@@ -42,6 +42,11 @@ class StreamContext:
     answer_similarity: float
     event_seq: int
     audio_policy: AudioJudgingPolicy | None = None
+    session: Session | None = field(default=None, compare=False, repr=False)
+    """The session's row as this context was made from it, with its scenario's version and
+    the learner's languages (None: read without them): the next answer is judged from it
+    and written on condition that the row is unchanged
+    (`stream_services.stream_attempt_record_unlocked`). Read it, never change it."""
     active: bool = field(init=False)
     recognition_options: RecognitionOptions = field(init=False)
     """How the turn due is recognised: its language, the suspects, answers to score."""
@@ -79,6 +84,7 @@ def stream_context_get(*, session: Session, turn_due: Turn | None = None) -> Str
             rules=rules,
             other_languages=other_languages,
         ),
+        session=session if hasattr(session, LEARNER_LANGUAGES) else None,
     )
 
 

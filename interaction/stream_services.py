@@ -1,14 +1,16 @@
 """Database side of streaming: attach a connection to a session, store its events, record.
 
 Synchronous (the socket calls them through `interaction.ws.db.db_call`: a thread pool, one
-transaction per call, bounded lock waits; the release, one statement, through `db_statement`,
-in autocommit). A stream connection *owns* its session
-while attached (`Session.stream_owner`): every write checks ownership under the session's
-row lock, so after a resume elsewhere the old connection can no longer write.
+transaction per call, bounded lock waits; the release and an answer written without the
+lock, one statement each, through `db_statement`, in autocommit). A stream connection
+*owns* its session while attached (`Session.stream_owner`): every write checks ownership,
+under the session's row lock or in the statement that writes the row, so after a resume
+elsewhere the old connection can no longer write.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,14 +20,17 @@ from django.db import transaction
 
 from interaction.events import StoredEvent
 from interaction.json_rows import json_rows, json_rows_sql
+from interaction.ledger_rows import AlsoWritten, SessionSeen, attempt_rows_insert
 from interaction.models import PartialTranscript, Session, SessionEvent
 from interaction.prepared import prepared_cursor
 from interaction.presenters import attempt_events
-from interaction.selectors import session_learner_languages_attach
+from interaction.selectors import LEARNER_LANGUAGES, session_learner_languages_attach
 from interaction.services import (
+    STANDING_FIELDS,
     Answer,
     ScenarioNotPlayable,
-    locked_attempt_record,
+    attempt_counted,
+    attempt_plan,
     session_lock,
     session_start,
 )
@@ -35,7 +40,7 @@ from interaction.stream_selectors import (
     stream_events_after,
     stream_opening_get,
 )
-from interaction.vocabulary import Mode
+from interaction.vocabulary import Mode, SessionStatus
 
 
 class StreamSuperseded(Exception):
@@ -154,13 +159,9 @@ def _insert(batches: Sequence[EventBatch]) -> None:
     A batch put back after a store whose outcome was lost may be stored twice: the
     (session, seq) pair is unique, so the second copy of an event is skipped, not an error;
     `event_seq` never moves back."""
-    events = [(b.session_id, e.seq, e.type, e.text) for b in batches for e in b.events]
-    partials = [(b.session_id, *_partial_values(p)) for b in batches for p in b.partials]
-    if events or partials:
+    if any(b.events or b.partials for b in batches):
         with prepared_cursor() as cursor:
-            cursor.execute(
-                _STORE, [json_rows(EVENT_COLUMNS, events), json_rows(PARTIAL_COLUMNS, partials)]
-            )
+            cursor.execute(_STORE, _rows_params(batches))
 
 
 EVENT_COLUMNS = (("session_id", "uuid"), ("seq", "int"), ("type", "text"), ("payload", "text"))
@@ -181,14 +182,25 @@ PARTIAL_COLUMNS = (
 
 
 _PARTIAL_NAMES = ", ".join(name for name, _ in PARTIAL_COLUMNS)
+
+
+def _rows_ctes(gate: str) -> str:
+    """CTEs storing events (`e`, then `stored`) and partials (`heard`) from the two JSON
+    parameters, if `gate` (SQL) holds; an event already stored is skipped."""
+    return (
+        f"e AS (SELECT * FROM {json_rows_sql(EVENT_COLUMNS)}), "
+        f"stored AS (INSERT INTO {SessionEvent._meta.db_table} "
+        "(session_id, seq, type, payload, created_at) "
+        f"SELECT session_id, seq, type, payload::jsonb, now() FROM e WHERE {gate} "
+        "ON CONFLICT (session_id, seq) DO NOTHING), "
+        f"heard AS (INSERT INTO {PartialTranscript._meta.db_table} ({_PARTIAL_NAMES}, created_at) "
+        f"SELECT {_PARTIAL_NAMES}, now() FROM {json_rows_sql(PARTIAL_COLUMNS, alias='p')} "
+        f"WHERE {gate})"
+    )
+
+
 _STORE = (
-    f"WITH e AS (SELECT * FROM {json_rows_sql(EVENT_COLUMNS)}), "
-    f"stored AS (INSERT INTO {SessionEvent._meta.db_table} "
-    "(session_id, seq, type, payload, created_at) "
-    "SELECT session_id, seq, type, payload::jsonb, now() FROM e "
-    "ON CONFLICT (session_id, seq) DO NOTHING), "
-    f"heard AS (INSERT INTO {PartialTranscript._meta.db_table} ({_PARTIAL_NAMES}, created_at) "
-    f"SELECT {_PARTIAL_NAMES}, now() FROM {json_rows_sql(PARTIAL_COLUMNS, alias='p')}) "
+    f"WITH {_rows_ctes('true')} "
     f"UPDATE {Session._meta.db_table} AS s SET event_seq = t.q "
     "FROM (SELECT session_id, max(seq) AS q FROM e GROUP BY session_id) AS t "
     # The planner takes a JSON recordset for 100 rows, and joined to it as it is, it read
@@ -196,8 +208,26 @@ _STORE = (
     "WHERE s.id = ANY(ARRAY(SELECT session_id FROM e)) AND s.id = t.session_id "
     "AND s.event_seq < t.q"
 )
-"""Events, partials and the sessions' `event_seq` tops: one round trip for a whole flush or
-an answer's events (the data-modifying CTEs run whether or not the update reads them)."""
+"""Events, partials and the sessions' `event_seq` tops: one round trip for a whole flush
+(the data-modifying CTEs run whether or not the update reads them)."""
+
+
+def _stored_with_attempt(
+    session_id: str, events: Sequence[EncodedEvent], partials: Sequence[PartialRow]
+) -> AlsoWritten:
+    """An answer's events and the partials pending, written by the attempt's own statement
+    (`attempt_rows_insert`) if it writes the session's row."""
+    return AlsoWritten(
+        event_seq=max(event.seq for event in events),
+        ctes=f", {_rows_ctes('EXISTS (SELECT 1 FROM s)')}",
+        params=_rows_params([EventBatch(session_id, "", events, partials)]),
+    )
+
+
+def _rows_params(batches: Sequence[EventBatch]) -> list[str]:
+    events = [(b.session_id, e.seq, e.type, e.text) for b in batches for e in b.events]
+    partials = [(b.session_id, *_partial_values(p)) for b in batches for p in b.partials]
+    return [json_rows(EVENT_COLUMNS, events), json_rows(PARTIAL_COLUMNS, partials)]
 
 
 def _partial_values(partial: PartialRow) -> tuple[Any, ...]:
@@ -266,18 +296,103 @@ def stream_attempt_record(
     """Record a streamed answer as `attempt_record` does (one lock: the session's row, read
     with what judging needs, and its owner checked) and store the events it produces.
 
-    The events (numbered from next_seq) are stored in the attempt's transaction, so a client
-    can never see a score the database does not have, and a resume always replays them.
+    The events (numbered from next_seq) are stored in the attempt's own statement, so a
+    client can never see a score the database does not have, and a resume always replays
+    them.
     """
     locked = session_lock(session_id=session_id)
     if locked.stream_owner != owner:
         raise StreamSuperseded(f"Session {session_id} was resumed by another connection.")
-    result = locked_attempt_record(session=locked, answer=answer)
-    events = attempt_events(result, next_seq=next_seq, utterance=utterance, auto=auto)
-    sent = [*pending_events, *map(encoded, events)]
-    _insert([EventBatch(session_id, owner, sent, pending_partials)])
-    result.session.event_seq = max([result.session.event_seq, *(e.seq for e in sent)])
-    return events, stream_context_get(session=result.session, turn_due=result.next_turn)
+    recorded = _recorded(
+        locked,
+        answer=answer,
+        seen=None,
+        written=Written(utterance, auto, next_seq, pending_events, pending_partials),
+    )
+    assert recorded is not None  # the row is locked: as it was read
+    return recorded
+
+
+def stream_attempt_record_unlocked(
+    *,
+    known: Session,
+    owner: str,
+    answer: Answer,
+    utterance: str,
+    auto: bool,
+    next_seq: int,
+    pending_events: Sequence[EncodedEvent] = (),
+    pending_partials: Sequence[PartialRow] = (),
+) -> tuple[list[StoredEvent], StreamContext] | None:
+    """`stream_attempt_record` without the session's lock, in autocommit: the answer is
+    judged from `known` (the session as the connection's last record or opening left it,
+    `StreamContext.session`) and its rows and events are written by one statement, only
+    if the session's row is still as `known` says (`ledger_rows.SessionSeen`). The lock's
+    transaction took five round trips; this takes one.
+
+    None: the row is not (another answer was recorded, the session was taken over or
+    ended, the scenario edited, the learner's languages changed): nothing was written;
+    record the answer under the lock."""
+    seen = _seen(known, owner=owner)
+    if seen is None:
+        return None
+    return _recorded(
+        copy.copy(known),  # judging gives the copy its new standing; `known` stays as read
+        answer=answer,
+        seen=seen,
+        written=Written(utterance, auto, next_seq, pending_events, pending_partials),
+    )
+
+
+def _seen(known: Session, *, owner: str) -> SessionSeen | None:
+    """What `known` says of the session's row; None: not enough to write without the lock
+    (an ended session, or one read without its learner's languages)."""
+    if known.status != SessionStatus.ACTIVE or not hasattr(known, LEARNER_LANGUAGES):
+        return None
+    named = getattr(known, LEARNER_LANGUAGES)
+    return SessionSeen(
+        owner=owner,
+        updated_at=known.updated_at,
+        status=known.status,
+        scenario_version=known.scenario.updated_at,
+        learner_languages=None if named is None else json.dumps(named),
+    )
+
+
+class Written(NamedTuple):
+    """What a streamed answer's record writes besides its attempt: its events are numbered
+    from `next_seq`, after the events and partials pending."""
+
+    utterance: str
+    auto: bool
+    next_seq: int
+    pending_events: Sequence[EncodedEvent]
+    pending_partials: Sequence[PartialRow]
+
+
+def _recorded(
+    session: Session, *, answer: Answer, seen: SessionSeen | None, written: Written
+) -> tuple[list[StoredEvent], StreamContext] | None:
+    """Judge and write the answer on `session` (the rows, the events, what was pending);
+    None if `seen` no longer holds."""
+    planned = attempt_plan(session=session, answer=answer)
+    result = planned.result
+    events = attempt_events(
+        result, next_seq=written.next_seq, utterance=written.utterance, auto=written.auto
+    )
+    sent = [*written.pending_events, *map(encoded, events)]
+    if not attempt_rows_insert(
+        attempt=result.attempt,
+        ledger=planned.ledger,
+        session=session,
+        session_fields=STANDING_FIELDS,
+        seen=seen,
+        also=_stored_with_attempt(str(session.pk), sent, written.pending_partials),
+    ):
+        return None
+    transaction.on_commit(lambda: attempt_counted(result))  # at once in autocommit
+    session.event_seq = max([session.event_seq, *(e.seq for e in sent)])
+    return events, stream_context_get(session=session, turn_due=result.next_turn)
 
 
 def stream_session_release(*, session_id: str, owner: str) -> None:

@@ -116,10 +116,11 @@ async def db_call(function: Callable[..., T], **kwargs: Any) -> T:
 
 
 async def db_statement(function: Callable[..., T], **kwargs: Any) -> T:
-    """`db_call` for a function that runs a single statement: in autocommit, without a
-    transaction of its own. A statement is atomic by itself, and the transaction's `BEGIN`
-    and `COMMIT` were two round trips more: measured alone, 0.33-0.52 ms of the process's
-    CPU a call against 0.56-0.72 ms (docs/performance.md, issue 19's ninth round)."""
+    """`db_call` for a function that writes in a single statement (and reads nothing that
+    must stay locked until it writes): in autocommit, without a transaction of its own. A
+    statement is atomic by itself, and the transaction's `BEGIN` and `COMMIT` were two round
+    trips more: measured alone, 0.33-0.52 ms of the process's CPU a call against 0.56-0.72
+    ms (docs/performance.md, issue 19's ninth round)."""
     return await _on_pool(_bounded_statement, function, kwargs)
 
 

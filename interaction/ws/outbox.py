@@ -256,10 +256,7 @@ class Outbox:
             pending_events = pending.events if pending else ()
             pending_partials = pending.partials if pending else ()
             try:
-                events, context = await self._write(
-                    stream_services.stream_attempt_record,
-                    session_id=self.session_id,
-                    owner=self.owner,
+                recorded = await self._write_answer(
                     answer=answer,
                     utterance=utterance,
                     auto=auto,
@@ -273,10 +270,33 @@ class Outbox:
                 if pending is not None:
                     self.unstored.put_back(pending)
                 raise
+            events, context = recorded
             self.seq += len(events)
             self.context = context
             for event in events:
                 await self.send(event)
+
+    async def _write_answer(self, **record: Any) -> tuple[list[StoredEvent], StreamContext]:
+        """An answer's rows and events: in one statement without the session's lock when
+        the row is as this connection last left it, under the lock otherwise."""
+        assert self.session_id is not None
+        known = self.context.session if self.context is not None else None
+        if known is not None:
+            recorded = await self._write(
+                stream_services.stream_attempt_record_unlocked,
+                statement=True,
+                known=known,
+                owner=self.owner,
+                **record,
+            )
+            if recorded is not None:
+                return recorded
+        return await self._write(
+            stream_services.stream_attempt_record,
+            session_id=self.session_id,
+            owner=self.owner,
+            **record,
+        )
 
     async def flush(self) -> None:
         """Store what is pending now (StreamSuperseded, or a retryable StreamError)."""
@@ -352,10 +372,15 @@ class Outbox:
                 self.unstored.put_back(batch)
                 raise
 
-    async def _write(self, service: Callable[..., T], **kwargs: Any) -> T:
-        """A write on the socket's DB pool; one refused because another connection owns the
-        session marks the outbox superseded (StreamSuperseded is raised on)."""
+    async def _write(
+        self, service: Callable[..., T], *, statement: bool = False, **kwargs: Any
+    ) -> T:
+        """A write on the socket's DB pool (`statement`: one statement, in autocommit); one
+        refused because another connection owns the session marks the outbox superseded
+        (StreamSuperseded is raised on)."""
         try:
+            if statement:
+                return await db_statement(service, **kwargs)
             return await db_call(service, **kwargs)
         except StreamSuperseded:
             self.supersede()
