@@ -178,15 +178,15 @@ def answer_from_text(*, text: str) -> Answer:
     )
 
 
-@transaction.atomic(savepoint=False)
 def session_start(
     *, learner: Any, scenario: Scenario, mode: Mode = Mode.TIME_STOP, stream_owner: str = ""
 ) -> Session:
     """Start a session with the scenario's effective lives; the ledger's first row grants them.
 
     stream_owner: the stream connection that opens it (`stream_services.stream_session_open`).
-    Inside the caller's transaction when there is one, with no savepoint: its rows are one
-    statement, and a savepoint around it was two more round trips on every stream's start.
+    Its rows are one statement (`session_rows_insert`), all or nothing by itself: no
+    transaction or savepoint of its own, which were two more round trips on every stream's
+    start.
     """
     turn_count = scenario_turn_count_get(scenario=scenario)
     if turn_count == 0:

@@ -71,15 +71,18 @@ class PartialRow:
 
 
 def stream_session_open(*, learner: Any, scenario_slug: str, owner: str) -> StreamContext:
-    """Start a streaming session owned by connection `owner`."""
+    """Start a streaming session owned by connection `owner`.
+
+    Its rows are one statement (`session_start`), after reads that need no lock: the socket
+    runs it in autocommit (`ws.db.db_statement`), where a transaction's `BEGIN` and `COMMIT`
+    were two round trips more on every session."""
     opening = stream_opening_get(learner=learner, scenario_slug=scenario_slug)
     if opening is None:
         raise StreamRefused("unknown_scenario", f"No scenario {scenario_slug!r}.")
     try:
-        with transaction.atomic(savepoint=False):
-            session = session_start(
-                learner=learner, scenario=opening.scenario, mode=Mode.STREAMING, stream_owner=owner
-            )
+        session = session_start(
+            learner=learner, scenario=opening.scenario, mode=Mode.STREAMING, stream_owner=owner
+        )
     except ScenarioNotPlayable as refused:
         raise StreamRefused("streaming_unavailable", str(refused), fallback=True) from refused
     session_learner_languages_attach(session=session, named=opening.learner_languages)

@@ -28,7 +28,7 @@ from interaction.events import StoredEvent, ready_event
 from interaction.stream_selectors import StreamContext
 from interaction.stream_services import StreamRefused
 from interaction.ws import turn as t
-from interaction.ws.db import db_call
+from interaction.ws.db import db_call, db_statement
 from interaction.ws.errors import StreamError
 from interaction.ws.limits import StreamLimits
 from interaction.ws.messages import Start
@@ -127,7 +127,7 @@ class StreamingSession:
                     owner=self.owner,
                 )
             else:
-                context = await db_call(
+                context = await db_statement(
                     stream_services.stream_session_open,
                     learner=self.learner,
                     scenario_slug=message.scenario or "",
