@@ -65,22 +65,25 @@ class Learner:
                 owner="bench",
             )
         text = self.context.answers[0]
-        record = {
-            "owner": "bench",
-            "answer": self.answers.setdefault(text, answer(text)),
-            "utterance": "00000000-0000-0000-0000-000000000000",
-            "auto": False,
-            "next_seq": self.context.event_seq + 1,
-        }
+        streamed = stream_services.StreamedAnswer(
+            self.answers.setdefault(text, answer(text)),
+            utterance="00000000-0000-0000-0000-000000000000",
+            auto=False,
+            next_seq=self.context.event_seq + 1,
+        )
         recorded: Any
         if locked:
-            session_id = self.context.session_id
             recorded = await db_call(
-                stream_services.stream_attempt_record, session_id=session_id, **record
+                stream_services.stream_attempt_record,
+                session_id=self.context.session_id,
+                owner="bench",
+                streamed=streamed,
             )
         else:
             unlocked: Any = stream_services.stream_attempt_record_unlocked
-            recorded = await db_statement(unlocked, known=self.context.session, **record)
+            recorded = await db_statement(
+                unlocked, known=self.context.session, owner="bench", streamed=streamed
+            )
         assert recorded is not None  # nobody else writes this learner's sessions
         _, self.context = recorded
 

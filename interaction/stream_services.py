@@ -284,54 +284,45 @@ def stream_events_store_many(*, batches: Sequence[EventBatch]) -> StoreOutcome:
     )
 
 
+class StreamedAnswer(NamedTuple):
+    """A streamed answer to record: its utterance, whether it was auto-finalised, and the
+    events before it: its own are numbered from `next_seq`, after the events and partials
+    pending, which are stored with them."""
+
+    answer: Answer
+    utterance: str
+    auto: bool
+    next_seq: int
+    pending_events: Sequence[EncodedEvent] = ()
+    pending_partials: Sequence[PartialRow] = ()
+
+
 @transaction.atomic(savepoint=False)
 def stream_attempt_record(
-    *,
-    session_id: str,
-    owner: str,
-    answer: Answer,
-    utterance: str,
-    auto: bool,
-    next_seq: int,
-    pending_events: Sequence[EncodedEvent] = (),
-    pending_partials: Sequence[PartialRow] = (),
+    *, session_id: str, owner: str, streamed: StreamedAnswer
 ) -> tuple[list[StoredEvent], StreamContext]:
     """Record a streamed answer as `attempt_record` does (one lock: the session's row, read
     with what judging needs, and its owner checked) and store the events it produces.
 
-    The events (numbered from next_seq) are stored in the attempt's own statement, so a
-    client can never see a score the database does not have, and a resume always replays
-    them.
+    The events are stored in the attempt's own statement, so a client can never see a score
+    the database does not have, and a resume always replays them.
     """
     locked = session_lock(session_id=session_id)
     if locked.stream_owner != owner:
         raise StreamSuperseded(f"Session {session_id} was resumed by another connection.")
-    recorded = _recorded(
-        locked,
-        answer=answer,
-        seen=None,
-        written=Written(utterance, auto, next_seq, pending_events, pending_partials),
-    )
+    recorded = _recorded(locked, streamed, seen=None)
     assert recorded is not None  # the row is locked: as it was read
     return recorded
 
 
 def stream_attempt_record_unlocked(
-    *,
-    known: Session,
-    owner: str,
-    answer: Answer,
-    utterance: str,
-    auto: bool,
-    next_seq: int,
-    pending_events: Sequence[EncodedEvent] = (),
-    pending_partials: Sequence[PartialRow] = (),
+    *, known: Session, owner: str, streamed: StreamedAnswer
 ) -> tuple[list[StoredEvent], StreamContext] | None:
     """`stream_attempt_record` without the session's lock, in autocommit: the answer is
     judged from `known` (the session as the connection's last record or opening left it,
     `StreamContext.session`) and its rows and events are written by one statement, only
     if the session's row is still as `known` says (`ledger_rows.SessionSeen`). The lock's
-    transaction took five round trips; this takes one.
+    transaction takes four round trips; this takes one.
 
     None: the row is not (another answer was recorded, the session was taken over or
     ended, the scenario edited, the learner's languages changed): nothing was written;
@@ -339,12 +330,8 @@ def stream_attempt_record_unlocked(
     seen = _seen(known, owner=owner)
     if seen is None:
         return None
-    return _recorded(
-        copy.copy(known),  # judging gives the copy its new standing; `known` stays as read
-        answer=answer,
-        seen=seen,
-        written=Written(utterance, auto, next_seq, pending_events, pending_partials),
-    )
+    # Judging gives the copy its new standing; `known` stays as it was read.
+    return _recorded(copy.copy(known), streamed, seen=seen)
 
 
 def _seen(known: Session, *, owner: str) -> SessionSeen | None:
@@ -362,35 +349,24 @@ def _seen(known: Session, *, owner: str) -> SessionSeen | None:
     )
 
 
-class Written(NamedTuple):
-    """What a streamed answer's record writes besides its attempt: its events are numbered
-    from `next_seq`, after the events and partials pending."""
-
-    utterance: str
-    auto: bool
-    next_seq: int
-    pending_events: Sequence[EncodedEvent]
-    pending_partials: Sequence[PartialRow]
-
-
 def _recorded(
-    session: Session, *, answer: Answer, seen: SessionSeen | None, written: Written
+    session: Session, streamed: StreamedAnswer, *, seen: SessionSeen | None
 ) -> tuple[list[StoredEvent], StreamContext] | None:
     """Judge and write the answer on `session` (the rows, the events, what was pending);
     None if `seen` no longer holds."""
-    planned = attempt_plan(session=session, answer=answer)
+    planned = attempt_plan(session=session, answer=streamed.answer)
     result = planned.result
     events = attempt_events(
-        result, next_seq=written.next_seq, utterance=written.utterance, auto=written.auto
+        result, next_seq=streamed.next_seq, utterance=streamed.utterance, auto=streamed.auto
     )
-    sent = [*written.pending_events, *map(encoded, events)]
+    sent = [*streamed.pending_events, *map(encoded, events)]
     if not attempt_rows_insert(
         attempt=result.attempt,
         ledger=planned.ledger,
         session=session,
         session_fields=STANDING_FIELDS,
         seen=seen,
-        also=_stored_with_attempt(str(session.pk), sent, written.pending_partials),
+        also=_stored_with_attempt(str(session.pk), sent, streamed.pending_partials),
     ):
         return None
     transaction.on_commit(lambda: attempt_counted(result))  # at once in autocommit

@@ -37,7 +37,12 @@ from interaction.events import (
 )
 from interaction.services import Answer, answer_from_hypothesis
 from interaction.stream_selectors import StreamContext
-from interaction.stream_services import EncodedEvent, PartialRow, StreamSuperseded
+from interaction.stream_services import (
+    EncodedEvent,
+    PartialRow,
+    StreamedAnswer,
+    StreamSuperseded,
+)
 from interaction.vocabulary import Mode
 from interaction.ws.db import db_call, db_statement
 from interaction.ws.endpointing import SAMPLE_RATE
@@ -253,17 +258,16 @@ class Outbox:
             if self.superseded:
                 raise StreamSuperseded(f"Session {self.session_id} was taken over.")
             pending = self.unstored.take()
-            pending_events = pending.events if pending else ()
-            pending_partials = pending.partials if pending else ()
+            streamed = StreamedAnswer(
+                answer,
+                utterance,
+                auto,
+                next_seq=self.seq + 1,
+                pending_events=pending.events if pending else (),
+                pending_partials=pending.partials if pending else (),
+            )
             try:
-                recorded = await self._write_answer(
-                    answer=answer,
-                    utterance=utterance,
-                    auto=auto,
-                    next_seq=self.seq + 1,
-                    pending_events=pending_events,
-                    pending_partials=pending_partials,
-                )
+                recorded = await self._write_answer(streamed)
             except StreamSuperseded:
                 raise
             except Exception:
@@ -276,7 +280,9 @@ class Outbox:
             for event in events:
                 await self.send(event)
 
-    async def _write_answer(self, **record: Any) -> tuple[list[StoredEvent], StreamContext]:
+    async def _write_answer(
+        self, streamed: StreamedAnswer
+    ) -> tuple[list[StoredEvent], StreamContext]:
         """An answer's rows and events: in one statement without the session's lock when
         the row is as this connection last left it, under the lock otherwise."""
         assert self.session_id is not None
@@ -287,7 +293,7 @@ class Outbox:
                 statement=True,
                 known=known,
                 owner=self.owner,
-                **record,
+                streamed=streamed,
             )
             if recorded is not None:
                 return recorded
@@ -295,7 +301,7 @@ class Outbox:
             stream_services.stream_attempt_record,
             session_id=self.session_id,
             owner=self.owner,
-            **record,
+            streamed=streamed,
         )
 
     async def flush(self) -> None:

@@ -24,6 +24,7 @@ from interaction.services import (
 )
 from interaction.stream_selectors import StreamContext, stream_context_get
 from interaction.stream_services import (
+    StreamedAnswer,
     stream_attempt_record,
     stream_attempt_record_unlocked,
     stream_session_open,
@@ -42,17 +43,11 @@ def _open(learner: Any, scenario: Any, owner: str = "a") -> StreamContext:
 
 def _answer(context: StreamContext, text: str, *, owner: str = "a", locked: bool = False) -> Any:
     """Record `text` after `context` through one path; (events, context) or None."""
-    record: dict[str, Any] = {
-        "owner": owner,
-        "answer": answer_from_text(text=text),
-        "utterance": "u",
-        "auto": False,
-        "next_seq": context.event_seq + 1,
-    }
+    streamed = StreamedAnswer(answer_from_text(text=text), "u", False, context.event_seq + 1)
     if locked:
-        return stream_attempt_record(session_id=context.session_id, **record)
+        return stream_attempt_record(session_id=context.session_id, owner=owner, streamed=streamed)
     assert context.session is not None
-    return stream_attempt_record_unlocked(known=context.session, **record)
+    return stream_attempt_record_unlocked(known=context.session, owner=owner, streamed=streamed)
 
 
 def _rows(session_id: str) -> tuple[int, int, int, tuple[int, int, int, str, int]]:
