@@ -27,6 +27,7 @@ from django.db.models import Field, Model
 
 from interaction.models import Attempt, LearnerProfile, ScoreEvent, Session
 from interaction.prepared import prepared_cursor
+from scenarios.models import Scenario
 
 
 def _columns(obj: Model, *, skip: tuple[str, ...] = ()) -> tuple[list[str], list[Any]]:
@@ -140,18 +141,23 @@ def attempt_rows_insert(
 
 def _seen_params(seen: SessionSeen) -> list[Any]:
     """In `_seen_sql`'s order."""
-    owner, updated_at, status = seen.owner, seen.updated_at, seen.status
-    return [owner, updated_at, status, seen.scenario_version, seen.learner_languages]
+    return [
+        seen.owner,
+        seen.updated_at,
+        seen.status,
+        seen.scenario_version,
+        seen.learner_languages,
+    ]
 
 
 @cache
 def _seen_sql() -> str:
-    scenario = Session._meta.get_field("scenario").related_model
-    assert isinstance(scenario, type)
+    """The conditions `SessionSeen` puts on the session's row (`updated_at`, `status` and the
+    rest are the row's own columns; the scenario's and the profile's are read beside it)."""
     return (
         f" AND {_quote('stream_owner')} = %s AND {_quote('updated_at')} = %s"
         f" AND {_quote('status')} = %s"
-        f" AND (SELECT c.{_quote('updated_at')} FROM {_table(scenario)} c"
+        f" AND (SELECT c.{_quote('updated_at')} FROM {_table(Scenario)} c"
         f" WHERE c.id = {_quote('scenario_id')}) = %s"
         f" AND (SELECT p.{_quote('other_languages')} FROM {_table(LearnerProfile)} p"
         f" WHERE p.{_quote('user_id')} = {_quote('learner_id')}) IS NOT DISTINCT FROM %s::jsonb"
