@@ -17,8 +17,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from channels.db import DatabaseSyncToAsync
@@ -58,22 +59,25 @@ HEALTHY_FOR_S = 1.0
 
 def _bounded_transaction(function: Callable[..., T], kwargs: dict[str, Any]) -> T:
     """Run `function(**kwargs)` in one transaction whose lock waits and statements time out."""
-    _bound_connection()
-    _trust_if_just_used()
-    with transaction.atomic():
-        result = function(**kwargs)
-    connection._stream_used_at = time.monotonic()  # type: ignore[attr-defined]
-    return result
+    with _bounded(), transaction.atomic():
+        return function(**kwargs)
 
 
 def _bounded_statement(function: Callable[..., T], kwargs: dict[str, Any]) -> T:
     """Run `function(**kwargs)`, one statement, in autocommit: its lock waits and its
     statement time out as a transaction's do."""
+    with _bounded():
+        return function(**kwargs)
+
+
+@contextmanager
+def _bounded() -> Iterator[None]:
+    """This thread's connection bounded and trusted if just used; marked used once the call
+    inside (its transaction committed, if any) succeeds."""
     _bound_connection()
     _trust_if_just_used()
-    result = function(**kwargs)
+    yield
     connection._stream_used_at = time.monotonic()  # type: ignore[attr-defined]
-    return result
 
 
 def _trust_if_just_used() -> None:
