@@ -287,10 +287,9 @@ class Outbox:
         the row is as this connection last left it, under the lock otherwise."""
         assert self.session_id is not None
         known = self.context.session if self.context is not None else None
-        if known is not None:
-            recorded = await self._write(
+        if known is not None:  # refused by a takeover, it writes nothing and says None
+            recorded = await db_statement(
                 stream_services.stream_attempt_record_unlocked,
-                statement=True,
                 known=known,
                 owner=self.owner,
                 streamed=streamed,
@@ -378,15 +377,10 @@ class Outbox:
                 self.unstored.put_back(batch)
                 raise
 
-    async def _write(
-        self, service: Callable[..., T], *, statement: bool = False, **kwargs: Any
-    ) -> T:
-        """A write on the socket's DB pool (`statement`: one statement, in autocommit); one
-        refused because another connection owns the session marks the outbox superseded
-        (StreamSuperseded is raised on)."""
+    async def _write(self, service: Callable[..., T], **kwargs: Any) -> T:
+        """A write on the socket's DB pool; one refused because another connection owns the
+        session marks the outbox superseded (StreamSuperseded is raised on)."""
         try:
-            if statement:
-                return await db_statement(service, **kwargs)
             return await db_call(service, **kwargs)
         except StreamSuperseded:
             self.supersede()
